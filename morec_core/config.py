@@ -1,0 +1,325 @@
+"""Run specifications: frozen, typed sections composed by one `RunSpec`.
+
+Every run stores its full spec as JSON. `from_dict` is strict (an unknown key or a wrong type is
+an error naming the key), and `--set section.key=value` overrides are parsed against the same
+field types, so a typo can never be silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+
+class ConfigError(ValueError):
+    """A spec or an override that does not fit the schema; the message names the key."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    source: str = "demo"
+    """Reader of the raw files: demo | pairs | microlens | mind | hm | movielens | recbole."""
+    path: str = ""
+    """Folder with the raw files; empty for the packaged demo."""
+    modality: str = "text"
+    """Item content the modality encoders see: text | image."""
+    min_user_interactions: int = 5
+    """Users with fewer interactions are dropped (paper 3.1: no cold users)."""
+    max_seq_len: int = 23
+    """Each user's latest N interactions are kept (paper: 23 for text, 13 for images)."""
+    user_sample: int = 0
+    """Seeded subsample of this many users (the paper's 50K variants); 0 keeps everyone."""
+    sample_seed: int = 0
+    """Seed of the user subsample, independent of the training seed."""
+    warm_min_item_interactions: int = 0
+    """Warm-K view: drop items with fewer than K interactions, then re-filter users; 0 = off."""
+    max_title_tokens: int = 30
+    """Titles are truncated to this many tokens (paper: 30, covering 99% of titles)."""
+    image_size: int = 224
+    """Images are resized to S x S once, into the content cache."""
+
+    def __post_init__(self) -> None:
+        _check(self.modality in ("text", "image"), "data.modality", "must be text or image")
+        _check(self.min_user_interactions >= 3, "data.min_user_interactions",
+               "must be >= 3 (leave-one-out needs train, valid and test items)")
+        _check(self.max_seq_len >= 3, "data.max_seq_len", "must be >= 3")
+        _check(self.user_sample >= 0, "data.user_sample", "must be >= 0")
+        _check(self.warm_min_item_interactions >= 0, "data.warm_min_item_interactions", "must be >= 0")
+        _check(self.max_title_tokens >= 1, "data.max_title_tokens", "must be >= 1")
+        _check(self.image_size >= 16, "data.image_size", "must be >= 16")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderConfig:
+    name: str = "id"
+    """Item encoder from the registry: id | text | vision | glove."""
+    model: str = ""
+    """Pretrained model: a short name of a packaged model, a local folder, or a hub id."""
+    pretrained: bool = True
+    """False trains the same architecture from random initialisation (paper Table 4, TFS)."""
+    finetune_layers: int = -1
+    """-1 fine-tunes every layer, 0 freezes the encoder, k > 0 fine-tunes the top k layers."""
+    pooling: str = "cls"
+    """Text pooling: cls (the paper's [CLS] vector) | mean."""
+    mode: str = "e2e"
+    """e2e: encoder trained with the rest; two_stage: frozen features extracted once and cached."""
+    mlp_layers: int = 0
+    """Dense layers on top of the item features (Table 5's TS-DNN uses 2..12)."""
+    fusion: str = "none"
+    """ID + modality fusion (Table 7): none | add | concat."""
+    fusion_mlp_layers: int = 0
+    """Dense layers after the fusion layer (Table 7's w/)."""
+
+    def __post_init__(self) -> None:
+        _check(self.finetune_layers >= -1, "encoder.finetune_layers", "must be -1, 0 or a positive k")
+        _check(self.pooling in ("cls", "mean"), "encoder.pooling", "must be cls or mean")
+        _check(self.mode in ("e2e", "two_stage"), "encoder.mode", "must be e2e or two_stage")
+        _check(self.mlp_layers >= 0, "encoder.mlp_layers", "must be >= 0")
+        _check(self.fusion in ("none", "add", "concat"), "encoder.fusion", "must be none, add or concat")
+        _check(self.fusion_mlp_layers >= 0, "encoder.fusion_mlp_layers", "must be >= 0")
+        _check(not (self.name == "id" and self.fusion != "none"), "encoder.fusion",
+               "fusion combines an ID embedding with a modality encoder; pick a modality encoder")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackboneConfig:
+    name: str = "sasrec"
+    """User encoder from the registry: sasrec | dssm."""
+    embed_dim: int = 64
+    """Model dimension d (paper: searched for IDRec, 512 for MoRec)."""
+    num_blocks: int = 2
+    """Transformer blocks (SASRec); paper: 2."""
+    num_heads: int = 2
+    """Attention heads (SASRec); paper: 2."""
+    dropout: float = 0.1
+    """Dropout everywhere in the backbone; paper: 0.1."""
+    mlp_layers: int = 0
+    """Hidden layers in each DSSM tower; paper: 0 was always best."""
+
+    def __post_init__(self) -> None:
+        _check(self.embed_dim >= 1, "backbone.embed_dim", "must be >= 1")
+        _check(self.num_blocks >= 1, "backbone.num_blocks", "must be >= 1")
+        _check(self.num_heads >= 1 and self.embed_dim % self.num_heads == 0, "backbone.num_heads",
+               f"must divide backbone.embed_dim ({self.embed_dim})")
+        _check(0.0 <= self.dropout < 1.0, "backbone.dropout", "must be in [0, 1)")
+        _check(self.mlp_layers >= 0, "backbone.mlp_layers", "must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    epochs: int = 50
+    """Upper bound on epochs; early stopping usually ends sooner."""
+    batch_size: int = 128
+    """Sequences (SASRec) or pairs (DSSM) per step; paper: 128 IDRec / 64 MoRec for SASRec."""
+    lr: float = 1e-3
+    """Learning rate of everything but the pretrained encoder (the paper's gamma^R)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay of everything but the pretrained encoder."""
+    lr_encoder: float = 1e-4
+    """Learning rate of the pretrained modality encoder (the paper's gamma^M)."""
+    weight_decay_encoder: float = 0.0
+    """AdamW weight decay of the pretrained modality encoder."""
+    loss: str = "bce"
+    """bce: one sampled negative per positive (the paper) | softmax: in-batch cross-entropy."""
+    patience: int = 5
+    """Stop after this many evaluations without a better validation metric."""
+    device: str = "auto"
+    """auto (CUDA when present, else CPU) | cpu | cuda | cuda:N."""
+    precision: str = "auto"
+    """auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 | fp16."""
+    seed: int = 42
+    """Seed of initialisation, negative sampling and shuffling (excluded from spec_key)."""
+    grad_clip: float = 0.0
+    """Clip the gradient norm to this value; 0 = off."""
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", "must be >= 1")
+        _check(self.batch_size >= 1, "train.batch_size", "must be >= 1")
+        _check(self.lr > 0, "train.lr", "must be > 0")
+        _check(self.lr_encoder >= 0, "train.lr_encoder", "must be >= 0")
+        _check(self.weight_decay >= 0 and self.weight_decay_encoder >= 0, "train.weight_decay",
+               "must be >= 0")
+        _check(self.loss in ("bce", "softmax"), "train.loss", "must be bce or softmax")
+        _check(self.patience >= 1, "train.patience", "must be >= 1")
+        _check(self.precision in ("auto", "fp32", "bf16", "fp16"), "train.precision",
+               "must be auto, fp32, bf16 or fp16")
+        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
+               "train.device", "must be auto, cpu, cuda or cuda:N")
+        _check(self.grad_clip >= 0, "train.grad_clip", "must be >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvalConfig:
+    k: int = 10
+    """Cut-off of HR@k and NDCG@k; paper: 10."""
+    metric: str = "ndcg"
+    """Validation metric that selects the best epoch and drives early stopping: hr | ndcg."""
+    mask_history: bool = True
+    """Exclude the user's own earlier items from the ranking (recorded with every result)."""
+    batch_size: int = 1024
+    """Users scored at once against all items."""
+
+    def __post_init__(self) -> None:
+        _check(self.k >= 1, "eval.k", "must be >= 1")
+        _check(self.metric in ("hr", "ndcg"), "eval.metric", "must be hr or ndcg")
+        _check(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
+
+    @property
+    def selection_metric(self) -> str:
+        """Name under which the validation metric is recorded, e.g. ndcg@10."""
+        return f"{self.metric}@{self.k}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunSpec:
+        """Build a spec from nested dicts; missing keys take defaults, unknown keys are errors."""
+        if not isinstance(raw, dict):
+            raise ConfigError(f"spec: expected a mapping of sections, got {type(raw).__name__}")
+        sections = _section_types()
+        unknown = sorted(set(raw) - set(sections))
+        if unknown:
+            raise ConfigError(f"unknown section {unknown[0]!r}; known: {', '.join(sections)}")
+        built = {name: _build_section(section_type, raw.get(name, {}), name)
+                 for name, section_type in sections.items()}
+        return cls(**built)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        return cls.from_dict(json.loads(text))
+
+    def with_overrides(self, overrides: list[str] | tuple[str, ...]) -> RunSpec:
+        """Apply `section.key=value` strings, each parsed against the field's type."""
+        raw = self.to_dict()
+        sections = _section_types()
+        for text in overrides:
+            dotted, sep, value = text.partition("=")
+            section, dot, key = dotted.strip().partition(".")
+            if not sep or not dot or not key:
+                raise ConfigError(f"override {text!r}: expected section.key=value")
+            if section not in sections:
+                raise ConfigError(f"override {text!r}: unknown section {section!r}; "
+                                  f"known: {', '.join(sections)}")
+            hints = _field_types(sections[section])
+            if key not in hints:
+                raise ConfigError(f"override {text!r}: unknown key {section}.{key}; "
+                                  f"known: {', '.join(hints)}")
+            raw[section][key] = parse_value(value.strip(), hints[key], f"{section}.{key}")
+        return RunSpec.from_dict(raw)
+
+    @property
+    def spec_key(self) -> str:
+        """Hash of the spec without the seed: runs with equal keys differ only by seed."""
+        raw = self.to_dict()
+        del raw["train"]["seed"]
+        return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"{key}: {message}")
+
+
+def _section_types() -> dict[str, type]:
+    return {f.name: _field_types(RunSpec)[f.name] for f in dataclasses.fields(RunSpec)}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+Section = TypeVar("Section")
+
+
+def _build_section(section_type: type[Section], raw: Any, name: str) -> Section:
+    if isinstance(raw, section_type):
+        return raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a mapping, got {type(raw).__name__}")
+    hints = _field_types(section_type)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ConfigError(f"unknown key {name}.{unknown[0]}; known: {', '.join(hints)}")
+    values = {key: _check_type(value, hints[key], f"{name}.{key}") for key, value in raw.items()}
+    return section_type(**values)
+
+
+def _check_type(value: Any, expected: Any, key: str) -> Any:
+    """Return value if it fits the annotation (an int is accepted for a float), else raise."""
+    origin = typing.get_origin(expected)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
+        (item_type, _ellipsis) = typing.get_args(expected)
+        return tuple(_check_type(item, item_type, key) for item in value)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(expected):
+            try:
+                return _check_type(value, option, key)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{key}: expected {expected}, got {type(value).__name__}")
+    if expected is type(None):
+        if value is None:
+            return None
+        raise ConfigError(f"{key}: expected null, got {type(value).__name__}")
+    # bool is a subclass of int: reject True where a number is expected, and 1 where a bool is.
+    if expected is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if expected in (str, bool) and type(value) is expected:
+        return value
+    raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, "
+                      f"got {type(value).__name__} {value!r}")
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def parse_value(text: str, expected: Any, key: str) -> Any:
+    """Parse an override's text into the field's type; never eval."""
+    origin = typing.get_origin(expected)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(expected)
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        return [parse_value(part, item_type, key) for part in parts]
+    try:
+        if expected is bool:
+            lowered = text.lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(text)
+        if expected is int:
+            return int(text)
+        if expected is float:
+            return float(text)
+    except ValueError:
+        name = getattr(expected, "__name__", str(expected))
+        raise ConfigError(f"{key}: cannot read {text!r} as {name}") from None
+    return text

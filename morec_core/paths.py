@@ -1,0 +1,24 @@
+"""Default locations: the data root and the run store, each overridable by environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_DIR_ENV = "MOREC_DATA_DIR"
+STORE_ENV = "MOREC_STORE"
+
+
+def data_dir() -> Path:
+    """Where raw datasets, prepared datasets and content caches live (default ./data)."""
+    return Path(os.environ.get(DATA_DIR_ENV, "data")).expanduser()
+
+
+def default_store_url() -> str:
+    """The run store: $MOREC_STORE (a URL or a file path), else runs/morec.db."""
+    return os.environ.get(STORE_ENV, "runs/morec.db")
+
+
+def runs_dir() -> Path:
+    """Checkpoints and logs of runs (beside the default store)."""
+    return Path(os.environ.get("MOREC_RUNS_DIR", "runs")).expanduser()

@@ -1,0 +1,61 @@
+"""Frozen records the store returns; callers never see ORM rows."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyRecord:
+    id: int
+    name: str
+    description: str
+    created_at: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    id: str
+    study: str | None
+    trial_number: int | None
+    spec_json: str
+    spec_key: str
+    seed: int
+    dataset: str
+    encoder: str
+    backbone: str
+    status: str
+    status_reason: str
+    error: str
+    host: str
+    device: str
+    pid: int | None
+    started_at: float
+    heartbeat_at: float
+    finished_at: float | None
+    selection_metric: str
+    best_epoch: int | None
+    best_value: float | None
+    last_epoch: int | None
+    checkpoint_path: str
+    trainable_params: int | None
+    total_params: int | None
+    flops_per_sample: float | None
+    seconds_per_epoch: float | None
+    peak_memory_bytes: int | None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return json.loads(self.spec_json)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurvePoint:
+    epoch: int
+    value: float
+
+
+# (split, name) -> points in epoch order, e.g. ("valid", "ndcg@10") or ("train", "loss").
+Curves = dict[tuple[str, str], list[CurvePoint]]

@@ -1,0 +1,82 @@
+"""SQLAlchemy 2.0 table rows. Named `...Row` because "model" means the ML model in this project."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 1
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaRow(Base):
+    """One row holding the schema version this database was last migrated to."""
+
+    __tablename__ = "morec_schema"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class StudyRow(Base):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class RunRow(Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id", ondelete="SET NULL"))
+    trial_number: Mapped[int | None] = mapped_column(Integer)
+    spec_json: Mapped[str] = mapped_column(Text)
+    spec_key: Mapped[str] = mapped_column(String(64), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    # Short labels the runs screen shows without parsing the spec JSON of every run.
+    dataset: Mapped[str] = mapped_column(String(200), default="")
+    encoder: Mapped[str] = mapped_column(String(200), default="")
+    backbone: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    device: Mapped[str] = mapped_column(String(100), default="")
+    pid: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float)
+    # Best validation value of `selection_metric` so far and its epoch: kept up to date on
+    # every validation event so "best run of a study" needs no scan of the metrics table.
+    selection_metric: Mapped[str] = mapped_column(String(50), default="")
+    best_epoch: Mapped[int | None] = mapped_column(Integer)
+    best_value: Mapped[float | None] = mapped_column(Float)
+    last_epoch: Mapped[int | None] = mapped_column(Integer)
+    checkpoint_path: Mapped[str] = mapped_column(Text, default="")
+    # The paper's Table 6 columns.
+    trainable_params: Mapped[int | None] = mapped_column(BigInteger)
+    total_params: Mapped[int | None] = mapped_column(BigInteger)
+    flops_per_sample: Mapped[float | None] = mapped_column(Float)
+    seconds_per_epoch: Mapped[float | None] = mapped_column(Float)
+    peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_runs_study_status", "study_id", "status"),)
+
+
+class MetricRow(Base):
+    __tablename__ = "metrics"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    split: Mapped[str] = mapped_column(String(30))
+    epoch: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(50))
+    value: Mapped[float] = mapped_column(Float)
+
+    # One run's curves are read by (run_id) and a study table by (run_id, split, name, epoch).
+    # Re-recording a value (a resumed run repeating an epoch) replaces it.
+    __table_args__ = (
+        UniqueConstraint("run_id", "split", "epoch", "name", name="uq_metric_point"),
+    )
