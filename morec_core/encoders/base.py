@@ -1,0 +1,51 @@
+"""The item-encoder contract shared by every entry of the registry.
+
+An item encoder maps item ids to d-dimensional vectors. IDRec's is an embedding table; MoRec's
+is a pretrained modality encoder (ME) followed by the paper's DT-layer (a linear map to d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, kw_only=True)
+class EncoderInputs:
+    """What an encoder may read about items 0..num_items (row 0 is the padding item).
+
+    Built once per run by the trainer from the prepared dataset and its content caches; an
+    encoder keeps what it needs (as buffers or memory maps) and indexes it by item id.
+    """
+
+    num_items: int
+    token_ids: np.ndarray | None = None
+    """(num_items + 1, T) int32 token ids from this encoder's tokenizer, 0-padded on the right."""
+    token_lengths: np.ndarray | None = None
+    """(num_items + 1,) int32 number of real tokens of each title."""
+    images: np.ndarray | None = None
+    """(num_items + 1, S, S, 3) uint8 images, usually a read-only memory map."""
+    titles: list[str] | None = None
+    """Raw item text, for encoders that tokenize themselves (glove)."""
+    feature_cache_dir: Path | None = None
+    """Where a two-stage encoder caches the frozen features it extracts (None: no caching)."""
+
+
+class ItemEncoder(Protocol):
+    """An nn.Module with this interface."""
+
+    output_dim: int
+    """d, the dimension of the vectors returned by forward."""
+
+    def __call__(self, item_ids: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+        """item_ids: (N,) int64 in 0..num_items -> (N, d) float item vectors."""
+        ...
+
+    def parameter_groups(self) -> dict[str, list["torch.nn.Parameter"]]:  # noqa: F821
+        """Trainable parameters by optimizer group: "encoder" holds the pretrained modality
+        encoder's (trained with train.lr_encoder), "rest" everything else (train.lr).
+        Frozen parameters appear in no group."""
+        ...
