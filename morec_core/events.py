@@ -43,6 +43,9 @@ class RunStarted:
     device: str
     study: str | None = None
     trial_number: int | None = None
+    num_users: int = 0
+    num_items: int = 0
+    """Catalogue size: the level of random ranking depends on it (collapse detection)."""
     time: float = field(default_factory=_now)
 
 
@@ -92,6 +95,19 @@ class CostMeasured:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Progress:
+    """Steps done within an epoch; high-rate and throttled by the trainer. Not stored."""
+
+    run_id: str
+    epoch: int
+    step: int
+    total_steps: int
+    loss: float
+    phase: str = "train"
+    time: float = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Heartbeat:
     run_id: str
     time: float = field(default_factory=_now)
@@ -119,8 +135,8 @@ class RunFailed:
     time: float = field(default_factory=_now)
 
 
-Event = (RunStarted | EpochEnded | Evaluated | CheckpointSaved | CostMeasured | Heartbeat
-         | RunFinished | RunFailed)
+Event = (RunStarted | EpochEnded | Evaluated | CheckpointSaved | CostMeasured | Progress
+         | Heartbeat | RunFinished | RunFailed)
 Sink = Callable[[Event], None]
 
 

@@ -105,6 +105,8 @@ class Store:
 
     def record(self, event: ev.Event) -> None:
         """Write one event in one short transaction."""
+        if isinstance(event, ev.Progress):
+            return  # high-rate, for live displays only
         with Session(self._write_engine) as session, session.begin():
             if isinstance(event, ev.RunStarted):
                 self._record_started(session, event)

@@ -2,10 +2,84 @@
 
 from __future__ import annotations
 
+import signal
+from typing import Annotated
+
 import typer
 
+from morec_tui.console import ConsoleSink, fail
 
-def run_command() -> None:
-    """Train and evaluate one configuration (dataset x item encoder x backbone)."""
-    typer.echo("morec run: not available yet (training is planned in issue 4).", err=True)
-    raise typer.Exit(code=2)
+STORE_HELP = "Run store: a database URL or a SQLite file path (default $MOREC_STORE or runs/morec.db)."
+
+
+def run_command(
+    dataset: Annotated[str, typer.Option(help="Dataset reader: demo, microlens, pairs, mind, hm, "
+                                              "movielens, recbole.")] = "demo",
+    path: Annotated[str, typer.Option(help="Folder of the raw dataset files (not needed for demo).")] = "",
+    encoder: Annotated[str, typer.Option(help="Item encoder: id, text, vision, glove.")] = "id",
+    model: Annotated[str, typer.Option(help="Pretrained model for text/vision/glove: a packaged "
+                                            "short name (minilm-l6, mobilenetv2, glove-6b-50d), a "
+                                            "local folder or a hub id.")] = "",
+    backbone: Annotated[str, typer.Option(help="User encoder: sasrec, dssm.")] = "sasrec",
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override any setting: section.key=value (repeatable), e.g. "
+                      "--set train.lr=5e-4 --set backbone.embed_dim=128.")] = None,
+    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    study: Annotated[str | None, typer.Option(help="Attach the run to this study in the store.")] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue the run with this id from its last "
+                                                    "checkpoint (its spec comes from the store).")] = None,
+    stop_on_collapse: Annotated[bool, typer.Option(
+        help="End the run as `collapsed` when its loss is NaN or its validation metric falls "
+             "to about zero (the paper's Figure 5).")] = True,
+    quiet: Annotated[bool, typer.Option(help="No progress bar; one line per epoch.")] = False,
+) -> None:
+    """Train and evaluate one configuration (dataset x item encoder x backbone).
+
+    Every event goes to the run store; the best epoch is chosen on validation and the test
+    metrics of that epoch are printed at the end.
+    """
+    from morec_core import paths
+    from morec_core.collapse import CollapseDetector
+    from morec_core.config import ConfigError, RunSpec
+    from morec_core.events import new_run_id
+    from morec_core.runner import drive
+    from morec_core.store import Store, StoreError
+    from morec_core.train import RunContext, iter_run
+
+    try:
+        run_store = Store(store or paths.default_store_url())
+        if resume:
+            spec = RunSpec.from_json(run_store.run(resume).spec_json)
+            run_id = resume
+            previous = run_store.run(resume)
+            study = study or previous.study
+        else:
+            spec = RunSpec().with_overrides([
+                f"data.source={dataset}", f"data.path={path}", f"encoder.name={encoder}",
+                f"encoder.model={model}", f"backbone.name={backbone}", *(overrides or [])])
+            run_id = new_run_id()
+    except (ConfigError, StoreError) as error:
+        fail(str(error))
+
+    context = RunContext(run_id=run_id, run_dir=paths.runs_dir() / run_id, study=study,
+                         resume=bool(resume))
+    console = ConsoleSink(spec, quiet=quiet)
+    # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} backbone, "
+               f"{spec.data.source} data; store {run_store.url}", err=True)
+    try:
+        sinks = [run_store, console, *([CollapseDetector()] if stop_on_collapse else [])]
+        status = drive(iter_run(spec, context), sinks, run_id=run_id,
+                       heartbeat=lambda: run_store.heartbeat(run_id))
+    except KeyboardInterrupt:
+        typer.echo(f"run {run_id}: cancelled; continue with `morec run --resume {run_id}`", err=True)
+        raise typer.Exit(code=130) from None
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        fail(f"run {run_id} failed: {error}")
+    if status != "completed":
+        raise typer.Exit(code=1)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,149 @@
+"""Assemble one run from its spec: prepared data, content inputs, item encoder, backbone, model,
+optimizer with named parameter groups, batches and evaluation. The trainer sees only `BuiltRun`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from morec_core import paths
+from morec_core.backbones import build_backbone
+from morec_core.batches import input_length, train_batches, training_data
+from morec_core.config import RunSpec
+from morec_core.data.dataset import PreparedDataset
+from morec_core.encoders import build_item_encoder
+from morec_core.encoders.base import EncoderInputs
+from morec_core.evaluate import evaluate
+from morec_core.model import Recommender
+
+# Which content each item encoder reads. An encoder absent here reads no content (id).
+CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glove": "titles"}
+
+# Evaluation subsets of paper Table 9, recorded beside the regular test split when non-empty.
+COLD_ITEM_THRESHOLD = 10
+
+
+@dataclass
+class _Batches:
+    """A sized iterable of one epoch's batches."""
+
+    make: Callable[[], object]
+    count: int
+
+    def __iter__(self):
+        return iter(self.make())
+
+    def __len__(self) -> int:
+        return self.count
+
+
+@dataclass
+class BuiltRun:
+    spec: RunSpec
+    dataset: PreparedDataset
+    model: Recommender
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    subsets: dict[str, np.ndarray]
+    """Extra test splits: name -> user indices (test_cold, test_new)."""
+    _training: object
+
+    @property
+    def protocol(self) -> str:
+        masking = "history masked" if self.spec.eval.mask_history else "history not masked"
+        return f"full ranking over all {self.dataset.num_items} items, {masking}"
+
+    def train_batches(self, rng: np.random.Generator) -> _Batches:
+        size = self.spec.train.batch_size
+        rows = (len(self._training.sequence_users) if self.model.kind == "sequence"
+                else len(self._training.pair_users))
+        return _Batches(make=lambda: train_batches(self._training, self.model.kind,
+                                                   batch_size=size, rng=rng),
+                        count=-(-rows // size))
+
+    def evaluate(self, split: str) -> dict[str, float]:
+        subset = self.subsets.get(split)
+        return evaluate(self.model, self.dataset, "test" if split in self.subsets else split,
+                        k=self.spec.eval.k, mask_history=self.spec.eval.mask_history,
+                        batch_size=self.spec.eval.batch_size, device=self.device,
+                        user_subset=subset)
+
+    def test_splits(self) -> Sequence[str]:
+        return ["test", *self.subsets]
+
+    def flops_per_sample(self) -> float | None:
+        """Forward FLOPs of the loss on one training sample (the paper's batch size 1)."""
+        from morec_core.cost import flops_of
+
+        batch = next(iter(train_batches(self._training, self.model.kind, batch_size=1,
+                                        rng=np.random.default_rng(0))), None)
+        if batch is None:
+            return None
+        batch = batch.to(self.device)
+        return flops_of(lambda: self.model.loss(batch))
+
+
+def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
+    from morec_core.data.prepare import prepare
+
+    dataset = prepare(spec.data)
+    cache_dir = paths.data_dir() / "cache" / dataset.name
+    inputs = encoder_inputs(spec, dataset, cache_dir)
+    item_encoder = build_item_encoder(spec.encoder, inputs, spec.backbone.embed_dim,
+                                      dropout=spec.backbone.dropout, device=device)
+    window = input_length(dataset, cap=spec.data.max_seq_len)
+    backbone = build_backbone(spec.backbone, num_users=dataset.num_users, max_length=window)
+    model = Recommender(item_encoder, backbone, spec.train.loss,
+                        num_items=dataset.num_items).to(device)
+    groups = model.parameter_groups()
+    optimizer = torch.optim.AdamW([
+        {"name": "encoder", "params": groups["encoder"], "lr": spec.train.lr_encoder,
+         "weight_decay": spec.train.weight_decay_encoder},
+        {"name": "rest", "params": groups["rest"], "lr": spec.train.lr,
+         "weight_decay": spec.train.weight_decay},
+    ])
+    subsets = evaluation_subsets(dataset)
+    return BuiltRun(spec=spec, dataset=dataset, model=model, optimizer=optimizer, device=device,
+                    subsets=subsets, _training=training_data(dataset, window))
+
+
+def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> EncoderInputs:
+    """Content the item encoder reads, from the dataset's content caches (built once)."""
+    content = CONTENT_OF_ENCODER.get(spec.encoder.name)
+    feature_dir = cache_dir / "features"
+    if content == "tokens":
+        from morec_core.data.caches import token_cache
+        from morec_core.encoders.text import load_tokenizer
+
+        tokens = token_cache(dataset.content.titles, load_tokenizer(spec.encoder.model),
+                             max_tokens=spec.data.max_title_tokens, cache_dir=cache_dir)
+        return EncoderInputs(num_items=dataset.num_items, token_ids=tokens.ids,
+                             token_lengths=tokens.lengths, feature_cache_dir=feature_dir)
+    if content == "images":
+        from morec_core.data.caches import image_cache
+
+        images = image_cache(dataset.content.image_paths, size=spec.data.image_size,
+                             cache_dir=cache_dir)
+        return EncoderInputs(num_items=dataset.num_items, images=images,
+                             feature_cache_dir=feature_dir)
+    if content == "titles":
+        return EncoderInputs(num_items=dataset.num_items, titles=dataset.content.titles,
+                             feature_cache_dir=feature_dir)
+    return EncoderInputs(num_items=dataset.num_items)
+
+
+def evaluation_subsets(dataset: PreparedDataset) -> dict[str, np.ndarray]:
+    """Users whose test target is a cold item (< 10 training interactions) or a new item."""
+    targets = dataset.test_targets()
+    subsets = {
+        "test_cold": np.flatnonzero(dataset.cold_item_mask(COLD_ITEM_THRESHOLD)[targets]),
+        "test_new": np.flatnonzero(dataset.new_item_mask()[targets]),
+    }
+    return {name: users for name, users in subsets.items() if len(users) > 0}
+
+

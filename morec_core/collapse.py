@@ -1,0 +1,88 @@
+"""Collapse detection (paper Figure 5: a MoRec run whose validation metric falls to about zero).
+
+The rule, checked after every epoch; the first clause that holds names the collapse:
+1. the training loss is NaN or infinite;
+2. after `warmup` evaluations, the validation metric has fallen below `fraction_of_best` of the
+   run's own best so far, and that best was clearly above random ranking (a run that learned,
+   then fell apart: Figure 5a at gamma = 1e-4 for both);
+3. after `warmup` evaluations, the best validation metric so far is still within
+   `random_multiple` times the expectation of random ranking (a run collapsed from the start:
+   Figure 5a at gamma^M = 1e-4, gamma^R = 1e-3).
+A healthy but noisy curve (dips of less than 1 - fraction_of_best from its best) is never flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from morec_core import events as ev
+
+
+@dataclass(frozen=True, kw_only=True)
+class CollapseRule:
+    warmup: int = 3
+    """Evaluations before clauses 2 and 3 apply (early epochs are noisy)."""
+    fraction_of_best: float = 0.1
+    """Clause 2: collapsed when the metric falls below this fraction of its best."""
+    random_multiple: float = 2.0
+    """Clause 3: collapsed when the best is below this multiple of random ranking."""
+
+
+def random_expectation(metric: str, k: int, num_items: int) -> float:
+    """Expected HR@k or NDCG@k of a uniformly random ranking of num_items items."""
+    k = min(k, num_items)
+    if metric == "hr":
+        return k / num_items
+    return sum(1.0 / math.log2(rank + 2) for rank in range(k)) / num_items
+
+
+def collapse_reason(losses: Sequence[float], valid: Sequence[float], *, random_level: float,
+                    rule: CollapseRule = CollapseRule(), metric_name: str = "metric") -> str | None:
+    """None for a healthy run, else why it collapsed. losses / valid: one value per epoch."""
+    if losses and not math.isfinite(losses[-1]):
+        return f"training loss is {losses[-1]} at epoch {len(losses)}"
+    if valid and not math.isfinite(valid[-1]):
+        return f"validation {metric_name} is {valid[-1]} at epoch {len(valid)}"
+    if len(valid) < rule.warmup:
+        return None
+    best = max(valid)
+    best_epoch = valid.index(best) + 1
+    if best > rule.random_multiple * random_level and valid[-1] < rule.fraction_of_best * best:
+        return (f"validation {metric_name} fell to {valid[-1]:.4g} at epoch {len(valid)}, under "
+                f"{rule.fraction_of_best:.0%} of its best {best:.4g} (epoch {best_epoch})")
+    if best <= rule.random_multiple * random_level:
+        return (f"validation {metric_name} never rose above {rule.random_multiple:g}x random "
+                f"ranking ({random_level:.3g}) in {len(valid)} epochs; best {best:.4g}")
+    return None
+
+
+@dataclass
+class CollapseDetector:
+    """A sink: raises StopRun("collapsed", reason) as soon as the rule holds."""
+
+    rule: CollapseRule = field(default_factory=CollapseRule)
+    _losses: list[float] = field(default_factory=list)
+    _valid: list[float] = field(default_factory=list)
+    _metric: str = "ndcg@10"
+    _random_level: float = 0.0
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self._metric = event.selection_metric
+            name, _, k = event.selection_metric.partition("@")
+            self._random_level = (random_expectation(name, int(k), event.num_items)
+                                  if event.num_items else 0.0)
+        elif isinstance(event, ev.EpochEnded):
+            self._losses.append(event.loss)
+            self._check()
+        elif isinstance(event, ev.Evaluated) and event.split == "valid":
+            self._valid.append(event.metrics[self._metric])
+            self._check()
+
+    def _check(self) -> None:
+        reason = collapse_reason(self._losses, self._valid, random_level=self._random_level,
+                                 rule=self.rule, metric_name=self._metric)
+        if reason is not None:
+            raise ev.StopRun("collapsed", reason)

@@ -1,0 +1,144 @@
+"""One run: build data, item encoder and backbone from a RunSpec, train, evaluate; yield events.
+
+`iter_run` never prints and never touches SQL, Optuna or a UI: it yields frozen events and the
+run driver (`runner.drive`) hands them to sinks. The best epoch is chosen on the validation split
+only; test metrics are computed once, on the best epoch's weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from morec_core import checkpoint, cost
+from morec_core import events as ev
+from morec_core.config import RunSpec
+from morec_core.devices import Placement, place
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    run_id: str
+    run_dir: Path
+    """Folder of this run's checkpoints (`last.pt`, `best.pt`)."""
+    study: str | None = None
+    trial_number: int | None = None
+    resume: bool = False
+    """Continue from `run_dir/last.pt` when it exists."""
+    progress_every_s: float = 0.5
+    """Minimum seconds between Progress events."""
+
+
+@dataclass
+class _Best:
+    epoch: int | None = None
+    value: float = -math.inf
+    evaluations_without_gain: int = 0
+
+
+def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
+    from morec_core.build import build_run
+
+    placement = place(spec.train.device, spec.train.precision)
+    checkpoint.seed_everything(spec.train.seed)
+    built = build_run(spec, placement.device)
+    model, dataset, optimizer = built.model, built.dataset, built.optimizer
+    scaler = torch.amp.GradScaler(placement.device.type, enabled=placement.needs_scaler)
+    run_id = context.run_id
+    last_path, best_path = context.run_dir / "last.pt", context.run_dir / "best.pt"
+
+    best, start_epoch, epoch_seconds = _Best(), 0, []
+    if context.resume and last_path.exists():
+        state = checkpoint.load(last_path)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        checkpoint.restore_rng_states(state["rng"])
+        best = _Best(**state["best"])
+        start_epoch, epoch_seconds = state["epoch"] + 1, state["epoch_seconds"]
+
+    yield ev.RunStarted(
+        run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
+        selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
+        device=placement.describe(), study=context.study, trial_number=context.trial_number,
+        num_users=dataset.num_users, num_items=dataset.num_items)
+    trainable, total = cost.count_parameters(model)
+    yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
+                          flops_per_sample=built.flops_per_sample())
+    cost.reset_peak_memory(placement.device)
+
+    for epoch in range(start_epoch, spec.train.epochs):
+        if best.evaluations_without_gain >= spec.train.patience:
+            break
+        started = time.perf_counter()
+        loss = yield from _train_epoch(built, placement, scaler, spec, context, epoch)
+        seconds = time.perf_counter() - started
+        epoch_seconds.append(seconds)
+        yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
+                            learning_rates={group["name"]: group["lr"]
+                                            for group in optimizer.param_groups})
+        metrics = built.evaluate("valid")
+        yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
+                           protocol=built.protocol)
+        value = metrics[spec.eval.selection_metric]
+        if value > best.value:
+            best = _Best(epoch=epoch, value=value, evaluations_without_gain=0)
+            checkpoint.save_atomic({"model": model.state_dict(), "epoch": epoch}, best_path)
+        else:
+            best.evaluations_without_gain += 1
+        checkpoint.save_atomic({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "epoch": epoch,
+            "best": vars(best).copy(), "epoch_seconds": epoch_seconds}, last_path)
+        yield ev.CheckpointSaved(run_id=run_id, epoch=epoch, path=str(last_path))
+
+    if best.epoch is not None:
+        model.load_state_dict(checkpoint.load(best_path)["model"])
+        for split in built.test_splits():
+            yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split,
+                               metrics=built.evaluate(split), protocol=built.protocol)
+    yield ev.CostMeasured(
+        run_id=run_id, trainable_params=trainable, total_params=total,
+        seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        peak_memory_bytes=cost.peak_memory_bytes(placement.device))
+    yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch)
+
+
+def _train_epoch(built, placement: Placement, scaler: torch.amp.GradScaler, spec: RunSpec,
+                 context: RunContext, epoch: int) -> Iterator[ev.Event]:
+    """One pass over the training batches; returns the mean loss (NaN stays NaN)."""
+    model, optimizer = built.model, built.optimizer
+    model.train()
+    # Negatives and order depend on (seed, epoch) only, so a resumed run sees the same batches.
+    rng = np.random.default_rng([spec.train.seed, epoch])
+    batches = built.train_batches(rng)
+    total_steps = len(batches)
+    # Summed on the device: reading a GPU scalar every step would synchronise every step.
+    loss_sum = torch.zeros((), device=placement.device)
+    last_progress = time.monotonic()
+    for step, batch in enumerate(batches):
+        batch = batch.to(placement.device)
+        with placement.autocast():
+            loss = model.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if spec.train.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        loss_sum += loss.detach().float()
+        now = time.monotonic()
+        if now - last_progress >= context.progress_every_s or step + 1 == total_steps:
+            last_progress = now
+            yield ev.Progress(run_id=context.run_id, epoch=epoch, step=step + 1,
+                              total_steps=total_steps, loss=float(loss.detach()))
+    return float(loss_sum) / max(total_steps, 1)
