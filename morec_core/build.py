@@ -24,9 +24,6 @@ from morec_core.model import Recommender
 # Which content each item encoder reads. An encoder absent here reads no content (id).
 CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glove": "titles"}
 
-# Evaluation subsets of paper Table 9, recorded beside the regular test split when non-empty.
-COLD_ITEM_THRESHOLD = 10
-
 
 @dataclass
 class _Batches:
@@ -85,7 +82,13 @@ class BuiltRun:
         if batch is None:
             return None
         batch = batch.to(self.device)
-        return flops_of(lambda: self.model.loss(batch))
+        # In eval mode: dropout would draw from the random streams the training uses.
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            return flops_of(lambda: self.model.loss(batch))
+        finally:
+            self.model.train(was_training)
 
 
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
@@ -117,7 +120,7 @@ def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> 
     content = CONTENT_OF_ENCODER.get(spec.encoder.name)
     feature_dir = cache_dir / "features"
     if content == "tokens":
-        from morec_core.data.caches import token_cache
+        from morec_core.data.tokens import token_cache
         from morec_core.encoders.text import load_tokenizer
 
         tokens = token_cache(dataset.content.titles, load_tokenizer(spec.encoder.model),
@@ -125,7 +128,7 @@ def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> 
         return EncoderInputs(num_items=dataset.num_items, token_ids=tokens.ids,
                              token_lengths=tokens.lengths, feature_cache_dir=feature_dir)
     if content == "images":
-        from morec_core.data.caches import image_cache
+        from morec_core.data.images import image_cache
 
         images = image_cache(dataset.content.image_paths, size=spec.data.image_size,
                              cache_dir=cache_dir)
@@ -138,12 +141,10 @@ def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> 
 
 
 def evaluation_subsets(dataset: PreparedDataset) -> dict[str, np.ndarray]:
-    """Users whose test target is a cold item (< 10 training interactions) or a new item."""
-    targets = dataset.test_targets()
-    subsets = {
-        "test_cold": np.flatnonzero(dataset.cold_item_mask(COLD_ITEM_THRESHOLD)[targets]),
-        "test_new": np.flatnonzero(dataset.new_item_mask()[targets]),
-    }
+    """Users whose test target is a cold item (< 10 training interactions) or a new item
+    (paper Table 9); only the non-empty subsets."""
+    from morec_core.data.views import cold_target_users, new_target_users
+
+    subsets = {"test_cold": cold_target_users(dataset, split="test"),
+               "test_new": new_target_users(dataset, split="test")}
     return {name: users for name, users in subsets.items() if len(users) > 0}
-
-

@@ -55,12 +55,16 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
     run_id = context.run_id
     last_path, best_path = context.run_dir / "last.pt", context.run_dir / "best.pt"
 
+    trainable, total = cost.count_parameters(model)
+    flops_per_sample = built.flops_per_sample()
+
     best, start_epoch, epoch_seconds = _Best(), 0, []
     if context.resume and last_path.exists():
         state = checkpoint.load(last_path)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        # Last, so that nothing above changes the random streams the next epoch starts from.
         checkpoint.restore_rng_states(state["rng"])
         best = _Best(**state["best"])
         start_epoch, epoch_seconds = state["epoch"] + 1, state["epoch_seconds"]
@@ -70,9 +74,8 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
         selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
         device=placement.describe(), study=context.study, trial_number=context.trial_number,
         num_users=dataset.num_users, num_items=dataset.num_items)
-    trainable, total = cost.count_parameters(model)
     yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
-                          flops_per_sample=built.flops_per_sample())
+                          flops_per_sample=flops_per_sample)
     cost.reset_peak_memory(placement.device)
 
     for epoch in range(start_epoch, spec.train.epochs):
@@ -108,6 +111,7 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
     yield ev.CostMeasured(
         run_id=run_id, trainable_params=trainable, total_params=total,
         seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else None,
+        flops_per_sample=flops_per_sample,
         peak_memory_bytes=cost.peak_memory_bytes(placement.device))
     yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch)
 

@@ -1,0 +1,76 @@
+import math
+
+import pytest
+
+from morec_core import events as ev
+from morec_core.config import RunSpec
+from morec_core.runner import drive
+from morec_core.store import Store
+from morec_core.train import RunContext, iter_run
+from tests.synthetic import write_chain_dataset
+
+
+@pytest.fixture
+def chain_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    return write_chain_dataset(tmp_path / "chains")
+
+
+def spec_for(folder, *overrides):
+    return RunSpec().with_overrides([
+        "data.source=pairs", f"data.path={folder}", "backbone.embed_dim=32",
+        "train.batch_size=32", "train.epochs=4", "train.patience=10", "train.seed=3",
+        *overrides])
+
+
+def events_of(spec, run_dir, **context):
+    return list(iter_run(spec, RunContext(run_id="r", run_dir=run_dir, **context)))
+
+
+def test_a_run_learns_and_reports_test_metrics_of_the_best_validation_epoch(chain_data, tmp_path):
+    spec = spec_for(chain_data, "train.epochs=8")
+    store = Store(tmp_path / "runs.db")
+    status = drive(iter_run(spec, RunContext(run_id="r", run_dir=tmp_path / "run")), [store],
+                   run_id="r")
+    assert status == "completed"
+    curves = store.curves("r")
+    losses = [point.value for point in curves[("train", "loss")]]
+    assert losses[-1] < losses[0]
+    run = store.run("r")
+    valid_hr = {point.epoch: point.value for point in curves[("valid", "hr@10")]}
+    assert valid_hr[run.best_epoch] > 3 * 10 / 60  # random ranking expects k / items
+    test = store.metrics("r", "test")  # at the best validation epoch
+    assert set(test) >= {"hr@10", "ndcg@10"}
+    assert [p.epoch for p in curves[("test", "hr@10")]] == [run.best_epoch]
+    assert run.trainable_params and run.seconds_per_epoch and run.peak_memory_bytes
+    assert run.flops_per_sample and run.flops_per_sample > 0
+
+
+def test_a_run_killed_after_epoch_2_and_resumed_ends_with_the_same_metrics(chain_data, tmp_path):
+    spec = spec_for(chain_data)
+    unbroken = events_of(spec, tmp_path / "unbroken")
+
+    interrupted = iter_run(spec, RunContext(run_id="r", run_dir=tmp_path / "broken"))
+    for event in interrupted:
+        if isinstance(event, ev.CheckpointSaved) and event.epoch == 1:
+            interrupted.close()  # as a kill would: nothing after epoch 2's checkpoint runs
+            break
+    resumed = events_of(spec, tmp_path / "broken", resume=True)
+
+    def metrics(events, split):
+        return [(e.epoch, e.metrics) for e in events if isinstance(e, ev.Evaluated)
+                and e.split == split]
+
+    assert [e.epoch for e in resumed if isinstance(e, ev.EpochEnded)] == [2, 3]
+    assert metrics(resumed, "test") == metrics(unbroken, "test")
+    assert metrics(resumed, "valid") == metrics(unbroken, "valid")[2:]
+    losses = {e.epoch: e.loss for e in unbroken if isinstance(e, ev.EpochEnded)}
+    assert all(math.isclose(e.loss, losses[e.epoch], rel_tol=1e-6)
+               for e in resumed if isinstance(e, ev.EpochEnded))
+
+
+def test_early_stopping_ends_after_patience_evaluations_without_gain(chain_data, tmp_path):
+    # A learning rate this small changes nothing in 3 decimals: validation never improves.
+    spec = spec_for(chain_data, "train.lr=1e-9", "train.patience=2", "train.epochs=20")
+    epochs = [e.epoch for e in events_of(spec, tmp_path / "run") if isinstance(e, ev.EpochEnded)]
+    assert len(epochs) < 20
