@@ -42,6 +42,8 @@ class RunStarted:
     pid: int
     device: str
     study: str | None = None
+    arm: str | None = None
+    """The study arm (e.g. IDRec, or one MoRec encoder) this run is a trial of."""
     trial_number: int | None = None
     num_users: int = 0
     num_items: int = 0

@@ -30,6 +30,7 @@ class RunContext:
     run_dir: Path
     """Folder of this run's checkpoints (`last.pt`, `best.pt`)."""
     study: str | None = None
+    arm: str | None = None
     trial_number: int | None = None
     resume: bool = False
     """Continue from `run_dir/last.pt` when it exists."""
@@ -72,7 +73,7 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
     yield ev.RunStarted(
         run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
         selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
-        device=placement.describe(), study=context.study, trial_number=context.trial_number,
+        device=placement.describe(), study=context.study, arm=context.arm, trial_number=context.trial_number,
         num_users=dataset.num_users, num_items=dataset.num_items)
     yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
                           flops_per_sample=flops_per_sample)

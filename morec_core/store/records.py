@@ -19,6 +19,7 @@ class StudyRecord:
 class RunRecord:
     id: str
     study: str | None
+    arm: str
     trial_number: int | None
     spec_json: str
     spec_key: str
@@ -40,6 +41,7 @@ class RunRecord:
     best_value: float | None
     last_epoch: int | None
     checkpoint_path: str
+    protocol: str
     trainable_params: int | None
     total_params: int | None
     flops_per_sample: float | None

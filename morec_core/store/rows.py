@@ -32,6 +32,7 @@ class RunRow(Base):
     __tablename__ = "runs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id", ondelete="SET NULL"))
+    arm: Mapped[str] = mapped_column(String(200), default="")
     trial_number: Mapped[int | None] = mapped_column(Integer)
     spec_json: Mapped[str] = mapped_column(Text)
     spec_key: Mapped[str] = mapped_column(String(64), index=True)
@@ -56,6 +57,8 @@ class RunRow(Base):
     best_value: Mapped[float | None] = mapped_column(Float)
     last_epoch: Mapped[int | None] = mapped_column(Integer)
     checkpoint_path: Mapped[str] = mapped_column(Text, default="")
+    protocol: Mapped[str] = mapped_column(Text, default="")
+    """How the run's metrics were computed (full ranking? history masked?)."""
     # The paper's Table 6 columns.
     trainable_params: Mapped[int | None] = mapped_column(BigInteger)
     total_params: Mapped[int | None] = mapped_column(BigInteger)

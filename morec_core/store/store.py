@@ -7,11 +7,13 @@ Every call opens its own short transaction; a Store may be shared by threads.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,7 @@ class Store:
                 self._put_metrics(session, run.id, "train", event.epoch, points)
             elif isinstance(event, ev.Evaluated):
                 self._put_metrics(session, run.id, event.split, event.epoch, event.metrics)
+                run.protocol = event.protocol
                 value = event.metrics.get(run.selection_metric)
                 if event.split == "valid" and value is not None and (
                         run.best_value is None or value > run.best_value):
@@ -151,6 +154,26 @@ class Store:
         """A Store is a sink."""
         self.record(event)
 
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        """Hold an exclusive lock across processes and machines sharing this store.
+
+        PostgreSQL: an advisory lock. SQLite: an open write transaction, which also holds back
+        other writers for the duration, so keep the locked section short.
+        """
+        with self._write_engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    conn.commit()
+            else:
+                with conn.begin():
+                    yield
+
     def heartbeat(self, run_id: str) -> None:
         self.record(ev.Heartbeat(run_id=run_id))
 
@@ -167,7 +190,8 @@ class Store:
         if run is None:
             data, encoder, backbone = _labels(event.spec)
             run = RunRow(
-                id=event.run_id, study_id=study_id, trial_number=event.trial_number,
+                id=event.run_id, study_id=study_id, arm=event.arm or "",
+                trial_number=event.trial_number,
                 spec_json=json.dumps(event.spec, sort_keys=True), spec_key=event.spec_key,
                 seed=int(event.spec.get("train", {}).get("seed", 0)),
                 dataset=data, encoder=encoder, backbone=backbone,
