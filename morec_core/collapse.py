@@ -5,9 +5,11 @@ The rule, checked after every epoch; the first clause that holds names the colla
 2. after `warmup` evaluations, the validation metric has fallen below `fraction_of_best` of the
    run's own best so far, and that best was clearly above random ranking (a run that learned,
    then fell apart: Figure 5a at gamma = 1e-4 for both);
-3. after `warmup` evaluations, the best validation metric so far is still within
-   `random_multiple` times the expectation of random ranking (a run collapsed from the start:
-   Figure 5a at gamma^M = 1e-4, gamma^R = 1e-3).
+3. after `flat_warmup` evaluations, the best validation metric so far is still within
+   `random_multiple` times the expectation of random ranking, and the latest value is not a new
+   best (a run collapsed from the start, flat at random level: Figure 5a at gamma^M = 1e-4,
+   gamma^R = 1e-3). A run that learns slowly (a small learning rate) keeps setting new bests,
+   so it is not flagged.
 A healthy but noisy curve (dips of less than 1 - fraction_of_best from its best) is never flagged.
 """
 
@@ -23,7 +25,9 @@ from morec_core import events as ev
 @dataclass(frozen=True, kw_only=True)
 class CollapseRule:
     warmup: int = 3
-    """Evaluations before clauses 2 and 3 apply (early epochs are noisy)."""
+    """Evaluations before clause 2 applies (early epochs are noisy)."""
+    flat_warmup: int = 5
+    """Evaluations before clause 3 applies."""
     fraction_of_best: float = 0.1
     """Clause 2: collapsed when the metric falls below this fraction of its best."""
     random_multiple: float = 2.0
@@ -52,7 +56,9 @@ def collapse_reason(losses: Sequence[float], valid: Sequence[float], *, random_l
     if best > rule.random_multiple * random_level and valid[-1] < rule.fraction_of_best * best:
         return (f"validation {metric_name} fell to {valid[-1]:.4g} at epoch {len(valid)}, under "
                 f"{rule.fraction_of_best:.0%} of its best {best:.4g} (epoch {best_epoch})")
-    if best <= rule.random_multiple * random_level:
+    improving = valid[-1] >= best
+    if (len(valid) >= rule.flat_warmup and not improving
+            and best <= rule.random_multiple * random_level):
         return (f"validation {metric_name} never rose above {rule.random_multiple:g}x random "
                 f"ranking ({random_level:.3g}) in {len(valid)} epochs; best {best:.4g}")
     return None

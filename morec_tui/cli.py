@@ -10,6 +10,7 @@ import typer
 from morec_core import __version__
 from morec_tui.commands.data import data_app
 from morec_tui.commands.run import run_command
+from morec_tui.commands.study import STORE_HELP, compare_command, tune_command
 
 app = typer.Typer(
     name="morec",
@@ -20,8 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.command("run")(run_command)
-
-STORE_HELP = "Run store: a database URL or a SQLite file path (default $MOREC_STORE or runs/morec.db)."
+app.command("tune")(tune_command)
+app.command("compare")(compare_command)
 
 
 def _not_yet(what: str, issue: str) -> None:
@@ -49,29 +50,6 @@ def tui(
 ) -> None:
     """Open the dashboard: studies, runs, live curves, comparison tables and a job queue."""
     _not_yet("tui", "the dashboard is planned in issue 6")
-
-
-@app.command()
-def tune(
-    study: Annotated[str, typer.Option(help="Study name, from studies/ (e.g. demo, mind_bert).")],
-    storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes on this machine.")] = 1,
-    gpus: Annotated[str | None, typer.Option(help="Comma-separated GPU indices, one worker each.")] = None,
-) -> None:
-    """Run a study's learning-rate grid with Optuna, flagging collapsed trials."""
-    _not_yet("tune", "studies are planned in issue 5")
-
-
-@app.command()
-def compare(
-    study: Annotated[list[str] | None, typer.Option(help="Study name(s) to compare.")] = None,
-    group: Annotated[str | None, typer.Option(help="A group of studies (one paper table).")] = None,
-    output_format: Annotated[str, typer.Option("--format",
-                                               help="table | markdown | csv | latex | json")] = "table",
-    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
-) -> None:
-    """Print the paper's tables: best-by-validation test HR@10 / NDCG@10 per encoder."""
-    _not_yet("compare", "comparison tables are planned in issue 5")
 
 
 def main() -> None:

@@ -16,11 +16,17 @@ def test_random_expectation_by_hand():
 
 
 def test_collapsed_from_the_start_is_flagged_after_warmup():
-    losses = [0.69, 0.69, 0.69]
-    valid = [RANDOM, RANDOM * 0.5, RANDOM * 1.2]
-    assert collapse_reason(losses[:2], valid[:2], random_level=RANDOM) is None
-    reason = collapse_reason(losses, valid, random_level=RANDOM)
+    valid = [RANDOM, RANDOM * 0.5, RANDOM * 1.2, RANDOM * 0.9, RANDOM * 1.1]
+    for epochs in range(1, 5):
+        assert collapse_reason([0.69] * epochs, valid[:epochs], random_level=RANDOM) is None
+    reason = collapse_reason([0.69] * 5, valid, random_level=RANDOM)
     assert reason is not None and "never rose above" in reason
+
+
+def test_a_slow_learner_near_random_level_is_not_flagged_while_it_improves():
+    valid = [RANDOM * (1 + 0.1 * epoch) for epoch in range(8)]
+    for epochs in range(1, len(valid) + 1):
+        assert collapse_reason([0.69] * epochs, valid[:epochs], random_level=RANDOM) is None
 
 
 def test_collapse_after_a_peak_is_flagged():

@@ -1,0 +1,14 @@
+"""Datasets: raw formats in, the paper's preprocessed sequences and content caches out.
+
+    readers/     one module per raw format; READERS[name].read(path) -> raw.RawDataset
+    preprocess   dedup, chronological order, subsample, user filter, latest N, warm-K, ids
+    prepare      prepare(DataConfig) -> PreparedDataset, cached on disk; load_prepared(path)
+    views        warm_view, cold_target_users, new_target_users
+    tokens       token_cache(titles, tokenizer, ...) -> TokenCache
+    images       image_cache(image_paths, ...) -> read-only memmap
+    stats        dataset_stats: the paper's Table 1 columns
+    catalog, download   public dataset URLs, resumable verified downloads
+    errors       DataError: bad input, named down to the file and line or field
+
+Nothing is imported here, so that importing one module (e.g. errors, for the CLI) stays cheap.
+"""

@@ -8,6 +8,7 @@ Every call opens its own short transaction; a Store may be shared by threads.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -158,21 +159,27 @@ class Store:
     def lock(self, name: str) -> Iterator[None]:
         """Hold an exclusive lock across processes and machines sharing this store.
 
-        PostgreSQL: an advisory lock. SQLite: an open write transaction, which also holds back
-        other writers for the duration, so keep the locked section short.
+        PostgreSQL: an advisory lock. SQLite (one machine by nature): an flock on a file beside
+        the database, which leaves the database itself free for writers, this process's too.
         """
-        with self._write_engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        if self.is_sqlite:
+            database = self.url.split(":///", 1)[-1]
+            digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+            with open(f"{database}.{digest}.lock", "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
                 try:
                     yield
                 finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                    conn.commit()
-            else:
-                with conn.begin():
-                    yield
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self._write_engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
 
     def heartbeat(self, run_id: str) -> None:
         self.record(ev.Heartbeat(run_id=run_id))

@@ -1,14 +1,172 @@
-"""`morec data ...`: inspect, prepare and download datasets."""
+"""`morec data ...`: inspect, prepare and download datasets.
+
+Command bodies import the engine's data modules (pandas, numpy, transformers) themselves, so
+that `morec --help` loads none of them. Bad input (a `DataError`) or a bad setting (a
+`ConfigError`) is printed as one `error: ...` line with exit code 2.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+from morec_core.config import ConfigError, DataConfig, RunSpec
+from morec_core.data.errors import DataError
+
+if TYPE_CHECKING:
+    from morec_core.data.prepare import PrepareReport
+    from morec_core.data.stats import DatasetStats
 
 data_app = typer.Typer(help="Inspect, prepare and download datasets.", no_args_is_help=True)
 
+SourceArgument = Annotated[str, typer.Argument(
+    help="Reader: demo | pairs | microlens | mind | hm | movielens | recbole.")]
+PathOption = Annotated[str, typer.Option("--path", help="Folder with the raw files.")]
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="A data setting, e.g. --set data.max_seq_len=13 (repeatable).")]
+ContentOption = Annotated[bool, typer.Option(
+    "--require-content/--keep-all",
+    help="Drop interactions of items without the modality's content (default), or keep all "
+         "(ID-only runs).")]
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    try:
+        yield
+    except (DataError, ConfigError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def data_config(source: str, path: str, overrides: list[str] | None) -> DataConfig:
+    """The DataConfig of SOURCE/--path with `data.key=value` overrides (the section may be
+    omitted: `max_seq_len=13`)."""
+    qualified = []
+    for text in overrides or []:
+        dotted = text.partition("=")[0]
+        if "." not in dotted:
+            text = f"data.{text}"
+        elif not dotted.strip().startswith("data."):
+            raise ConfigError(f"override {text!r}: only data.* settings apply to a dataset")
+        qualified.append(text)
+    base = RunSpec(data=DataConfig(source=source, path=path))
+    return base.with_overrides(qualified).data
+
+
+def _table(name: str, stats: DatasetStats) -> str:
+    header = ("dataset", "n", "m", "|R|train", "|R|valid", "|R|test", "|R|train/(nm)")
+    row = (name, f"{stats.users:,}", f"{stats.items:,}", f"{stats.train:,}", f"{stats.valid:,}",
+           f"{stats.test:,}", f"{100 * stats.density:.4f}%")
+    widths = [max(len(a), len(b)) for a, b in zip(header, row, strict=True)]
+    lines = ["  ".join(cell.rjust(width) if column else cell.ljust(width)
+                       for column, (cell, width) in enumerate(zip(cells, widths, strict=True)))
+             for cells in (header, row)]
+    return "\n".join(lines)
+
+
+def _steps(report: PrepareReport) -> str:
+    lines = ["steps:"]
+    for step in report.steps:
+        lines.append(f"  {step.step:<48} {step.users:>10,} users {step.items:>9,} items "
+                     f"{step.interactions:>12,} interactions")
+    return "\n".join(lines)
+
 
 @data_app.command()
-def info(source: str) -> None:
-    """Print the paper's Table 1 columns for a dataset: users, items, interactions, density."""
-    typer.echo("morec data info: not available yet (datasets are planned in issue 3).", err=True)
-    raise typer.Exit(code=2)
+def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = None,
+         require_content: ContentOption = True) -> None:
+    """Print the paper's Table 1 columns for a dataset (preparing it first if needed)."""
+    with _user_errors():
+        from morec_core.data.prepare import ensure_prepared, load_prepared, load_report
+        from morec_core.data.stats import dataset_stats
+
+        config = data_config(source, path, overrides)
+        folder = ensure_prepared(config, require_content=require_content)
+        dataset = load_prepared(folder)
+        typer.echo(_table(dataset.name, dataset_stats(dataset)))
+        typer.echo(_steps(load_report(folder)))
+        typer.echo(f"prepared: {folder}")
+
+
+@data_app.command()
+def prepare(
+    source: SourceArgument,
+    path: PathOption = "",
+    overrides: SetOption = None,
+    require_content: ContentOption = True,
+    tokenizer: Annotated[str | None, typer.Option(
+        help="Build the title token cache with this tokenizer (a local folder or hub id).")] = None,
+    images: Annotated[bool | None, typer.Option(
+        "--images/--no-images",
+        help="Build the image cache (default: when data.modality=image).")] = None,
+) -> None:
+    """Prepare a dataset and build its content caches."""
+    with _user_errors():
+        from morec_core.data.images import image_cache
+        from morec_core.data.prepare import ensure_prepared, load_prepared
+        from morec_core.data.stats import dataset_stats
+        from morec_core.data.tokens import token_cache
+        from morec_core.paths import data_dir
+
+        config = data_config(source, path, overrides)
+        folder = ensure_prepared(config, require_content=require_content)
+        dataset = load_prepared(folder)
+        typer.echo(_table(dataset.name, dataset_stats(dataset)))
+        typer.echo(f"prepared: {folder}")
+        cache_dir = data_dir() / "cache"
+        if tokenizer:
+            from transformers import AutoTokenizer
+
+            try:
+                loaded = AutoTokenizer.from_pretrained(tokenizer)
+            except OSError as error:  # not a folder with tokenizer files, and no hub access
+                raise DataError(f"cannot load a tokenizer ({error})", path=tokenizer) from None
+            tokens = token_cache(dataset.content.titles, loaded,
+                                 max_tokens=config.max_title_tokens, cache_dir=cache_dir)
+            typer.echo(f"tokens: {tokens.path} {tokens.ids.shape}")
+        if images if images is not None else config.modality == "image":
+            array = image_cache(dataset.content.image_paths, size=config.image_size,
+                                cache_dir=cache_dir)
+            typer.echo(f"images: {array.filename} {array.shape}")
+
+
+@data_app.command()
+def download(
+    name: Annotated[str, typer.Argument(help="A catalog name; see `morec data catalog`.")],
+    root: Annotated[str | None, typer.Option(
+        help="Download folder (default: <data dir>/raw).")] = None,
+) -> None:
+    """Download a public dataset (resumable, checksum-verified) or say how to obtain it."""
+    with _user_errors():
+        from morec_core.data.catalog import catalog_entry
+        from morec_core.data.download import fetch
+        from morec_core.paths import data_dir
+
+        entry = catalog_entry(name)
+        if not entry.files:
+            typer.echo(f"{entry.name}: no direct download. {entry.manual}")
+            typer.echo(f"licence: {entry.licence}")
+            return
+        for remote in entry.files:
+            if remote.sha256 is None:
+                typer.echo(f"note: {remote.filename}: size/checksum not pinned", err=True)
+        folder = fetch(entry, Path(root) if root else data_dir() / "raw")
+        typer.echo(f"licence: {entry.licence}")
+        if entry.manual:
+            typer.echo(entry.manual)
+        typer.echo(f"next: morec data prepare {entry.source} --path {folder}")
+
+
+@data_app.command()
+def catalog() -> None:
+    """List the datasets `morec data download` knows."""
+    from morec_core.data.catalog import CATALOG
+
+    for entry in CATALOG.values():
+        how = "download" if entry.files else "manual"
+        typer.echo(f"{entry.name:<16} {entry.source:<10} {how:<9} {entry.summary}")

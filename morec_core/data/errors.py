@@ -1,0 +1,28 @@
+"""The one exception of the data layer: bad input, named down to the file and the line or field.
+
+`DataError` subclasses ValueError so that callers which already treat bad values as user errors
+(the CLI prints `error: ...` and exits 2) need no special case.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """Raw data that cannot be used as it is. The message is one line:
+    `<file>: line <n>: <what is wrong>` or `<file>: field '<name>': <what is wrong>`."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.path = None if path is None else str(path)
+        self.line = line
+        self.field = field
+        where = [] if path is None else [str(path)]
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        # Messages from pandas or PIL may span lines; the CLI prints exactly one line.
+        one_line = " ".join(message.split())
+        super().__init__(": ".join([*where, one_line]))

@@ -1,0 +1,157 @@
+"""The paper's preprocessing (3.1, 3.4), identical for every source. The steps, in this order:
+
+1. Chronological order: rows sorted by user, then by `order`; the sort is stable, so rows with
+   equal order (same second, same day, or no timestamps) keep their file order.
+2. Deduplication: a repeated (user, item) pair keeps its first, i.e. earliest, occurrence
+   (the paper's Bili: "merged all user interactions chronologically and removed duplicates").
+3. User subsample (`user_sample` > 0): that many users drawn without replacement with
+   numpy's default_rng(`sample_seed`) from all users, listed in natural id order (everyone
+   is kept when there are no more than `user_sample` users). It comes
+   before the filters because the paper first "randomly select[s] ... users", then removes
+   short users; a subsample therefore holds fewer than `user_sample` users after step 4.
+4. User filter: users with fewer than `min_user_interactions` interactions are dropped.
+5. Latest N: each user keeps their latest `max_seq_len` interactions.
+6. Warm-K (`warm_min_item_interactions` = K > 0, Table 3): items with fewer than K
+   interactions in the result of step 5 (the regular dataset of Table 1) are dropped, then the
+   user filter of step 4 is applied once more. See `views.warm_view`, which does exactly this
+   to an already prepared dataset.
+7. Ids: items still present get 1..num_items in natural order of their raw ids (0 is padding);
+   users get 0..num_users-1 likewise. Items no longer present leave the item table.
+
+Leave-one-out (3.4) is positional and lives in `PreparedDataset`: last item = test target,
+second last = validation target, the rest = training.
+Content filtering (items without text or image) happens before step 1, in `prepare`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from morec_core.data.dataset import ItemContent, PreparedDataset
+from morec_core.data.errors import DataError
+from morec_core.data.raw import RawDataset, natural_order
+from morec_core.data.views import warm_view
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepCount:
+    step: str
+    users: int
+    items: int
+    interactions: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareReport:
+    """What each step left, for `morec data info` and for checking a preparation by eye."""
+
+    steps: tuple[StepCount, ...]
+
+    def to_dict(self) -> dict[str, list[dict[str, object]]]:
+        return {"steps": [vars(step) for step in self.steps]}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, list[dict[str, object]]]) -> PrepareReport:
+        steps = (StepCount(**step) for step in raw["steps"])  # type: ignore[arg-type]
+        return cls(steps=tuple(steps))
+
+
+def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
+    return StepCount(step=step, users=len(np.unique(users)), items=len(np.unique(items)),
+                     interactions=len(users))
+
+
+def preprocess(raw: RawDataset, *, min_user_interactions: int, max_seq_len: int,
+               user_sample: int = 0, sample_seed: int = 0,
+               warm_min_item_interactions: int = 0) -> tuple[PreparedDataset, PrepareReport]:
+    """Apply steps 1-7 of the module docstring to `raw`."""
+    user_codes, user_names = pd.factorize(raw.interactions["user"], sort=False)
+    item_codes, item_names = pd.factorize(raw.interactions["item"], sort=False)
+    user_names = np.asarray(user_names, dtype=str)
+    item_names = np.asarray(item_names, dtype=str)
+    steps = [_count("read", user_codes, item_codes)]
+
+    # 1. (rows,) permutation: by user, then chronologically; lexsort is stable.
+    by_time = np.lexsort((raw.interactions["order"].to_numpy(), user_codes))
+    users, items = user_codes[by_time], item_codes[by_time]
+
+    # 2. The first occurrence of each (user, item) pair; np.unique's return_index is the first.
+    pair = users.astype(np.int64) * max(len(item_names), 1) + items
+    first = np.zeros(len(pair), dtype=bool)
+    first[np.unique(pair, return_index=True)[1]] = True
+    users, items = users[first], items[first]
+    steps.append(_count("deduplicated", users, items))
+
+    # 3. Seeded subsample of users, drawn from a file-order-independent list.
+    if user_sample > 0:
+        present = np.unique(users)
+        listed = present[natural_order(user_names[present])]
+        if user_sample < len(listed):
+            rng = np.random.default_rng(sample_seed)
+            chosen = listed[rng.choice(len(listed), size=user_sample, replace=False)]
+            keep = np.isin(users, chosen)
+            users, items = users[keep], items[keep]
+        steps.append(_count(f"sampled {user_sample} users (seed {sample_seed})", users, items))
+
+    # 4. Users with too few interactions leave.
+    counts = np.bincount(users, minlength=len(user_names))
+    keep = counts[users] >= min_user_interactions
+    users, items = users[keep], items[keep]
+    steps.append(_count(f"users with >= {min_user_interactions}", users, items))
+
+    # 5. Latest N per user: rows are grouped by user, so the distance to the group's end works.
+    _, starts, lengths = np.unique(users, return_index=True, return_counts=True)
+    group_end = np.repeat(starts + lengths, lengths)
+    keep = group_end - np.arange(len(users)) <= max_seq_len
+    users, items = users[keep], items[keep]
+    steps.append(_count(f"latest {max_seq_len} per user", users, items))
+
+    if len(users) == 0:
+        raise DataError(f"no interactions left after the filters (min_user_interactions="
+                        f"{min_user_interactions})", path=raw.name,
+                        field="data.min_user_interactions")
+    dataset = _assemble(raw, users, items, user_names, item_names)
+
+    # 6. Warm-K on the regular dataset.
+    if warm_min_item_interactions > 0:
+        dataset = warm_view(dataset, min_item_interactions=warm_min_item_interactions,
+                            min_user_interactions=min_user_interactions)
+        steps.append(StepCount(step=f"warm-{warm_min_item_interactions}",
+                               users=dataset.num_users, items=dataset.num_items,
+                               interactions=dataset.num_interactions))
+    return dataset, PrepareReport(steps=tuple(steps))
+
+
+def _assemble(raw: RawDataset, users: np.ndarray, items: np.ndarray, user_names: np.ndarray,
+              item_names: np.ndarray) -> PreparedDataset:
+    """Step 7: contiguous ids in natural order, CSR arrays, and the surviving items' content."""
+    kept_items = np.unique(items)
+    kept_items = kept_items[natural_order(item_names[kept_items])]
+    item_id = np.zeros(len(item_names), dtype=np.int64)
+    item_id[kept_items] = np.arange(1, len(kept_items) + 1)
+
+    kept_users = np.unique(users)
+    kept_users = kept_users[natural_order(user_names[kept_users])]
+    user_id = np.zeros(len(user_names), dtype=np.int64)
+    user_id[kept_users] = np.arange(len(kept_users))
+
+    # Rows are chronological within each user; a stable sort by new user id keeps that.
+    new_users = user_id[users]
+    by_user = np.argsort(new_users, kind="stable")
+    offsets = np.zeros(len(kept_users) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(new_users, minlength=len(kept_users)), out=offsets[1:])
+
+    raw_ids = item_names[kept_items].tolist()
+    table = raw.items.drop_duplicates("item").set_index("item")
+    found = table.reindex(raw_ids)
+    content = ItemContent(
+        raw_ids=[""] + raw_ids,
+        titles=[""] + found["title"].fillna("").astype(str).tolist(),
+        image_paths=[""] + found["image_path"].fillna("").astype(str).tolist(),
+    )
+    return PreparedDataset(name=raw.name, offsets=offsets, items=item_id[items][by_user],
+                           num_items=len(kept_items), content=content,
+                           raw_user_ids=user_names[kept_users].tolist())

@@ -1,0 +1,148 @@
+"""`pairs` and `microlens`: one line per user, items in chronological order.
+
+Users file (the paper code's `*_users.tsv`, MicroLens' `MicroLens-50k_pairs.tsv`):
+    user<TAB>item item item ...        (LF or CRLF line ends)
+Items file, optional: `item,title` CSV (MicroLens' `*_titles.csv`) or `item<TAB>title` TSV, with
+or without a header (a header is recognised by its first field: item, item_id, id, ...).
+Images, optional: a folder `images/` or `covers/` (MicroLens: `MicroLens-50k_covers/`) holding
+`<item>.jpg` (or .jpeg, .png, .webp).
+
+There are no timestamps: `order` is the position on the line. A user on two lines, a line
+without a tab or without items, and a repeated id in the items file are errors naming the line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from morec_core.data.errors import DataError
+from morec_core.data.raw import RawDataset
+from morec_core.data.readers.images import list_images
+from morec_core.data.tables import (
+    first_line,
+    read_lines,
+    read_table,
+    require_file,
+    require_folder,
+)
+
+USERS_PATTERNS = ("*_users.tsv", "*users.tsv", "*_pairs.tsv", "*pairs.tsv")
+ITEMS_PATTERNS = ("*_items.tsv", "*_items.csv", "*_titles.csv", "*_titles.tsv", "items.tsv",
+                  "items.csv", "titles.csv")
+IMAGE_FOLDERS = ("images", "covers")
+ITEM_HEADERS = {"item", "item_id", "itemid", "id", "video_id", "news_id", "iid"}
+
+MICROLENS_USERS = "MicroLens-50k_pairs.tsv"
+MICROLENS_ITEMS = "MicroLens-50k_titles.csv"
+MICROLENS_IMAGES = "MicroLens-50k_covers"
+
+
+def _match(folder: Path, patterns: tuple[str, ...], what: str) -> Path | None:
+    """The one file matching `patterns`, None if there is none; several are an error."""
+    matches = sorted({found for pattern in patterns for found in folder.glob(pattern)
+                      if found.is_file()})
+    if len(matches) > 1:
+        names = ", ".join(found.name for found in matches)
+        raise DataError(f"several {what} files ({names}); keep one", path=folder)
+    return matches[0] if matches else None
+
+
+def _layout(path: Path) -> tuple[Path, Path | None, Path | None]:
+    folder = require_folder(path)
+    users = _match(folder, USERS_PATTERNS, "users")
+    if users is None:
+        raise DataError(f"no users file (expected one of {', '.join(USERS_PATTERNS)})",
+                        path=folder)
+    items = _match(folder, ITEMS_PATTERNS, "items")
+    images = next((folder / name for name in IMAGE_FOLDERS if (folder / name).is_dir()), None)
+    return users, items, images
+
+
+def _microlens_layout(path: Path) -> tuple[Path, Path | None, Path | None]:
+    folder = require_folder(path)
+    items = folder / MICROLENS_ITEMS
+    images = folder / MICROLENS_IMAGES
+    return (folder / MICROLENS_USERS, items if items.exists() else None,
+            images if images.is_dir() else None)
+
+
+def read_users(path: Path) -> pd.DataFrame:
+    """The users file as interactions (user, item, order = position on the line)."""
+    users: list[str] = []
+    counts: list[int] = []
+    items: list[str] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(read_lines(path), start=1):
+        if not line.strip():
+            continue
+        user, tab, rest = line.partition("\t")
+        user = user.strip()
+        if not tab or not user:
+            raise DataError("expected 'user<TAB>item item ...'", path=path, line=number)
+        if user in first_line:
+            raise DataError(f"user {user!r} already listed on line {first_line[user]}",
+                            path=path, line=number)
+        first_line[user] = number
+        line_items = rest.split()
+        if not line_items:
+            raise DataError(f"user {user!r} has no items", path=path, line=number)
+        users.append(user)
+        counts.append(len(line_items))
+        items.extend(line_items)
+    if not users:
+        raise DataError("no users", path=path)
+    repeats = np.asarray(counts, dtype=np.int64)
+    starts = np.repeat(np.cumsum(repeats) - repeats, repeats)
+    return pd.DataFrame({
+        "user": np.repeat(np.asarray(users, dtype=object), repeats),
+        "item": np.asarray(items, dtype=object),
+        "order": np.arange(len(items), dtype=np.int64) - starts,
+    })
+
+
+def read_items(path: Path) -> pd.DataFrame:
+    """The items file as (item, title); extra columns are kept."""
+    tsv = path.suffix.lower() == ".tsv"
+    sep = "\t" if tsv else ","
+    first = first_line(require_file(path))
+    has_header = first.split(sep)[0].strip().strip('"').lower() in ITEM_HEADERS
+    table = read_table(path, sep=sep, header=has_header, quoted=not tsv)
+    columns = list(table.frame.columns)
+    if len(columns) < 2:
+        raise DataError("expected at least two columns: item and title", path=path)
+    title_column = "title" if "title" in columns else columns[1]
+    ids = table.text(columns[0], nonempty=True)
+    table.unique(columns[0], ids)
+    extra = table.frame.drop(columns=[columns[0], title_column])
+    extra.columns = [str(column) for column in extra.columns]
+    return pd.DataFrame({"item": ids, "title": table.text(title_column)}).join(extra)
+
+
+def _read(name: str, users: Path, items: Path | None, images: Path | None) -> RawDataset:
+    interactions = read_users(users)
+    table = read_items(items) if items is not None else pd.DataFrame({"item": [], "title": []})
+    stems = list_images(images) if images is not None else {}
+    known = pd.Index(table["item"]).union(pd.Index(list(stems)), sort=False)
+    table = table.set_index("item").reindex(known).reset_index(names="item")
+    table["title"] = table["title"].fillna("").astype(str)
+    table["image_path"] = [stems.get(item, "") for item in table["item"]]
+    return RawDataset(name=name, interactions=interactions, items=table.fillna(""))
+
+
+def read_pairs(path: Path) -> RawDataset:
+    return _read(str(path), *_layout(path))
+
+
+def pairs_files(path: Path) -> list[Path]:
+    return [found for found in _layout(path) if found is not None]
+
+
+def read_microlens(path: Path) -> RawDataset:
+    return _read(str(path), *_microlens_layout(path))
+
+
+def microlens_files(path: Path) -> list[Path]:
+    return [found for found in _microlens_layout(path) if found is not None]

@@ -1,0 +1,156 @@
+"""Study definitions: a grid per arm (IDRec, each MoRec encoder), expanded into run specs.
+
+A study module in `studies/` defines `STUDY = Study(...)` (or `STUDIES = [...]`). An arm is one
+item encoder setup with its own learning-rate grid (paper 3.2: IDRec and MoRec search different
+grids); each arm becomes its own Optuna study, so a pruner never compares IDRec with MoRec curves.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from morec_core.config import ConfigError, RunSpec
+
+STUDIES_DIR_ENV = "MOREC_STUDIES_DIR"
+
+# Paper 3.2's grids.
+IDREC_LR = (1e-3, 5e-4, 1e-4, 5e-5)
+IDREC_EMBED_DIM = (64, 128, 256, 512, 1024, 2048, 4096)
+MOREC_ENCODER_LR = (1e-4, 5e-5, 1e-5)
+MOREC_REST_LR = 1e-4
+WEIGHT_DECAY = (0.1, 0.01, 0.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm:
+    name: str
+    """Label in tables, e.g. "IDRec" or "MiniLM-L6 E2E"."""
+    overrides: tuple[str, ...] = ()
+    """Fixed `section.key=value` settings of this arm, on top of the study's."""
+    grid: Mapping[str, tuple[object, ...]] = field(default_factory=dict)
+    """`section.key` -> values; every combination is one trial."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GridPoint:
+    study: str
+    arm: str
+    params: dict[str, object]
+    """The grid values of this point, by `section.key`."""
+    seed: int
+    spec: RunSpec
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the point within its study."""
+        params = "|".join(f"{name}={value!r}" for name, value in sorted(self.params.items()))
+        return f"{self.arm}|{params}|seed={self.seed}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    name: str
+    description: str
+    overrides: tuple[str, ...] = ()
+    """Settings shared by every arm (dataset, epochs, batch size...)."""
+    arms: tuple[Arm, ...]
+    seeds: tuple[int, ...] = (42,)
+    group: str = ""
+    """Studies sharing a group form one table of `morec compare --group` (a paper table)."""
+    direction_metric: str = "valid"
+    """Trials are ranked by the validation metric of the spec's eval section, never by test."""
+
+    def points(self) -> list[GridPoint]:
+        """Every (arm, grid combination, seed), in a deterministic order."""
+        points = []
+        for arm in self.arms:
+            names = sorted(arm.grid)
+            for values in itertools.product(*(arm.grid[name] for name in names)):
+                params = dict(zip(names, values, strict=True))
+                for seed in self.seeds:
+                    points.append(GridPoint(study=self.name, arm=arm.name, params=params,
+                                            seed=seed, spec=self.spec_of(arm, params, seed)))
+        return points
+
+    def spec_of(self, arm: Arm, params: Mapping[str, object], seed: int) -> RunSpec:
+        grid = [f"{name}={_text(value)}" for name, value in params.items()]
+        try:
+            return RunSpec().with_overrides([*self.overrides, *arm.overrides, *grid,
+                                             f"train.seed={seed}"])
+        except ConfigError as error:
+            raise ConfigError(f"study {self.name}, arm {arm.name}: {error}") from None
+
+    def arm(self, name: str) -> Arm:
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise KeyError(f"study {self.name} has no arm {name!r}")
+
+
+def _text(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
+
+
+def studies_dir() -> Path:
+    return Path(os.environ.get(STUDIES_DIR_ENV, "studies")).expanduser()
+
+
+def load_studies(folder: Path | None = None) -> dict[str, Study]:
+    """Every study defined by the modules of `folder` (default ./studies or $MOREC_STUDIES_DIR)."""
+    folder = studies_dir() if folder is None else folder
+    found: dict[str, Study] = {}
+    for path in sorted(folder.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        for study in _studies_of(_load_module(path)):
+            if study.name in found:
+                raise ConfigError(f"{path}: study {study.name!r} is defined twice")
+            found[study.name] = study
+    return found
+
+
+def find_study(name: str, folder: Path | None = None) -> Study:
+    """A study by name, or by the path of a study module."""
+    if name.endswith(".py"):
+        studies = _studies_of(_load_module(Path(name)))
+        if len(studies) != 1:
+            raise ConfigError(f"{name}: defines {len(studies)} studies; name one of them")
+        return studies[0]
+    studies = load_studies(folder)
+    if name not in studies:
+        known = ", ".join(sorted(studies)) or f"none in {studies_dir()}"
+        raise ConfigError(f"unknown study {name!r}; known: {known}")
+    return studies[name]
+
+
+def group_studies(group: str, folder: Path | None = None) -> list[Study]:
+    studies = [study for study in load_studies(folder).values() if study.group == group]
+    if not studies:
+        raise ConfigError(f"no study in group {group!r}")
+    return studies
+
+
+def _load_module(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such study module")
+    spec = importlib.util.spec_from_file_location(f"morec_study_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _studies_of(module: ModuleType) -> list[Study]:
+    studies = list(getattr(module, "STUDIES", []))
+    if hasattr(module, "STUDY"):
+        studies.append(module.STUDY)
+    for study in studies:
+        if not isinstance(study, Study):
+            raise ConfigError(f"{module.__file__}: {study!r} is not a Study")
+    return studies

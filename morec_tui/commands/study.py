@@ -1,0 +1,134 @@
+"""`morec tune` and `morec compare`: a study's grid on Optuna, and the paper's tables."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from morec_tui.console import fail
+
+STORE_HELP = ("Run store: a database URL (postgresql://...) or a SQLite file path "
+              "(default $MOREC_STORE or runs/morec.db). Optuna's storage sits beside it.")
+
+
+def tune_command(
+    study: Annotated[str, typer.Option(help="Study name from studies/ (e.g. demo, mind_bert), or "
+                                            "the path of a study module.")],
+    storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes on this machine "
+                                                     "(ignored with --gpus).")] = 1,
+    gpus: Annotated[str | None, typer.Option(help="Comma-separated GPU indices: one worker per "
+                                                  "GPU, each seeing only its own.")] = None,
+    as_worker: Annotated[bool, typer.Option(hidden=True)] = False,
+) -> None:
+    """Run a study's grid on Optuna: each grid point once, pruned on the validation metric,
+    collapsed trials flagged. Re-running an interrupted study finishes what is left."""
+    from morec_core import paths
+    from morec_core.config import ConfigError
+    from morec_core.store import Store, normalize_url
+    from morec_core.studies import find_study
+    from morec_core.tune import enqueue_grid, optuna_storage, optuna_url_for, work
+
+    try:
+        definition = find_study(study)
+        store_url = normalize_url(storage or paths.default_store_url())
+        optuna_url = optuna_url_for(store_url)
+        store = Store(store_url)
+    except ConfigError as error:
+        fail(str(error))
+    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+    def report(point, status: str) -> None:
+        typer.echo(f"  trial {point.arm} {point.params} seed {point.seed}: {status}", err=True)
+
+    if as_worker:
+        work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report)
+        return
+
+    added = enqueue_grid(definition, optuna_storage(optuna_url), store)
+    total = len(definition.points())
+    typer.echo(f"study {definition.name}: {total} grid points ({added} newly queued); "
+               f"store {store_url}", err=True)
+    gpu_list = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
+    try:
+        if not gpu_list and workers == 1:
+            work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report)
+        else:
+            _run_workers(study, store_url, gpu_list or [None] * workers, paths.runs_dir())
+    except KeyboardInterrupt:
+        typer.echo(f"study {definition.name}: interrupted; run the same command again to finish "
+                   "the grid", err=True)
+        raise typer.Exit(code=130) from None
+    typer.echo(f"study {definition.name}: done; see `morec compare --study {definition.name}`",
+               err=True)
+
+
+def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: Path) -> None:
+    from morec_core.tune import worker_env
+
+    logs = runs_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = []
+    for index, gpu in enumerate(gpus):
+        log = (logs / f"{Path(study).stem}-worker{index}.log").open("a")
+        command = [sys.executable, "-m", "morec_tui.cli", "tune", "--study", study,
+                   "--storage", store_url, "--as-worker"]
+        processes.append(subprocess.Popen(command, env=worker_env(gpu), stdout=log,
+                                          stderr=subprocess.STDOUT))
+        typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
+    try:
+        while any(process.poll() is None for process in processes):
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        for process in processes:
+            process.terminate()  # each worker re-queues its trial before it exits
+        for process in processes:
+            process.wait(timeout=60)
+        raise
+    failed = [index for index, process in enumerate(processes) if process.returncode != 0]
+    if failed:
+        fail(f"workers {failed} exited with an error; see their logs in {logs}", code=1)
+
+
+def compare_command(
+    study: Annotated[list[str] | None, typer.Option(help="Study name(s) to compare.")] = None,
+    group: Annotated[str | None, typer.Option(help="A group of studies (one paper table).")] = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="table | markdown | csv | latex | json")] = "table",
+    storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+) -> None:
+    """Print the paper's tables: per study and arm, the best-by-validation configuration's test
+    HR@10 / NDCG@10 (in %), the Improv. of the best MoRec over the best IDRec, and how many
+    trials collapsed, failed or were pruned."""
+    from morec_core import paths
+    from morec_core.compare import FORMATS, compare_rows, render
+    from morec_core.config import ConfigError
+    from morec_core.store import Store
+    from morec_core.studies import group_studies
+
+    if output_format not in FORMATS:
+        fail(f"--format: unknown format {output_format!r}; known: {', '.join(FORMATS)}")
+    try:
+        names = list(study or [])
+        if group:
+            names += [definition.name for definition in group_studies(group)]
+    except ConfigError as error:
+        fail(str(error))
+    store = Store(storage or paths.default_store_url())
+    store.reap_dead_runs()
+    if not names:
+        names = [record.name for record in store.studies()]
+    rows = compare_rows(store, names)
+    if not rows:
+        fail(f"no runs of {', '.join(names) or 'any study'} in {store.url}", code=1)
+    typer.echo(render(rows, output_format))
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,161 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from morec_core.store import Store
+from morec_core.studies import Arm, Study, find_study
+from morec_core.tune import arm_study_name, optuna_url_for
+from tests.synthetic import write_chain_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STUDY_MODULE = '''
+from morec_core.studies import Arm, Study
+
+STUDY = Study(
+    name="grid12",
+    description="a 12-point IDRec grid on chain data",
+    overrides=("data.source=pairs", "data.path={data}", "backbone.embed_dim=16",
+               "train.batch_size=64", "train.epochs={epochs}", "eval.batch_size=256"),
+    arms=(Arm(name="IDRec", overrides=("encoder.name=id",),
+              grid={{"train.lr": (1e-3, 5e-4, 1e-4, 5e-5), "train.weight_decay": (0.1, 0.01, 0.0)}}),),
+)
+'''
+
+
+def test_grid_expansion():
+    study = Study(name="s", description="", overrides=("train.epochs=3",), seeds=(1, 2), arms=(
+        Arm(name="IDRec", grid={"train.lr": (1e-3, 1e-4), "backbone.embed_dim": (64, 128)}),
+        Arm(name="MoRec", overrides=("encoder.name=text", "encoder.model=minilm-l6"),
+            grid={"train.lr_encoder": (1e-4, 5e-5, 1e-5)}),
+    ))
+    points = study.points()
+    assert len(points) == (2 * 2 + 3) * 2
+    assert len({point.key for point in points}) == len(points)
+    first = points[0]
+    assert first.spec.train.epochs == 3
+    assert first.spec.train.lr == first.params["train.lr"]
+    assert first.spec.backbone.embed_dim == first.params["backbone.embed_dim"]
+    morec = [point for point in points if point.arm == "MoRec"]
+    assert {point.spec.train.lr_encoder for point in morec} == {1e-4, 5e-5, 1e-5}
+    assert all(point.spec.encoder.model == "minilm-l6" for point in morec)
+    assert {point.seed for point in morec} == {1, 2}
+    # Seeds of one configuration share a spec key; configurations do not.
+    assert len({point.spec.spec_key for point in morec}) == 3
+
+
+def test_a_bad_grid_names_the_study_and_key():
+    study = Study(name="bad", description="", arms=(Arm(name="A", grid={"train.lrr": (1,)}),))
+    with pytest.raises(ValueError, match=r"bad.*train\.lrr"):
+        study.points()
+
+
+@pytest.fixture
+def grid_env(tmp_path):
+    data = write_chain_dataset(tmp_path / "chains", users=120, items=50)
+
+    def make(epochs):
+        module = tmp_path / f"grid12_{epochs}.py"
+        module.write_text(STUDY_MODULE.format(data=data, epochs=epochs))
+        return module
+
+    env = dict(os.environ, MOREC_DATA_DIR=str(tmp_path / "data_root"),
+               MOREC_RUNS_DIR=str(tmp_path / "runs"), PYTHONUNBUFFERED="1")
+    return make, env
+
+
+def _tune(module, store_url, env, *extra, **popen):
+    command = [sys.executable, "-m", "morec_tui.cli", "tune", "--study", str(module),
+               "--storage", store_url, *extra]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **popen)
+
+
+def _assert_every_point_completed_once(store_url, module):
+    study = find_study(str(module))
+    runs = Store(store_url).runs(study="grid12")
+    completed = [run for run in runs if run.status == "completed"]
+    points = {(run.spec["train"]["lr"], run.spec["train"]["weight_decay"]) for run in completed}
+    assert len(completed) == 12 and len(points) == 12, [(r.status, r.id) for r in runs]
+    optuna_study = optuna.load_study(study_name=arm_study_name(study, "IDRec"),
+                                     storage=optuna_url_for(store_url))
+    complete = [t for t in optuna_study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 12
+    assert len({(t.params["train.lr"], t.params["train.weight_decay"]) for t in complete}) == 12
+    return runs, optuna_study
+
+
+@pytest.mark.slow
+def test_three_workers_on_one_sqlite_store_run_every_point_exactly_once(grid_env, tmp_path):
+    make, env = grid_env
+    module = make(epochs=1)
+    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    process = _tune(module, store_url, env, "--workers", "3")
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    runs, _ = _assert_every_point_completed_once(store_url, module)
+    assert len(runs) == 12  # nothing ran twice
+    logs = list((tmp_path / "runs" / "logs").glob("*.log"))
+    assert len(logs) == 3
+    assert sum("IDRec" in log.read_text() for log in logs) >= 2  # the work was shared
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_and_the_study_restarted_loses_nothing(grid_env, tmp_path):
+    make, env = grid_env
+    module = make(epochs=3)
+    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    # Its own process group, so SIGKILL takes the whole worker down at once.
+    process = _tune(module, store_url, env, start_new_session=True)
+    store = Store(store_url)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        running = [run for run in store.runs(study="grid12", statuses=["running"])
+                   if run.last_epoch is not None]
+        finished = store.runs(study="grid12", statuses=["completed"])
+        if running and finished:
+            break
+        assert process.poll() is None, process.communicate()[0]
+        time.sleep(0.2)
+    assert running, "no trial got going"
+    victim = running[0].id
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+    restarted = _tune(module, store_url, env)
+    output, _ = restarted.communicate(timeout=600)
+    assert restarted.returncode == 0, output
+    runs, optuna_study = _assert_every_point_completed_once(store_url, module)
+    # The killed trial was run again by resuming its own run from its checkpoint.
+    assert Store(store_url).run(victim).status == "completed"
+    failed = [t for t in optuna_study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].user_attrs["morec_run_id"] == victim
+    assert len(runs) == 12
+
+
+POSTGRES_URL = os.environ.get("MOREC_TEST_POSTGRES_URL")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not POSTGRES_URL, reason="MOREC_TEST_POSTGRES_URL is not set (.ci/run starts "
+                    "a PostgreSQL server on 127.0.0.1 and sets it)")
+def test_two_workers_share_one_grid_through_postgresql(grid_env, tmp_path):
+    from sqlalchemy import create_engine, text
+
+    make, env = grid_env
+    module = make(epochs=1)
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as conn:  # a clean database for this test
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    first = _tune(module, POSTGRES_URL, env)
+    second = _tune(module, POSTGRES_URL, env)
+    for process in (first, second):
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+    _assert_every_point_completed_once(POSTGRES_URL, module)
