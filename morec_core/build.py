@@ -103,6 +103,12 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
     backbone = build_backbone(spec.backbone, num_users=dataset.num_users, max_length=window)
     model = Recommender(item_encoder, backbone, spec.train.loss,
                         num_items=dataset.num_items).to(device)
+    if spec.encoder.mode == "e2e" and spec.encoder.finetune_layers > 0:
+        # Top-k fine-tuning: the frozen lower layers' outputs never change, so compute them once
+        # for every item and let each training step run only the top k layers (issue 7).
+        for module in model.modules():
+            if hasattr(module, "precompute_frozen"):
+                module.precompute_frozen(spec.eval.batch_size)
     groups = model.parameter_groups()
     optimizer = torch.optim.AdamW([
         {"name": "encoder", "params": groups["encoder"], "lr": spec.train.lr_encoder,

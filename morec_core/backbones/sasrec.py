@@ -1,0 +1,93 @@
+"""SASRec (Kang & McAuley 2018): a causal Transformer over the user's item-vector sequence.
+
+Pre-LN blocks with a final LayerNorm, learned positional embeddings, and a 4d GELU feed-forward
+as in the paper's code. Item vectors enter unscaled (SASRec.pytorch multiplies ID embeddings by
+sqrt(d); modality vectors from a DT-layer are not on an embedding table's scale).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from morec_core.backbones.base import ItemLookup
+from morec_core.batches import EvalBatch, SequenceBatch
+from morec_core.config import BackboneConfig
+
+
+class SelfAttentionBlock(nn.Module):
+    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.attention_dropout = dropout
+        self.attention_norm = nn.LayerNorm(dim)
+        self.query_key_value = nn.Linear(dim, 3 * dim)
+        self.projection = nn.Linear(dim, dim)
+        self.feed_forward_norm = nn.LayerNorm(dim)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(dim, 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(4 * dim, dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, hidden: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """hidden: (B, L, d); allowed: (B, 1, L, L) bool, True where a query may see a key."""
+        batch, length, dim = hidden.shape
+        heads = self.query_key_value(self.attention_norm(hidden))  # (B, L, 3d)
+        # Each of query, key, value: (B, h, L, d/h).
+        query, key, value = (part.view(batch, length, self.num_heads, dim // self.num_heads)
+                             .transpose(1, 2) for part in heads.split(dim, dim=-1))
+        attended = F.scaled_dot_product_attention(
+            query, key, value, attn_mask=allowed,
+            dropout_p=self.attention_dropout if self.training else 0.0)
+        attended = attended.transpose(1, 2).reshape(batch, length, dim)  # (B, L, d)
+        hidden = hidden + self.dropout(self.projection(attended))
+        return hidden + self.dropout(self.feed_forward(self.feed_forward_norm(hidden)))
+
+
+class SASRec(nn.Module):
+    kind = "sequence"
+
+    def __init__(self, *, dim: int, max_length: int, num_blocks: int, num_heads: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.max_length = max_length
+        self.positions = nn.Embedding(max_length, dim)
+        self.input_dropout = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(
+            SelfAttentionBlock(dim, num_heads, dropout) for _ in range(num_blocks))
+        self.final_norm = nn.LayerNorm(dim)
+        nn.init.xavier_normal_(self.positions.weight)
+
+    def encode(self, vectors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """vectors: (B, L, d) left-padded item vectors, L <= max_length; valid: (B, L) bool,
+        False at padding -> (B, L, d) the state after each position."""
+        length = vectors.shape[1]
+        if length > self.max_length:
+            raise ValueError(f"{length} input positions, but the window is {self.max_length}")
+        # Right-aligned positions: the newest item always has the last position, so evaluation
+        # inputs shorter than the training window use the same (trained) positions.
+        positions = torch.arange(self.max_length - length, self.max_length, device=vectors.device)
+        hidden = self.input_dropout(vectors + self.positions(positions))  # (B, L, d)
+        causal = torch.ones(length, length, dtype=torch.bool, device=vectors.device).tril()
+        allowed = causal & valid[:, None, None, :]  # (B, 1, L, L)
+        # A padded query would see no key at all and softmax would give NaN; let it see itself.
+        allowed = allowed | torch.eye(length, dtype=torch.bool, device=vectors.device)
+        for block in self.blocks:
+            hidden = block(hidden, allowed)
+        return self.final_norm(hidden)
+
+    def item_tower(self, item_vectors: torch.Tensor) -> torch.Tensor:
+        return item_vectors
+
+    def train_states(self, batch: SequenceBatch, embed: ItemLookup) -> torch.Tensor:
+        return self.encode(embed(batch.inputs), batch.inputs > 0)  # (B, W, d)
+
+    def user_state(self, batch: EvalBatch, embed: ItemLookup) -> torch.Tensor:
+        inputs = batch.inputs[:, -self.max_length:]  # (B, L): the newest items, left-padded
+        return self.encode(embed(inputs), inputs > 0)[:, -1]  # (B, d)
+
+
+def build_sasrec(config: BackboneConfig, *, num_users: int, max_length: int) -> SASRec:
+    del num_users  # a sequence model describes users by their items only
+    return SASRec(dim=config.embed_dim, max_length=max_length, num_blocks=config.num_blocks,
+                  num_heads=config.num_heads, dropout=config.dropout)

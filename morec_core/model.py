@@ -1,0 +1,124 @@
+"""Recommender = item encoder + backbone (paper Figure 1): IDRec and MoRec differ only in the
+item encoder. Scores are dot products of user states and item vectors.
+
+Training encodes each distinct item of a batch once: SASRec's inputs and targets overlap by all
+but one position, and popular items recur across users, so an E2E text or image encoder runs on
+far fewer items than the 3 x B x L the paper's code feeds it (issue 7).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from morec_core.backbones.base import ItemLookup
+from morec_core.batches import EvalBatch, TrainBatch
+
+LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, ItemLookup], torch.Tensor]
+
+
+def bce_loss(states: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,
+             embed: ItemLookup) -> torch.Tensor:
+    """Paper eq. (1): one sampled negative per positive.
+    states: (M, d); targets, negatives: (M,) -> scalar."""
+    positive = (states * embed(targets)).sum(-1)  # (M,)
+    negative = (states * embed(negatives)).sum(-1)
+    # Two means added, as the paper's code does (BCEWithLogits on positives + on negatives).
+    return (F.binary_cross_entropy_with_logits(positive, torch.ones_like(positive))
+            + F.binary_cross_entropy_with_logits(negative, torch.zeros_like(negative)))
+
+
+def softmax_loss(states: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,
+                 embed: ItemLookup) -> torch.Tensor:
+    """In-batch softmax: each state against every distinct positive of the batch.
+    The sampled negatives are not used. states: (M, d); targets: (M,) -> scalar."""
+    del negatives
+    candidates = torch.unique(targets)  # (C,) sorted
+    # One column per distinct item, so an item that is the positive of several positions is
+    # never also a negative of them ("accidental hits" cannot occur).
+    logits = states @ embed(candidates).T  # (M, C)
+    labels = torch.searchsorted(candidates, targets)  # (M,)
+    return F.cross_entropy(logits, labels)
+
+
+LOSSES: dict[str, LossFunction] = {"bce": bce_loss, "softmax": softmax_loss}
+
+
+class Recommender(nn.Module):
+    def __init__(self, item_encoder: nn.Module, backbone: nn.Module, loss: str = "bce", *,
+                 num_items: int) -> None:
+        super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        self.item_encoder = item_encoder
+        self.backbone = backbone
+        self.loss_name = loss
+        self.num_items = num_items
+
+    @property
+    def kind(self) -> str:
+        """The backbone's kind: which batches this model trains on."""
+        return self.backbone.kind
+
+    def loss(self, batch: TrainBatch) -> torch.Tensor:
+        """Mean training loss of one batch (SequenceBatch or PairBatch, matching the kind)."""
+        distinct = torch.unique(batch.item_ids())  # (U,) sorted, 0 first when present
+        table = self._padded_vectors(distinct)  # (U, d)
+
+        def embed(item_ids: torch.Tensor) -> torch.Tensor:
+            return table[torch.searchsorted(distinct, item_ids)]  # (..., d)
+
+        states = self.backbone.train_states(batch, embed)  # (*targets.shape, d)
+        real = batch.targets > 0  # padding positions carry no loss
+        return LOSSES[self.loss_name](states[real], batch.targets[real],
+                                      batch.negatives[real], embed)
+
+    @torch.no_grad()
+    def item_table(self, batch_size: int = 256) -> torch.Tensor:
+        """(num_items + 1, d) every item's vector through the item tower; row 0 is padding.
+
+        Computed once per evaluation, batch_size items at a time; call in eval mode.
+        """
+        item_ids = torch.arange(1, self.num_items + 1, device=_device_of(self))
+        vectors = [self._padded_vectors(item_ids[begin:begin + batch_size])
+                   for begin in range(0, self.num_items, batch_size)]
+        return torch.cat([vectors[0].new_zeros(1, vectors[0].shape[1]), *vectors])
+
+    def _padded_vectors(self, item_ids: torch.Tensor) -> torch.Tensor:
+        """item_ids: (N,) sorted -> (N, d) through encoder and item tower; item 0 gets zeros.
+
+        The padding item is never encoded: an ME given empty content may return NaN, and a NaN
+        value vector poisons attention even where its weight is 0 (0 * NaN = NaN).
+        """
+        padding = int((item_ids[:1] == 0).sum())  # 1 when item 0 is present (it sorts first)
+        vectors = self.backbone.item_tower(self.item_encoder(item_ids[padding:]))  # (N - p, d)
+        if padding:
+            vectors = torch.cat([vectors.new_zeros(1, vectors.shape[1]), vectors])
+        return vectors
+
+    def score_all(self, batch: EvalBatch, item_table: torch.Tensor) -> torch.Tensor:
+        """-> (B, num_items + 1) float32 scores of every item; column 0 (padding) is -inf."""
+        states = self.backbone.user_state(batch, lambda item_ids: item_table[item_ids])  # (B, d)
+        # float32 even under autocast: bf16 scores (8-bit mantissa) tie often among 100K items,
+        # and ties flatter the target under the optimistic rank.
+        with torch.autocast(states.device.type, enabled=False):
+            scores = states.float() @ item_table.float().T  # (B, I + 1)
+        scores[:, 0] = float("-inf")
+        return scores
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """Trainable parameters by optimizer group: "encoder" (the pretrained ME, train.lr_encoder)
+        and "rest" (everything else, train.lr)."""
+        encoder_groups = self.item_encoder.parameter_groups()
+        rest = list(encoder_groups["rest"])
+        rest += [parameter for parameter in self.backbone.parameters() if parameter.requires_grad]
+        return {"encoder": list(encoder_groups["encoder"]), "rest": rest}
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return torch.device("cpu") if first is None else first.device
