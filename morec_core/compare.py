@@ -24,6 +24,7 @@ FORMATS = ("table", "markdown", "csv", "latex", "json")
 class CompareRow:
     study: str
     dataset: str
+    backbone: str
     arm: str
     paradigm: str
     """IDRec (ID embedding item encoder) or MoRec (a modality encoder)."""
@@ -40,22 +41,32 @@ class CompareRow:
     outcomes: dict[str, int]
     """Runs by status: completed, pruned, collapsed, failed, interrupted, running..."""
     improvement: dict[str, float]
-    """Best MoRec over best IDRec of the study, relative, on the MoRec rows that hold it."""
+    """Best MoRec over best IDRec on the same dataset and backbone (Table 2's Improv.), relative;
+    on the best MoRec row only."""
     protocol: str
 
 
-def compare_rows(store: Store, studies: Sequence[str]) -> list[CompareRow]:
+def compare_rows(store: Store, studies: Sequence[str],
+                 splits: Sequence[str] = ("test",)) -> list[CompareRow]:
+    """One row per (study, arm). `splits`: test and, when recorded, test_cold / test_new."""
     rows: list[CompareRow] = []
     for study in studies:
         by_arm: dict[str, list[RunRecord]] = defaultdict(list)
         for run in store.runs(study=study):
             by_arm[run.arm or run.encoder].append(run)
-        study_rows = [_arm_row(store, study, arm, runs) for arm, runs in sorted(by_arm.items())]
-        rows.extend(_with_improvement(study_rows))
-    return rows
+        rows += [_arm_row(store, study, arm, runs, splits) for arm, runs in sorted(by_arm.items())]
+    # Improv. compares the best MoRec with the best IDRec of the same dataset and backbone,
+    # across studies (the paper keeps IDRec and each encoder in studies of their own).
+    groups: dict[tuple[str, str], list[CompareRow]] = defaultdict(list)
+    for row in rows:
+        groups[(row.dataset, row.backbone)].append(row)
+    improved = {(row.study, row.arm): row for group in groups.values()
+                for row in _with_improvement(group)}
+    return [improved[(row.study, row.arm)] for row in rows]
 
 
-def _arm_row(store: Store, study: str, arm: str, runs: list[RunRecord]) -> CompareRow:
+def _arm_row(store: Store, study: str, arm: str, runs: list[RunRecord],
+             splits: Sequence[str]) -> CompareRow:
     # Configurations are runs that differ only by seed (equal spec_key); the selected one has
     # the best mean validation metric over its seeds.
     configs: dict[str, list[RunRecord]] = defaultdict(list)
@@ -64,20 +75,27 @@ def _arm_row(store: Store, study: str, arm: str, runs: list[RunRecord]) -> Compa
             configs[run.spec_key].append(run)
     best_runs = max(configs.values(), key=lambda group: statistics.fmean(
         run.best_value for run in group), default=[])
-    tests = [store.metrics(run.id, "test") for run in best_runs]
-    names = sorted({name for test in tests for name in test if name != "users"})
-    mean = {name: statistics.fmean(test[name] for test in tests if name in test) for name in names}
-    spread = ({name: statistics.stdev(test[name] for test in tests if name in test)
-               for name in names} if len(tests) > 1 else {})
+    # "users" counts evaluated users; it is no metric to average or compare.
+    tests = [{_metric_name(split, name): value for split in splits
+              for name, value in store.metrics(run.id, split).items()} for run in best_runs]
+    names = sorted({name for test in tests for name in test if not name.endswith("users")})
+    values = {name: [test[name] for test in tests if name in test] for name in names}
+    mean = {name: statistics.fmean(found) for name, found in values.items()}
+    spread = {name: statistics.stdev(found) for name, found in values.items() if len(found) > 1}
     first = best_runs[0] if best_runs else runs[0]
     return CompareRow(
-        study=study, dataset=first.dataset, arm=arm,
+        study=study, dataset=first.dataset, backbone=first.backbone, arm=arm,
         paradigm="IDRec" if first.spec["encoder"]["name"] == "id" else "MoRec",
         best_run=best_runs[0].id if best_runs else None,
         valid=statistics.fmean(run.best_value for run in best_runs) if best_runs else None,
         test=mean, test_std=spread, seeds=len(best_runs), trials=len(runs),
         outcomes=dict(Counter(run.status for run in runs)), improvement={},
         protocol=first.protocol)
+
+
+def _metric_name(split: str, name: str) -> str:
+    """test/hr@10 -> hr@10; test_cold/hr@10 -> cold hr@10."""
+    return name if split == "test" else f"{split.removeprefix('test_')} {name}"
 
 
 def _with_improvement(rows: list[CompareRow]) -> list[CompareRow]:
@@ -100,15 +118,22 @@ def render(rows: Sequence[CompareRow], output_format: str) -> str:
         raise ValueError(f"unknown format {output_format!r}; known: {', '.join(FORMATS)}")
     if output_format == "json":
         return json.dumps([asdict(row) for row in rows], indent=2)
-    metrics = sorted({name for row in rows for name in row.test})
-    header = ["study", "dataset", "arm", "paradigm", *[f"test {m}" for m in metrics],
-              "Improv.", "valid", "trials", "collapsed", "failed", "pruned", "protocol"]
-    body = [[row.study, row.dataset, row.arm, row.paradigm,
+    metrics = sorted({name for row in rows for name in row.test}, key=_metric_order)
+    improved = [metric for metric in metrics if any(metric in row.improvement for row in rows)]
+    protocols = {row.protocol for row in rows}
+    # One protocol for every row goes under the table, not in a column of its own.
+    footer = f"protocol: {protocols.pop()}" if len(protocols) == 1 else ""
+    header = ["study", "dataset", "backbone", "arm", "paradigm", *metrics,
+              *[f"Improv. {m}" for m in improved], "valid", "trials", "collapsed", "failed",
+              "pruned", *([] if footer else ["protocol"])]
+    body = [[row.study, row.dataset, row.backbone, row.arm, row.paradigm,
              *[_cell(row, metric) for metric in metrics],
-             " / ".join(f"{value:+.2%}" for value in row.improvement.values()),
+             *[f"{row.improvement[m]:+.2%}" if m in row.improvement else "" for m in improved],
              "" if row.valid is None else f"{row.valid:.4f}", str(row.trials),
              str(row.outcomes.get("collapsed", 0)), str(row.outcomes.get("failed", 0)),
-             str(row.outcomes.get("pruned", 0)), row.protocol] for row in rows]
+             str(row.outcomes.get("pruned", 0)), *([] if footer else [row.protocol])]
+            for row in rows]
+    metric_note = "metrics: test-split % at the best validation epoch of the best-by-validation configuration"
     if output_format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -117,15 +142,22 @@ def render(rows: Sequence[CompareRow], output_format: str) -> str:
         return out.getvalue()
     if output_format == "markdown":
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join([*lines, "", metric_note, *([footer] if footer else [])])
     if output_format == "latex":
         lines = ["\\begin{tabular}{" + "l" * len(header) + "}", "\\toprule",
                  " & ".join(_latex(cell) for cell in header) + " \\\\", "\\midrule"]
         lines += [" & ".join(_latex(cell) for cell in cells) + " \\\\" for cells in body]
         return "\n".join(lines + ["\\bottomrule", "\\end{tabular}"])
     widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
-                     .rstrip() for cells in [header, *body])
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+             for cells in [header, *body]]
+    return "\n".join([*lines, "", metric_note, *([footer] if footer else [])])
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    """Regular test metrics first, then the cold and new item subsets."""
+    return (name.count(" "), name)
 
 
 def _cell(row: CompareRow, metric: str) -> str:

@@ -93,6 +93,29 @@ class Study:
         raise KeyError(f"study {self.name} has no arm {name!r}")
 
 
+def idrec_arm(*, backbone: str = "sasrec", embed_dims: tuple[int, ...] = IDREC_EMBED_DIM,
+              name: str = "IDRec", extra: tuple[str, ...] = ()) -> Arm:
+    """Paper 3.2's IDRec grid: lr x d x weight decay; batch 128 (SASRec) or 1024 (DSSM)."""
+    return Arm(name=name, overrides=("encoder.name=id", f"backbone.name={backbone}",
+                                     f"train.batch_size={128 if backbone == 'sasrec' else 1024}",
+                                     *extra),
+               grid={"train.lr": IDREC_LR, "backbone.embed_dim": embed_dims,
+                     "train.weight_decay": WEIGHT_DECAY})
+
+
+def morec_arm(name: str, encoder: str, model: str, *, backbone: str = "sasrec",
+              extra: tuple[str, ...] = (), encoder_lrs: tuple[float, ...] = MOREC_ENCODER_LR,
+              weight_decays: tuple[float, ...] = WEIGHT_DECAY) -> Arm:
+    """Paper 3.2's MoRec grid: encoder lr x weight decay, lr 1e-4 for the rest, d = 512,
+    batch 64 (SASRec) or 512 (DSSM). The paper names one weight decay for "MoRec"; it is searched
+    here for the randomly initialised part, the pretrained encoder keeping its own (default 0)."""
+    return Arm(name=name, overrides=(
+        f"encoder.name={encoder}", f"encoder.model={model}", f"backbone.name={backbone}",
+        "backbone.embed_dim=512", f"train.lr={MOREC_REST_LR}",
+        f"train.batch_size={64 if backbone == 'sasrec' else 512}", *extra),
+        grid={"train.lr_encoder": encoder_lrs, "train.weight_decay": weight_decays})
+
+
 def _text(value: object) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
 

@@ -101,6 +101,9 @@ def compare_command(
     group: Annotated[str | None, typer.Option(help="A group of studies (one paper table).")] = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="table | markdown | csv | latex | json")] = "table",
+    cold_new: Annotated[bool, typer.Option(
+        help="Add HR/NDCG on the test users whose target is a cold item (< 10 training "
+             "interactions) or a new item (none), as in the paper's Table 9.")] = False,
     storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
 ) -> None:
     """Print the paper's tables: per study and arm, the best-by-validation configuration's test
@@ -124,7 +127,8 @@ def compare_command(
     store.reap_dead_runs()
     if not names:
         names = [record.name for record in store.studies()]
-    rows = compare_rows(store, names)
+    splits = ("test", "test_cold", "test_new") if cold_new else ("test",)
+    rows = compare_rows(store, names, splits)
     if not rows:
         fail(f"no runs of {', '.join(names) or 'any study'} in {store.url}", code=1)
     typer.echo(render(rows, output_format))
