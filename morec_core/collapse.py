@@ -6,10 +6,11 @@ The rule, checked after every epoch; the first clause that holds names the colla
    run's own best so far, and that best was clearly above random ranking (a run that learned,
    then fell apart: Figure 5a at gamma = 1e-4 for both);
 3. after `flat_warmup` evaluations, the best validation metric so far is still within
-   `random_multiple` times the expectation of random ranking, and the latest value is not a new
-   best (a run collapsed from the start, flat at random level: Figure 5a at gamma^M = 1e-4,
-   gamma^R = 1e-3). A run that learns slowly (a small learning rate) keeps setting new bests,
-   so it is not flagged.
+   `random_multiple` times the expectation of random ranking (a run collapsed from the start:
+   Figure 5a at gamma^M = 1e-4, gamma^R = 1e-3; its BCE loss sits at 2 ln 2, the loss of
+   constant scores). Healthy runs, even at the paper's smallest learning rates, leave that band
+   within a few epochs: on movielens-small-posters a two-stage MiniLM run at lr 1e-2 is at 4.5x
+   random after 3 epochs, while the same run at lr 1e-1 is still at 1.5x after 5.
 A healthy but noisy curve (dips of less than 1 - fraction_of_best from its best) is never flagged.
 """
 
@@ -56,9 +57,7 @@ def collapse_reason(losses: Sequence[float], valid: Sequence[float], *, random_l
     if best > rule.random_multiple * random_level and valid[-1] < rule.fraction_of_best * best:
         return (f"validation {metric_name} fell to {valid[-1]:.4g} at epoch {len(valid)}, under "
                 f"{rule.fraction_of_best:.0%} of its best {best:.4g} (epoch {best_epoch})")
-    improving = valid[-1] >= best
-    if (len(valid) >= rule.flat_warmup and not improving
-            and best <= rule.random_multiple * random_level):
+    if len(valid) >= rule.flat_warmup and best <= rule.random_multiple * random_level:
         return (f"validation {metric_name} never rose above {rule.random_multiple:g}x random "
                 f"ranking ({random_level:.3g}) in {len(valid)} epochs; best {best:.4g}")
     return None

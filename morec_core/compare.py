@@ -44,6 +44,8 @@ class CompareRow:
     """Best MoRec over best IDRec on the same dataset and backbone (Table 2's Improv.), relative;
     on the best MoRec row only."""
     protocol: str
+    notes: tuple[str, ...] = ()
+    """One line per collapsed or failed run: which settings, and why."""
 
 
 def compare_rows(store: Store, studies: Sequence[str],
@@ -90,7 +92,15 @@ def _arm_row(store: Store, study: str, arm: str, runs: list[RunRecord],
         valid=statistics.fmean(run.best_value for run in best_runs) if best_runs else None,
         test=mean, test_std=spread, seeds=len(best_runs), trials=len(runs),
         outcomes=dict(Counter(run.status for run in runs)), improvement={},
-        protocol=first.protocol)
+        protocol=first.protocol, notes=tuple(_note(run) for run in runs
+                                             if run.status in ("collapsed", "failed")))
+
+
+def _note(run: RunRecord) -> str:
+    train = run.spec["train"]
+    settings = f"lr {train['lr']:g}, lr_encoder {train['lr_encoder']:g}, seed {train['seed']}"
+    why = run.status_reason or run.error
+    return f"{run.status} {run.id[:8]} ({run.arm}: {settings}): {why}"
 
 
 def _metric_name(split: str, name: str) -> str:
@@ -133,7 +143,11 @@ def render(rows: Sequence[CompareRow], output_format: str) -> str:
              str(row.outcomes.get("collapsed", 0)), str(row.outcomes.get("failed", 0)),
              str(row.outcomes.get("pruned", 0)), *([] if footer else [row.protocol])]
             for row in rows]
-    metric_note = "metrics: test-split % at the best validation epoch of the best-by-validation configuration"
+    metric_note = ("metrics: test-split % at the best validation epoch of the best-by-validation "
+                   "configuration")
+    notes = [note for row in rows for note in row.notes]
+    if notes:
+        metric_note += "\n" + "\n".join(notes)
     if output_format == "csv":
         out = io.StringIO()
         writer = csv.writer(out)

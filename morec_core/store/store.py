@@ -303,6 +303,24 @@ class Store:
                 MetricRow.run_id == run_id, MetricRow.split == split, MetricRow.epoch == epoch))
             return {name: value for name, value in rows}
 
+    def best_epoch_metrics(self, split: str, study: str | None = None) -> dict[str, dict[str, float]]:
+        """`metrics(run, split)` of every run (of one study) in one query: run id -> {name: value}.
+
+        The runs screen shows test metrics of a thousand runs; one query per run would not do.
+        Runs without a best epoch or without that split are absent.
+        """
+        query = (select(MetricRow.run_id, MetricRow.name, MetricRow.value)
+                 .join(RunRow, (MetricRow.run_id == RunRow.id)
+                       & (MetricRow.epoch == RunRow.best_epoch))
+                 .where(MetricRow.split == split))
+        if study is not None:
+            query = query.join(StudyRow, RunRow.study_id == StudyRow.id).where(StudyRow.name == study)
+        found: dict[str, dict[str, float]] = {}
+        with Session(self._read_engine) as session:
+            for run_id, name, value in session.execute(query):
+                found.setdefault(run_id, {})[name] = value
+        return found
+
     def best_run(self, study: str, spec_key: str | None = None) -> RunRecord | None:
         """The run of a study with the highest validation selection metric (never test)."""
         query = _run_query().where(StudyRow.name == study, RunRow.best_value.is_not(None))
@@ -358,6 +376,8 @@ def _labels(spec: dict[str, Any]) -> tuple[str, str, str]:
     encoder = spec.get("encoder", {})
     backbone = spec.get("backbone", {})
     dataset = data.get("source", "")
+    if data.get("modality") == "image":
+        dataset += "/image"  # another item set than the text view of the same source
     if data.get("warm_min_item_interactions"):
         dataset += f"/warm-{data['warm_min_item_interactions']}"
     label = encoder.get("name", "")
