@@ -46,8 +46,15 @@ def optuna_url_for(store_url: str) -> str:
     return store_url
 
 
-def optuna_storage(url: str, *, heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
+def optuna_storage(url: str, store: Store, *, heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
                    grace_period: int = GRACE_PERIOD_S) -> Any:
+    """Optuna's RDB storage, created under the store's lock: Optuna creates its tables without
+    one, and two processes doing so at once on PostgreSQL collide."""
+    with store.lock("morec-optuna-schema"):
+        return _optuna_storage(url, heartbeat_interval, grace_period)
+
+
+def _optuna_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
     import optuna
     from sqlalchemy import event
 
@@ -254,7 +261,7 @@ def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
          on_trial: Callable[[GridPoint, str], None] | None = None) -> int:
     """A worker: claim and run trials until none is left; returns how many it ran."""
     store = Store(store_url)
-    storage = optuna_storage(optuna_url)
+    storage = optuna_storage(optuna_url, store)
     done = 0
     recover_dead_trials(study, storage, store)
     while (claimed := claim_next(study, storage)) is not None:

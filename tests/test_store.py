@@ -105,7 +105,7 @@ def test_four_processes_writing_at_once_lose_nothing(tmp_path):
         assert len(store.curves(f"run{i}")[("train", "loss")]) == 499
     engine = create_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM metrics")).scalar() == 4 * 499 * 3
+        assert conn.execute(text("SELECT count(*) FROM morec_metrics")).scalar() == 4 * 499 * 3
 
 
 def test_a_run_killed_with_sigkill_is_reported_interrupted(tmp_path):
@@ -149,3 +149,20 @@ def test_sqlite_pragmas_are_set(store):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_best_epoch_metrics_of_every_run_in_one_query(store):
+    for run_id, study, best in [("a", "s", 1), ("b", "s", 0), ("c", "t", 0)]:
+        start(store, run_id, study=study)
+        for epoch in range(2):
+            value = 0.5 if epoch == best else 0.1
+            store.record(ev.Evaluated(run_id=run_id, epoch=epoch, split="valid",
+                                      metrics={"ndcg@10": value}))
+            store.record(ev.Evaluated(run_id=run_id, epoch=epoch, split="test",
+                                      metrics={"ndcg@10": value + epoch, "hr@10": 0.9}))
+    start(store, "no-eval")
+    found = store.best_epoch_metrics("test")
+    assert found == {run_id: store.metrics(run_id, "test") for run_id in ("a", "b", "c")}
+    assert found["a"] == pytest.approx({"ndcg@10": 1.5, "hr@10": 0.9})
+    assert set(store.best_epoch_metrics("test", study="s")) == {"a", "b"}
+    assert store.best_epoch_metrics("valid", study="t") == {"c": {"ndcg@10": 0.5}}

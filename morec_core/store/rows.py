@@ -1,4 +1,7 @@
-"""SQLAlchemy 2.0 table rows. Named `...Row` because "model" means the ML model in this project."""
+"""SQLAlchemy 2.0 table rows. Named `...Row` because "model" means the ML model in this project.
+
+Tables are prefixed `morec_`: on PostgreSQL they share one database with Optuna's (which has its
+own `studies` and `trials`)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ class SchemaRow(Base):
 
 
 class StudyRow(Base):
-    __tablename__ = "studies"
+    __tablename__ = "morec_studies"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -29,9 +32,9 @@ class StudyRow(Base):
 
 
 class RunRow(Base):
-    __tablename__ = "runs"
+    __tablename__ = "morec_runs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    study_id: Mapped[int | None] = mapped_column(ForeignKey("studies.id", ondelete="SET NULL"))
+    study_id: Mapped[int | None] = mapped_column(ForeignKey("morec_studies.id", ondelete="SET NULL"))
     arm: Mapped[str] = mapped_column(String(200), default="")
     trial_number: Mapped[int | None] = mapped_column(Integer)
     spec_json: Mapped[str] = mapped_column(Text)
@@ -70,9 +73,9 @@ class RunRow(Base):
 
 
 class MetricRow(Base):
-    __tablename__ = "metrics"
+    __tablename__ = "morec_metrics"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    run_id: Mapped[str] = mapped_column(ForeignKey("morec_runs.id", ondelete="CASCADE"))
     split: Mapped[str] = mapped_column(String(30))
     epoch: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(50))

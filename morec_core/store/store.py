@@ -39,8 +39,11 @@ class StoreError(RuntimeError):
 
 
 def normalize_url(url_or_path: str | os.PathLike[str]) -> str:
-    """A database URL, or a plain file path taken as SQLite."""
+    """A database URL, or a plain file path taken as SQLite. postgresql:// means psycopg 3
+    (the `postgres` extra), not SQLAlchemy's default psycopg2."""
     text_url = str(url_or_path)
+    if text_url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text_url.split("://", 1)[1]
     if "://" in text_url:
         return text_url
     return f"sqlite:///{Path(text_url).expanduser().resolve()}"

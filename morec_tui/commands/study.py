@@ -51,7 +51,7 @@ def tune_command(
         work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report)
         return
 
-    added = enqueue_grid(definition, optuna_storage(optuna_url), store)
+    added = enqueue_grid(definition, optuna_storage(optuna_url, store), store)
     total = len(definition.points())
     typer.echo(f"study {definition.name}: {total} grid points ({added} newly queued); "
                f"store {store_url}", err=True)
