@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
+from morec_tui.commands.study import STORE_HELP
 from morec_tui.console import ConsoleSink, fail
-
-STORE_HELP = "Run store: a database URL or a SQLite file path (default $MOREC_STORE or runs/morec.db)."
 
 
 def run_command(
@@ -24,7 +23,7 @@ def run_command(
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", help="Override any setting: section.key=value (repeatable), e.g. "
                       "--set train.lr=5e-4 --set backbone.embed_dim=128.")] = None,
-    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    store: Annotated[str | None, typer.Option("--storage", "--store", help=STORE_HELP)] = None,
     study: Annotated[str | None, typer.Option(help="Attach the run to this study in the store.")] = None,
     resume: Annotated[str | None, typer.Option(help="Continue the run with this id from its last "
                                                     "checkpoint (its spec comes from the store).")] = None,
