@@ -23,7 +23,8 @@ class EncoderInputs:
 
     num_items: int
     token_ids: np.ndarray | None = None
-    """(num_items + 1, T) int32 token ids from this encoder's tokenizer, 0-padded on the right."""
+    """(num_items + 1, T) int32 token ids from this encoder's tokenizer, right-padded with its
+    pad token (not always 0: RoBERTa's is 1); build attention masks from `token_lengths`."""
     token_lengths: np.ndarray | None = None
     """(num_items + 1,) int32 number of real tokens of each title."""
     images: np.ndarray | None = None
@@ -40,11 +41,11 @@ class ItemEncoder(Protocol):
     output_dim: int
     """d, the dimension of the vectors returned by forward."""
 
-    def __call__(self, item_ids: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+    def __call__(self, item_ids: torch.Tensor) -> torch.Tensor:  # noqa: F821
         """item_ids: (N,) int64 in 0..num_items -> (N, d) float item vectors."""
         ...
 
-    def parameter_groups(self) -> dict[str, list["torch.nn.Parameter"]]:  # noqa: F821
+    def parameter_groups(self) -> dict[str, list[torch.nn.Parameter]]:  # noqa: F821
         """Trainable parameters by optimizer group: "encoder" holds the pretrained modality
         encoder's (trained with train.lr_encoder), "rest" everything else (train.lr).
         Frozen parameters appear in no group."""
