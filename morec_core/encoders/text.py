@@ -79,8 +79,10 @@ def load_text_model(model: str, *, pretrained: bool = True) -> nn.Module:
     source = resolve_model(model)
     with _hub_errors(model, source):
         if pretrained:
-            return AutoModel.from_pretrained(source)
-        return AutoModel.from_config(AutoConfig.from_pretrained(source))
+            # fp32 master weights whatever the checkpoint's dtype (an fp16 copy would otherwise
+            # train in fp16 under AdamW); autocast gives bf16 compute on a GPU.
+            return AutoModel.from_pretrained(source).float()
+        return AutoModel.from_config(AutoConfig.from_pretrained(source)).float()
 
 
 class _CachedInput(nn.Module):
