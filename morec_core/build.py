@@ -4,6 +4,7 @@ optimizer with named parameter groups, batches and evaluation. The trainer sees 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,15 @@ class _Batches:
 
     def __len__(self) -> int:
         return self.count
+
+    def shard(self, rank: int, world_size: int) -> _Batches:
+        """Every world_size-th batch from `rank`; each rank gets the same number of steps
+        (DDP all-reduces every step), so up to world_size - 1 trailing batches are dropped."""
+        if world_size == 1:
+            return self
+        steps = self.count // world_size
+        return _Batches(make=lambda: itertools.islice(self.make(), rank, steps * world_size,
+                                                      world_size), count=steps)
 
 
 @dataclass

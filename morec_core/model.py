@@ -64,6 +64,10 @@ class Recommender(nn.Module):
         """The backbone's kind: which batches this model trains on."""
         return self.backbone.kind
 
+    def forward(self, batch: TrainBatch) -> torch.Tensor:
+        """The training loss: DistributedDataParallel synchronises gradients through forward."""
+        return self.loss(batch)
+
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         """Mean training loss of one batch (SequenceBatch or PairBatch, matching the kind)."""
         distinct = torch.unique(batch.item_ids())  # (U,) sorted, 0 first when present

@@ -7,6 +7,7 @@ only; test metrics are computed once, on the best epoch's weights.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from morec_core import checkpoint, cost
+from morec_core import checkpoint, cost, distributed
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
@@ -46,9 +47,19 @@ class _Best:
 
 
 def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
+    """The run's events. Under torchrun, every rank trains and rank 0 alone yields events."""
+    placement = place(spec.train.device, spec.train.precision)
+    group, device = distributed.from_environment(placement.device)
+    try:
+        yield from _iter_run(spec, context, dataclasses.replace(placement, device=device), group)
+    finally:
+        group.close()
+
+
+def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
+              group: distributed.Distributed) -> Iterator[ev.Event]:
     from morec_core.build import build_run
 
-    placement = place(spec.train.device, spec.train.precision)
     checkpoint.seed_everything(spec.train.seed)
     built = build_run(spec, placement.device)
     model, dataset, optimizer = built.model, built.dataset, built.optimizer
@@ -70,39 +81,33 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
         best = _Best(**state["best"])
         start_epoch, epoch_seconds = state["epoch"] + 1, state["epoch_seconds"]
 
+    train_model = group.wrap(model, placement.device)
+    if not group.is_main:
+        yield from _follow(spec, context, built, train_model, placement, scaler, group,
+                           start_epoch)
+        return
+
     yield ev.RunStarted(
         run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
         selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
-        device=placement.describe(), study=context.study, arm=context.arm, trial_number=context.trial_number,
+        device=placement.describe(), study=context.study, arm=context.arm,
+        trial_number=context.trial_number,
         num_users=dataset.num_users, num_items=dataset.num_items)
     yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
                           flops_per_sample=flops_per_sample)
     cost.reset_peak_memory(placement.device)
 
     for epoch in range(start_epoch, spec.train.epochs):
-        if best.evaluations_without_gain >= spec.train.patience:
+        if not group.broadcast(best.evaluations_without_gain < spec.train.patience):
             break
-        started = time.perf_counter()
-        loss = yield from _train_epoch(built, placement, scaler, spec, context, epoch)
-        seconds = time.perf_counter() - started
-        epoch_seconds.append(seconds)
-        yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
-                            learning_rates={group["name"]: group["lr"]
-                                            for group in optimizer.param_groups})
-        metrics = built.evaluate("valid")
-        yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
-                           protocol=built.protocol)
-        value = metrics[spec.eval.selection_metric]
-        if value > best.value:
-            best = _Best(epoch=epoch, value=value, evaluations_without_gain=0)
-            checkpoint.save_atomic({"model": model.state_dict(), "epoch": epoch}, best_path)
-        else:
-            best.evaluations_without_gain += 1
-        checkpoint.save_atomic({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "epoch": epoch,
-            "best": vars(best).copy(), "epoch_seconds": epoch_seconds}, last_path)
-        yield ev.CheckpointSaved(run_id=run_id, epoch=epoch, path=str(last_path))
+        try:
+            best = yield from _main_epoch(built, train_model, placement, scaler, spec, context,
+                                          epoch, group, best, epoch_seconds)
+        except GeneratorExit:
+            # A sink stopped the run: release the other ranks, waiting for the next epoch.
+            if group.enabled:
+                group.broadcast(False)
+            raise
 
     if best.epoch is not None:
         model.load_state_dict(checkpoint.load(best_path)["model"])
@@ -117,14 +122,62 @@ def iter_run(spec: RunSpec, context: RunContext) -> Iterator[ev.Event]:
     yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch)
 
 
-def _train_epoch(built, placement: Placement, scaler: torch.amp.GradScaler, spec: RunSpec,
-                 context: RunContext, epoch: int) -> Iterator[ev.Event]:
-    """One pass over the training batches; returns the mean loss (NaN stays NaN)."""
+def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
+                scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
+                group: distributed.Distributed, best: _Best,
+                epoch_seconds: list[float]) -> Iterator[ev.Event]:
+    """Rank 0's epoch: train, evaluate on validation, checkpoint; returns the updated best."""
+    model, optimizer, run_id = built.model, built.optimizer, context.run_id
+    last_path, best_path = context.run_dir / "last.pt", context.run_dir / "best.pt"
+    started = time.perf_counter()
+    loss = yield from _train_epoch(built, train_model, placement, scaler, spec, context, epoch,
+                                   group)
+    seconds = time.perf_counter() - started
+    epoch_seconds.append(seconds)
+    yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
+                        learning_rates={param_group["name"]: param_group["lr"]
+                                        for param_group in optimizer.param_groups})
+    metrics = built.evaluate("valid")
+    yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
+                       protocol=built.protocol)
+    value = metrics[spec.eval.selection_metric]
+    if value > best.value:
+        best = _Best(epoch=epoch, value=value, evaluations_without_gain=0)
+        checkpoint.save_atomic({"model": model.state_dict(), "epoch": epoch}, best_path)
+    else:
+        best.evaluations_without_gain += 1
+    checkpoint.save_atomic({
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "epoch": epoch,
+        "best": vars(best).copy(), "epoch_seconds": epoch_seconds}, last_path)
+    yield ev.CheckpointSaved(run_id=run_id, epoch=epoch, path=str(last_path))
+    return best
+
+
+def _follow(spec: RunSpec, context: RunContext, built, train_model: torch.nn.Module,
+            placement: Placement, scaler: torch.amp.GradScaler, group: distributed.Distributed,
+            start_epoch: int) -> Iterator[ev.Event]:
+    """A rank other than 0: train its share of each epoch while rank 0 says to go on."""
+    for epoch in range(start_epoch, spec.train.epochs):
+        if not group.broadcast(None):
+            return
+        yield from _train_epoch(built, train_model, placement, scaler, spec, context, epoch,
+                                group)
+
+
+def _train_epoch(built, train_model: torch.nn.Module, placement: Placement,
+                 scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
+                 group: distributed.Distributed) -> Iterator[ev.Event]:
+    """One pass over this rank's training batches; returns the mean loss (NaN stays NaN).
+
+    Under DDP, no event is yielded mid-epoch: a sink stopping the run between two gradient
+    all-reduces would leave the other ranks waiting."""
     model, optimizer = built.model, built.optimizer
     model.train()
-    # Negatives and order depend on (seed, epoch) only, so a resumed run sees the same batches.
+    # Negatives and order depend on (seed, epoch) only, so a resumed run sees the same batches,
+    # and every rank cuts the same epoch into its own share.
     rng = np.random.default_rng([spec.train.seed, epoch])
-    batches = built.train_batches(rng)
+    batches = built.train_batches(rng).shard(group.rank, group.world_size)
     total_steps = len(batches)
     # Summed on the device: reading a GPU scalar every step would synchronise every step.
     loss_sum = torch.zeros((), device=placement.device)
@@ -132,7 +185,7 @@ def _train_epoch(built, placement: Placement, scaler: torch.amp.GradScaler, spec
     for step, batch in enumerate(batches):
         batch = batch.to(placement.device)
         with placement.autocast():
-            loss = model.loss(batch)
+            loss = train_model(batch)  # Recommender.forward is its loss; DDP syncs through it
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if spec.train.grad_clip > 0:
@@ -142,7 +195,8 @@ def _train_epoch(built, placement: Placement, scaler: torch.amp.GradScaler, spec
         scaler.update()
         loss_sum += loss.detach().float()
         now = time.monotonic()
-        if now - last_progress >= context.progress_every_s or step + 1 == total_steps:
+        if not group.enabled and (now - last_progress >= context.progress_every_s
+                                  or step + 1 == total_steps):
             last_progress = now
             yield ev.Progress(run_id=context.run_id, epoch=epoch, step=step + 1,
                               total_steps=total_steps, loss=float(loss.detach()))

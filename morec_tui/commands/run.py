@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
@@ -31,6 +34,10 @@ def run_command(
         help="End the run as `collapsed` when its loss is NaN or its validation metric falls "
              "to about zero (the paper's Figure 5).")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bar; one line per epoch.")] = False,
+    nproc_per_node: Annotated[int, typer.Option(
+        min=1, help="Processes (GPUs) for this one run, through torchrun and DDP; each trains "
+                    "on its share of every epoch.")] = 1,
+    run_id_option: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
 ) -> None:
     """Train and evaluate one configuration (dataset x item encoder x backbone).
 
@@ -40,11 +47,15 @@ def run_command(
     from morec_core import paths
     from morec_core.collapse import CollapseDetector
     from morec_core.config import ConfigError, RunSpec
+    from morec_core.distributed import is_main_process
     from morec_core.events import new_run_id
     from morec_core.runner import drive
     from morec_core.store import Store, StoreError
     from morec_core.train import RunContext, iter_run
 
+    if nproc_per_node > 1 and "LOCAL_RANK" not in os.environ:
+        _relaunch_under_torchrun(nproc_per_node, run_id_option or new_run_id())
+    main = is_main_process()
     try:
         run_store = Store(store or paths.default_store_url())
         if resume:
@@ -56,21 +67,24 @@ def run_command(
             spec = RunSpec().with_overrides([
                 f"data.source={dataset}", f"data.path={path}", f"encoder.name={encoder}",
                 f"encoder.model={model}", f"backbone.name={backbone}", *(overrides or [])])
-            run_id = new_run_id()
+            run_id = run_id_option or new_run_id()
     except (ConfigError, StoreError) as error:
         fail(str(error))
 
     context = RunContext(run_id=run_id, run_dir=paths.runs_dir() / run_id, study=study,
                          resume=bool(resume))
-    console = ConsoleSink(spec, quiet=quiet)
+    console = ConsoleSink(spec, quiet=quiet or not main)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} backbone, "
-               f"{spec.data.source} data; store {run_store.url}", err=True)
+    if main:
+        typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} "
+                   f"backbone, {spec.data.source} data; store {run_store.url}", err=True)
     try:
-        sinks = [run_store, console, *([CollapseDetector()] if stop_on_collapse else [])]
+        # Under torchrun only rank 0 yields events; the other ranks only train.
+        sinks = ([run_store, console, *([CollapseDetector()] if stop_on_collapse else [])]
+                 if main else [])
         status = drive(iter_run(spec, context), sinks, run_id=run_id,
-                       heartbeat=lambda: run_store.heartbeat(run_id))
+                       heartbeat=(lambda: run_store.heartbeat(run_id)) if main else None)
     except KeyboardInterrupt:
         typer.echo(f"run {run_id}: cancelled; continue with `morec run --resume {run_id}`", err=True)
         raise typer.Exit(code=130) from None
@@ -78,6 +92,22 @@ def run_command(
         fail(f"run {run_id} failed: {error}")
     if status != "completed":
         raise typer.Exit(code=1)
+
+
+def _relaunch_under_torchrun(nproc_per_node: int, run_id: str) -> None:
+    """Run this same command as `nproc_per_node` torchrun processes sharing one run id."""
+    arguments, skip = [], False
+    for argument in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif argument == "--nproc-per-node":
+            skip = True
+        elif not argument.startswith("--nproc-per-node="):
+            arguments.append(argument)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={nproc_per_node}", "-m", "morec_tui.cli", *arguments,
+               "--run-id", run_id]
+    raise typer.Exit(code=subprocess.call(command))
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
