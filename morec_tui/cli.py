@@ -25,11 +25,6 @@ app.command("tune")(tune_command)
 app.command("compare")(compare_command)
 
 
-def _not_yet(what: str, issue: str) -> None:
-    typer.echo(f"morec {what}: not available yet ({issue}).", err=True)
-    raise typer.Exit(code=2)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"morec {__version__}")
@@ -46,10 +41,25 @@ def main_callback(
 
 @app.command()
 def tui(
-    store: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
+    store: Annotated[str | None, typer.Option("--storage", "--store", help=STORE_HELP)] = None,
 ) -> None:
-    """Open the dashboard: studies, runs, live curves, comparison tables and a job queue."""
-    _not_yet("tui", "the dashboard is planned in issue 6")
+    """Open the dashboard: studies, runs, live curves, comparison tables and a job queue.
+
+    Each screen's footer lists its keys. Jobs launched from it keep running when it closes.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from morec_core import paths
+    from morec_core.store import StoreError
+    from morec_tui.app import make_app
+    from morec_tui.console import fail
+
+    url = store or paths.default_store_url()
+    try:
+        dashboard = make_app(url)
+    except (StoreError, SQLAlchemyError) as error:
+        fail(f"store {url}: {error}".splitlines()[0])
+    dashboard.run()
 
 
 def main() -> None:

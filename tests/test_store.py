@@ -165,3 +165,27 @@ def test_best_epoch_metrics_of_every_run_in_one_query(store):
     assert found["a"] == pytest.approx({"ndcg@10": 1.5, "hr@10": 0.9})
     assert set(store.best_epoch_metrics("test", study="s")) == {"a", "b"}
     assert store.best_epoch_metrics("valid", study="t") == {"c": {"ndcg@10": 0.5}}
+
+
+def test_run_versions_change_with_every_recorded_change(store):
+    seen = [store.run_versions()]
+
+    def changed():
+        seen.append(store.run_versions())
+        return {run_id for run_id, version in seen[-1].items() if seen[-2].get(run_id) != version}
+
+    start(store, "r1")
+    assert changed() == {"r1"}
+    assert changed() == set()  # nothing recorded: the same values
+    store.record(ev.EpochEnded(run_id="r1", epoch=0, loss=1.0, learning_rates={}, seconds=1.0))
+    assert changed() == {"r1"}
+    # Stamped by a clock that is behind: the heartbeat stays, the best value moves.
+    store.record(ev.Evaluated(run_id="r1", epoch=0, split="valid", metrics={"ndcg@10": 0.1},
+                              time=0.0))
+    assert changed() == {"r1"}
+    store.record(ev.RunFinished(run_id="r1", status="completed", time=0.0))
+    assert changed() == {"r1"}
+    start(store, "r2")
+    assert changed() == {"r2"}
+    assert store.reap_dead_runs(stale_after_s=-1) == ["r2"]
+    assert changed() == {"r2"}

@@ -324,6 +324,19 @@ class Store:
                 found.setdefault(run_id, {})[name] = value
         return found
 
+    def run_versions(self) -> dict[str, tuple[Any, ...]]:
+        """Per run id, the values that change as the run records events, in one narrow query:
+        a display that polls reloads (with `run`) only the runs whose values changed.
+
+        Every event moves the heartbeat forward or, at the end, sets `finished_at`; the other
+        values guard against events stamped by a clock that is behind.
+        """
+        query = select(RunRow.id, RunRow.heartbeat_at, RunRow.finished_at, RunRow.status,
+                       RunRow.last_epoch, RunRow.best_epoch, RunRow.best_value,
+                       RunRow.seconds_per_epoch, RunRow.peak_memory_bytes)
+        with Session(self._read_engine) as session:
+            return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+
     def best_run(self, study: str, spec_key: str | None = None) -> RunRecord | None:
         """The run of a study with the highest validation selection metric (never test)."""
         query = _run_query().where(StudyRow.name == study, RunRow.best_value.is_not(None))

@@ -1,0 +1,129 @@
+"""The dashboard app: three modes (runs, compare, jobs), a run's detail on top, a launch form.
+
+The app holds what every screen reads (the store, the job queue, the GPUs); screens load their
+data in worker threads and get it back as messages. `make_app` is what the CLI and tests call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker
+
+from morec_core import paths
+from morec_core.store import Store
+from morec_tui.jobs import Gpu, JobQueue, JobRequest, detect_gpus
+from morec_tui.messages import JobSubmitted, OpenRun
+from morec_tui.screens.compare import CompareScreen
+from morec_tui.screens.jobs import JobsScreen
+from morec_tui.screens.launch import LaunchScreen
+from morec_tui.screens.run_detail import RunDetailScreen
+from morec_tui.screens.runs import RunsScreen
+
+REAP_EVERY_S = 15.0
+
+
+class MorecApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "morec"
+    ENABLE_COMMAND_PALETTE = False
+    MODES = {"runs": RunsScreen, "compare": CompareScreen, "jobs": JobsScreen}
+    DEFAULT_MODE = "runs"
+    BINDINGS = [
+        Binding("r", "switch_mode('runs')", "Runs"),
+        Binding("c", "switch_mode('compare')", "Compare"),
+        Binding("j", "switch_mode('jobs')", "Jobs"),
+        Binding("n", "launch", "New job"),
+        Binding("question_mark", "keys", "Keys"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, store: Store, queue: JobQueue, *, gpus: list[Gpu] | None = None,
+                 studies_dir: Path | None = None, poll_s: float = 2.0,
+                 reap_s: float = REAP_EVERY_S) -> None:
+        super().__init__()
+        self.store = store
+        self.queue = queue
+        self.gpus = gpus
+        """None until `nvidia-smi` has answered; [] means the CPU slot only."""
+        self.studies_dir = studies_dir
+        self.poll_s = poll_s
+        self.reap_s = reap_s
+        self._reaping: Worker[None] | None = None
+
+    def on_mount(self) -> None:
+        if self.gpus is None:
+            self._detect_gpus()
+        self._reap_now()
+        self.set_interval(self.reap_s, self._reap_now)
+
+    def _reap_now(self) -> None:
+        if self._reaping is None or self._reaping.is_finished:  # a locked store: no pile-up
+            self._reaping = self._reap()
+
+    @work(thread=True, exit_on_error=False, group="gpus")
+    def _detect_gpus(self) -> None:
+        gpus = detect_gpus()
+        self.call_from_thread(setattr, self, "gpus", gpus)
+
+    @work(thread=True, exit_on_error=False, group="reap")
+    def _reap(self) -> None:
+        # Runs whose process died without a word become `interrupted`. A store that is locked
+        # or down fails this round quietly (the screens' own loads show store problems); the
+        # next round tries again.
+        self.store.reap_dead_runs()
+
+    def action_keys(self) -> None:
+        """Show or hide the panel of every key the focused widget and its screen take."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_launch(self) -> None:
+        self.push_screen(LaunchScreen(self.store.url, self.gpus or [], self.studies_dir),
+                         self._submit)
+
+    def _submit(self, request: JobRequest | None) -> None:
+        if request is not None:
+            self._submit_job(request)
+
+    @work(thread=True, exit_on_error=False, group="submit")
+    def _submit_job(self, request: JobRequest) -> None:
+        try:
+            job = self.queue.submit(request)
+        except (OSError, ValueError) as error:
+            self.post_message(JobSubmitted(None, f"could not queue the job: {error}"))
+            return
+        self.post_message(JobSubmitted(job))
+
+    def on_job_submitted(self, message: JobSubmitted) -> None:
+        if message.job is None:
+            self.notify(message.error, severity="error", markup=False)
+            return
+        self.notify(f"job {message.job.id} queued: {message.job.label}", markup=False)
+        self.switch_mode("jobs")
+
+    def on_open_run(self, message: OpenRun) -> None:
+        self.push_screen(RunDetailScreen(message.run_id))
+
+    def show_study(self, study: str) -> None:
+        """The runs screen, filtered to one study."""
+        self.switch_mode("runs")
+        screen = self.get_screen_stack("runs")[0]
+        if isinstance(screen, RunsScreen):
+            screen.study = study
+
+
+def make_app(store: str | None = None, *, runs_dir: Path | None = None,
+             studies_dir: Path | None = None, gpus: list[Gpu] | None = None,
+             poll_s: float = 2.0, reap_s: float = REAP_EVERY_S) -> MorecApp:
+    """The dashboard on a store URL or path (default $MOREC_STORE or runs/morec.db) and the job
+    queue of a runs folder (default $MOREC_RUNS_DIR or runs/). Studies come from `studies_dir`
+    (default $MOREC_STUDIES_DIR or studies/); `gpus=None` asks nvidia-smi."""
+    return MorecApp(Store(store or paths.default_store_url()),
+                    JobQueue(runs_dir or paths.runs_dir()), gpus=gpus, studies_dir=studies_dir,
+                    poll_s=poll_s, reap_s=reap_s)

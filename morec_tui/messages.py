@@ -1,0 +1,100 @@
+"""Messages of the dashboard: what worker threads load, posted to their screen (data goes down
+from there as attributes), and what screens ask of the app (open a run, launch a job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+from morec_core.compare import CompareRow
+from morec_core.store import Curves, RunRecord
+from morec_tui.jobs import Job
+
+
+class RunsLoaded(Message, bubble=False):
+    """Every run with its test metrics at its best validation epoch (None when no run changed
+    since the last load), the job queue, and the runs' versions (Store.run_versions)."""
+
+    def __init__(self, runs: list[RunRecord] | None, tests: dict[str, dict[str, float]] | None,
+                 jobs: list[Job], versions: dict[str, Any]) -> None:
+        super().__init__()
+        self.runs = runs
+        self.tests = tests
+        self.jobs = jobs
+        self.versions = versions
+
+
+class RunLoaded(Message, bubble=False):
+    """One run, its curves and the tail of its log (None: no log known to this dashboard)."""
+
+    def __init__(self, run_id: str, run: RunRecord | None, curves: Curves,
+                 test: dict[str, float], log_path: str | None, log: list[str]) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run = run
+        """None while a job's run has not started (it records itself once its data is in)."""
+        self.curves = curves
+        self.test = test
+        self.log_path = log_path
+        self.log = log
+
+
+@dataclass(frozen=True)
+class TableChoice:
+    """One table of the compare screen: all studies, one study, or a group of studies."""
+
+    label: str
+    studies: tuple[str, ...]
+
+
+class CompareLoaded(Message, bubble=False):
+    """The tables to choose from, the rows of the chosen one (None: no run changed since they
+    were shown), a note on broken study modules, and Store.run_versions()."""
+
+    def __init__(self, choices: list[TableChoice], chosen: TableChoice,
+                 rows: list[CompareRow] | None, note: str, versions: dict[str, Any]) -> None:
+        super().__init__()
+        self.choices = choices
+        self.chosen = chosen
+        self.rows = rows
+        self.note = note
+        self.versions = versions
+
+
+class JobsLoaded(Message, bubble=False):
+    """The job queue, the runs each job announced, and the log tail of one job."""
+
+    def __init__(self, jobs: list[Job], run_ids: dict[int, list[str]], log_job: int | None,
+                 log: list[str]) -> None:
+        super().__init__()
+        self.jobs = jobs
+        self.run_ids = run_ids
+        self.log_job = log_job
+        self.log = log
+
+
+class StoreProblem(Message, bubble=False):
+    """Loading failed (store locked or unreachable, a study module broken): shown, retried."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class OpenRun(Message):
+    """Asks the app to show one run's detail."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+class JobSubmitted(Message):
+    """A job was queued (or could not be: `error`)."""
+
+    def __init__(self, job: Job | None, error: str = "") -> None:
+        super().__init__()
+        self.job = job
+        self.error = error

@@ -1,0 +1,147 @@
+"""The compare screen: the tables of `morec compare`, by all studies, one study or one group.
+
+Rows come from `compare_rows` and cells from `render(rows, "csv")`, the very code behind
+`morec compare`, so the dashboard can never disagree with the command line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Select, Static
+
+from morec_core.compare import CompareRow, compare_rows, render
+from morec_core.studies import load_studies, studies_dir
+from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
+from morec_tui.screens.base import PollingScreen
+
+ALL_STUDIES = "all studies"
+_groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str]] = {}
+
+
+def study_groups(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
+    """Groups of the study modules (group -> study names) and a note if a module is broken;
+    the modules run again only when one of them changes."""
+    directory = folder or studies_dir()
+    signature = (str(directory), tuple((path.name, path.stat().st_mtime_ns)
+                                       for path in sorted(directory.glob("*.py"))))
+    if signature not in _groups_cache:
+        groups: dict[str, list[str]] = {}
+        note = ""
+        try:
+            for study in load_studies(directory).values():
+                if study.group:
+                    groups.setdefault(study.group, []).append(study.name)
+        except Exception as error:  # noqa: BLE001 - user code: shown in the note, store studies still compare
+            note = f"study modules: {type(error).__name__}: {error}"
+        _groups_cache.clear()
+        _groups_cache[signature] = ({name: tuple(members) for name, members in
+                                     sorted(groups.items())}, note)
+    return _groups_cache[signature]
+
+
+class CompareScreen(PollingScreen):
+    BINDINGS = [
+        Binding("g", "next_table", "Next table"),
+        Binding("b", "pick_table", "By…"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chosen = ALL_STUDIES
+        """Label of the table shown (a TableChoice label)."""
+        self.choices: list[TableChoice] = []
+        self.rows: list[CompareRow] = []
+        self._cells: list[list[str]] | None = None
+        self._shown: tuple[TableChoice, Any] | None = None
+        """The table shown and Store.run_versions() when it was loaded."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("compare", id="bar", classes="bar")
+        yield Select([(ALL_STUDIES, ALL_STUDIES)], value=ALL_STUDIES, allow_blank=False,
+                     id="table-choice", compact=True)
+        yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="note", classes="hint")
+        yield from self.compose_problem()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#compare", DataTable).focus()
+
+    def fetch_args(self) -> tuple[str, Any]:
+        return self.chosen, self._shown
+
+    def fetch(self, args: Any) -> CompareLoaded:
+        chosen, shown = args
+        store = self.app.store  # type: ignore[attr-defined]
+        versions = store.run_versions()
+        names = [study.name for study in store.studies()]
+        choices = [TableChoice(ALL_STUDIES, tuple(names))]
+        choices += [TableChoice(f"study {name}", (name,)) for name in names]
+        groups, note = study_groups(self.app.studies_dir)  # type: ignore[attr-defined]
+        choices += [TableChoice(f"group {group}", members) for group, members in groups.items()]
+        table = next((choice for choice in choices if choice.label == chosen), choices[0])
+        if shown == (table, versions):
+            return CompareLoaded(choices, table, None, note, versions)  # no run changed
+        return CompareLoaded(choices, table, compare_rows(store, table.studies), note, versions)
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
+        if message.choices != self.choices:
+            self.choices = message.choices
+            select = self.query_one("#table-choice", Select)
+            with select.prevent(Select.Changed):
+                select.set_options([(choice.label, choice.label) for choice in self.choices])
+                select.value = message.chosen.label
+        if message.rows is not None:
+            self._shown = (message.chosen, message.versions)
+            self.rows = message.rows
+            self._show_rows(list(csv.reader(io.StringIO(render(message.rows, "csv"))))
+                            if message.rows else [])
+        studies = escape(", ".join(message.chosen.studies) or "none in the store")
+        self.show_text("#bar", f"compare · [b]{escape(message.chosen.label)}[/b] · "
+                               f"studies: {studies}")
+        self.show_text("#note", escape(message.note) or (
+            "Chosen on validation; test in % at the best epoch. Enter: open the best run."
+            if self._cells else "No finished runs in these studies yet."))
+        self.loaded()
+
+    def _show_rows(self, cells: list[list[str]]) -> None:
+        """The header and rows of `morec compare --format csv`, as a table."""
+        if cells == self._cells:
+            return
+        self._cells = cells
+        table = self.query_one("#compare", DataTable)
+        row = table.cursor_row
+        table.clear(columns=True)
+        if cells:  # Text, not str: DataTable reads a str as markup, and a name may hold "["
+            table.add_columns(*(Text(label) for label in cells[0]))
+            table.add_rows([[Text(cell) for cell in row] for row in cells[1:]])
+            table.move_cursor(row=min(row, len(cells) - 2), animate=False)
+
+    @on(Select.Changed, "#table-choice")
+    def _choice_changed(self, event: Select.Changed) -> None:
+        self.chosen = str(event.value)
+        self.reload()
+
+    @on(DataTable.RowSelected, "#compare")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.rows) and self.rows[event.cursor_row].best_run:
+            self.post_message(OpenRun(str(self.rows[event.cursor_row].best_run)))
+
+    def action_next_table(self) -> None:
+        labels = [choice.label for choice in self.choices] or [ALL_STUDIES]
+        index = labels.index(self.chosen) if self.chosen in labels else -1
+        self.query_one("#table-choice", Select).value = labels[(index + 1) % len(labels)]
+
+    def action_pick_table(self) -> None:
+        select = self.query_one("#table-choice", Select)
+        select.focus()
+        select.action_show_overlay()

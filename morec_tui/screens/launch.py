@@ -1,0 +1,175 @@
+"""The launch form: a study (`morec tune`) or a single run (`morec run`: dataset, item encoder,
+backbone, overrides), and the GPUs it may use. Dismisses with a JobRequest, or None."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Select,
+    SelectionList,
+    Static,
+)
+
+from morec_core.config import ConfigError, RunSpec
+from morec_core.studies import STUDIES_DIR_ENV, load_studies
+from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
+
+# Hints only (the registries import torch); `morec run` checks the names it is given.
+DATASETS = ["demo", "pairs", "microlens", "mind", "hm", "movielens", "recbole"]
+ENCODERS = ["id", "text", "vision", "glove"]
+BACKBONES = ["sasrec", "dssm"]
+
+
+class LaunchScreen(ModalScreen[JobRequest | None]):
+    BINDINGS = [
+        Binding("ctrl+s", "launch", "Launch"),
+        Binding("escape", "dismiss(None)", "Cancel"),
+    ]
+
+    def __init__(self, store_url: str, gpus: list[Gpu], studies_dir: Path | None) -> None:
+        super().__init__()
+        self.store_url = store_url
+        self.gpus = gpus
+        self.studies_dir = studies_dir
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="launch", classes="dialog"):
+            yield Static("[b]New job[/b]  (Tab: next field · Ctrl+S: launch · Esc: cancel)")
+            with RadioSet(id="kind"):
+                yield RadioButton("Single run", value=True, id="kind-run")
+                yield RadioButton("Study", id="kind-study")
+            with Vertical(id="run-fields"):
+                yield from _field("dataset", Input("demo", id="dataset", compact=True,
+                                                   suggester=SuggestFromList(DATASETS)))
+                yield from _field("path", Input(placeholder="folder of the raw files (not for "
+                                                            "demo)", id="path", compact=True))
+                yield from _field("encoder", Input("id", id="encoder", compact=True,
+                                                   suggester=SuggestFromList(ENCODERS)))
+                yield from _field("model", Input(placeholder="pretrained model for text/vision",
+                                                 id="model", compact=True))
+                yield from _field("backbone", Input("sasrec", id="backbone", compact=True,
+                                                    suggester=SuggestFromList(BACKBONES)))
+                yield from _field("overrides", Input(
+                    placeholder="section.key=value ... e.g. train.epochs=5", id="overrides",
+                    compact=True))
+                yield Checkbox("stop the run when it collapses (the paper's Figure 5)",
+                               value=True, id="stop-on-collapse", compact=True)
+            with Vertical(id="study-fields"):
+                yield from _field("study", Select([], prompt="loading studies…", id="study",
+                                                  compact=True))
+            if self.gpus:
+                yield Label("GPUs (Space to pick; none picked: any free one)")
+                yield SelectionList[str](*[(f"GPU {gpu.index}: {gpu.name}", gpu.index)
+                                           for gpu in self.gpus], id="gpus")
+            else:
+                yield Static("No GPU found: the job takes the CPU slot, one job at a time.",
+                             classes="hint")
+            yield Static("", id="launch-error", classes="problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Launch (Ctrl+S)", id="go", variant="primary", compact=True)
+                yield Button("Cancel (Esc)", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#study-fields").display = False
+        self.query_one("#dataset", Input).focus()
+        self._load_studies()
+
+    @work(thread=True, exit_on_error=False, group="studies")
+    def _load_studies(self) -> None:
+        # Study modules are user code: any error is shown in the form, not raised.
+        try:
+            names, error = sorted(load_studies(self.studies_dir)), ""
+        except Exception as problem:  # noqa: BLE001 - shown to the user
+            names, error = [], f"study modules: {type(problem).__name__}: {problem}"
+        self.app.call_from_thread(self._show_studies, names, error)
+
+    def _show_studies(self, names: list[str], error: str) -> None:
+        select = self.query_one("#study", Select)
+        select.set_options([(name, name) for name in names])
+        select.prompt = "pick a study" if names else "no study in studies/"
+        if error:
+            self._error(error)
+
+    @on(Input.Submitted)
+    def _next_field(self) -> None:
+        self.focus_next()  # Enter moves on like Tab; launching takes Ctrl+S or the button
+
+    @on(RadioSet.Changed, "#kind")
+    def _kind_changed(self) -> None:
+        study = self.query_one("#kind-study", RadioButton).value
+        self.query_one("#run-fields").display = not study
+        self.query_one("#study-fields").display = study
+        self.query_one("#study" if study else "#dataset").focus()
+
+    @on(Button.Pressed, "#go")
+    def action_launch(self) -> None:
+        try:
+            request = self._request()
+        except ConfigError as error:
+            self._error(str(error))
+            return
+        self.dismiss(request)
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, text: str) -> None:
+        error = self.query_one("#launch-error", Static)
+        error.update(text)
+        error.display = bool(text)
+
+    def _request(self) -> JobRequest:
+        picked = list(self.query_one("#gpus", SelectionList).selected) if self.gpus else []
+        candidates = candidate_slots(picked, self.gpus)
+        env = {STUDIES_DIR_ENV: str(self.studies_dir.resolve())} if self.studies_dir else {}
+        if self.query_one("#kind-study", RadioButton).value:
+            study = self.query_one("#study", Select).value
+            if not isinstance(study, str):
+                raise ConfigError("pick a study")
+            # A study takes every GPU picked (one worker each), else one slot.
+            return JobRequest(kind="study", label=f"study {study}",
+                              argv=tuple(study_argv(study, self.store_url)),
+                              candidates=candidates, slots_needed=max(1, len(picked)),
+                              study=study, env=env, cwd=os.getcwd())
+        values = {name: self.query_one(f"#{name}", Input).value.strip()
+                  for name in ("dataset", "path", "encoder", "model", "backbone")}
+        try:
+            overrides = shlex.split(self.query_one("#overrides", Input).value)
+        except ValueError as error:
+            raise ConfigError(f"overrides: {error}") from None
+        if not values["dataset"] or not values["encoder"] or not values["backbone"]:
+            raise ConfigError("dataset, encoder and backbone are needed")
+        # The same check `morec run` makes, here where a typo can still be fixed.
+        RunSpec().with_overrides([
+            f"data.source={values['dataset']}", f"data.path={values['path']}",
+            f"encoder.name={values['encoder']}", f"encoder.model={values['model']}",
+            f"backbone.name={values['backbone']}", *overrides])
+        label = " ".join([values["dataset"], values["encoder"] + (
+            f":{values['model']}" if values["model"] else ""), values["backbone"], *overrides])
+        argv = run_argv(overrides=overrides, store_url=self.store_url, **values)
+        if not self.query_one("#stop-on-collapse", Checkbox).value:
+            argv.append("--no-stop-on-collapse")
+        return JobRequest(kind="run", label=label, argv=tuple(argv), candidates=candidates,
+                          env=env, cwd=os.getcwd())
+
+
+def _field(name: str, widget: Input | Select[str]) -> ComposeResult:
+    with Horizontal(classes="field"):
+        yield Label(name, classes="field-label")
+        yield widget

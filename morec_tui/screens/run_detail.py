@@ -1,0 +1,150 @@
+"""One run: summary, live curves (training loss; validation HR@k / NDCG@k), spec and log tail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
+
+from morec_core.store import RunRecord, StoreError
+from morec_tui.jobs import tail
+from morec_tui.messages import RunLoaded
+from morec_tui.screens.base import PollingScreen
+from morec_tui.screens.jobs import show_log
+from morec_tui.widgets.curves import CurvePlot
+from morec_tui.widgets.runs_table import STATUS_STYLES
+
+
+class RunDetailScreen(PollingScreen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("1", "tab('curves')", "Curves"),
+        Binding("2", "tab('spec')", "Spec"),
+        Binding("3", "tab('log')", "Log"),
+    ]
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.run: RunRecord | None = None
+        self._log: list[str] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"run {self.run_id}", id="bar", classes="bar")
+        yield Static("loading…", id="summary")
+        with TabbedContent(id="tabs"):
+            with TabPane("Curves", id="curves"), Horizontal(id="plots"):
+                yield CurvePlot("training loss", id="loss")
+                yield CurvePlot("validation", id="valid")
+            with TabPane("Spec", id="spec"), VerticalScroll():
+                yield Static("", id="spec-text")
+            with TabPane("Log", id="log"):
+                yield Log(id="log-text", auto_scroll=True)
+        yield from self.compose_problem()
+        yield Footer(compact=True)
+
+    def fetch_args(self) -> str:
+        return self.run_id
+
+    def fetch(self, run_id: Any) -> RunLoaded:
+        store, queue = self.app.store, self.app.queue  # type: ignore[attr-defined]
+        try:
+            run = store.run(run_id)
+        except StoreError:
+            run = None  # a job announced it; it is still loading its data
+        curves = store.curves(run_id) if run else {}
+        test = store.metrics(run_id, "test") if run else {}
+        job = queue.job_of_run(run_id, run.host if run else "", run.pid if run else None)
+        return RunLoaded(run_id, run, curves, test, job.log if job else None,
+                         tail(job.log) if job else [])
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        run, curves = message.run, message.curves
+        if run is None:
+            self.show_text("#summary", "Waiting for the run to start (its job is loading data "
+                                       "and building the model)…")
+            self._show_log(message, "", None)
+            self.loaded()
+            return
+        first = self.run is None
+        self.run = run
+        self.show_text("#bar", _title(run))
+        self.show_text("#summary", _summary(run, message.test))
+        self.query_one("#loss", CurvePlot).show({"loss": curves.get(("train", "loss"), [])})
+        valid = {name: points for (split, name), points in sorted(curves.items())
+                 if split == "valid" and name != "users"}
+        self.query_one("#valid", CurvePlot).show(valid or {"ndcg@10": []})
+        if first:
+            self.show_text("#spec-text", escape(_spec_lines(run.spec)))
+        self._show_log(message, run.host, run.pid)
+        self.loaded()
+
+    def _show_log(self, message: RunLoaded, host: str, pid: int | None) -> None:
+        lines = message.log if message.log_path else [
+            "No log here: this run was started outside this dashboard",
+            f"(host {host}, pid {pid}). Jobs launched with n log to",
+            "<runs>/logs/job-<id>.log and show here."]
+        if lines != self._log:
+            show_log(self.query_one("#log-text", Log), self._log or [], lines)
+            self._log = lines
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+
+def _title(run: RunRecord) -> str:
+    style = STATUS_STYLES.get(run.status, "")
+    where = " / ".join(part for part in (run.study, run.arm) if part)
+    return (f"run [b]{run.id[:8]}[/b] · [{style}]{run.status}[/] · "
+            f"{escape(where or 'no study')} · {escape(run.dataset)}")
+
+
+def _summary(run: RunRecord, test: dict[str, float]) -> str:
+    epochs = "no epoch yet" if run.last_epoch is None else f"epochs {run.last_epoch + 1}"
+    if run.best_epoch is not None:
+        epochs += f", best {run.best_epoch + 1}"
+    valid = ("" if run.best_value is None else
+             f" · valid {run.selection_metric} [b]{run.best_value:.4f}[/b]")
+    tests = " ".join(f"{name} [b]{value:.4f}[/b]" for name, value in sorted(test.items())
+                     if name != "users")
+    lines = [
+        f"{escape(run.encoder)} · {escape(run.backbone)} · "
+        f"{escape(run.device or 'no device yet')} · {escape(run.host)} pid {run.pid}",
+        f"{epochs}{valid}" + (f" · test {tests}" if tests else ""),
+        "cost " + " · ".join(_cost(run)),
+    ]
+    why = run.error or run.status_reason
+    if why:
+        lines.append(f"[{STATUS_STYLES.get(run.status, '')}]{run.status}[/]: {escape(why)}")
+    return "\n".join(lines)
+
+
+def _cost(run: RunRecord) -> list[str]:
+    parts = []
+    if run.trainable_params is not None:
+        parts.append(f"{_count(run.trainable_params)}/{_count(run.total_params or 0)} "
+                     "params trained")
+    if run.seconds_per_epoch is not None:
+        parts.append(f"{run.seconds_per_epoch:.1f} s/ep")
+    if run.peak_memory_bytes is not None:
+        parts.append(f"{run.peak_memory_bytes / 2**30:.2f} GiB peak")
+    if run.flops_per_sample is not None:
+        parts.append(f"{_count(run.flops_per_sample)} FLOP/sample")
+    return parts or ["not measured yet"]
+
+
+def _count(value: float) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def _spec_lines(spec: dict[str, Any]) -> str:
+    """The spec as the `--set section.key=value` lines that would reproduce it."""
+    return "\n".join(f"{section}.{key} = {value}" for section, values in spec.items()
+                     for key, value in values.items())

@@ -1,0 +1,150 @@
+"""The dashboard with real jobs: `morec run` subprocesses on tiny synthetic data."""
+
+import asyncio
+import os
+import signal
+
+from textual.widgets import Checkbox, Input
+
+from morec_core.store import pid_alive
+from morec_tui.jobs import CPU, JobRequest, run_argv
+from morec_tui.screens.compare import CompareScreen
+from morec_tui.screens.confirm import ConfirmScreen
+from morec_tui.screens.jobs import JobsScreen
+from morec_tui.screens.launch import LaunchScreen
+from morec_tui.screens.run_detail import RunDetailScreen
+from morec_tui.screens.runs import RunsScreen
+from morec_tui.widgets.curves import CurvePlot
+from tests.tui.fill import app_on, wait_for
+
+JOB_START_S = 90  # a job imports torch and prepares its data first: slow on a busy 2-core box
+
+
+def drive(app, body, size=(100, 30)):
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await body(app, pilot)
+
+    asyncio.run(main())
+
+
+async def on_screen(app, pilot, screen_type, timeout=10.0):
+    await wait_for(pilot, lambda: isinstance(app.screen, screen_type) and app.screen.loads,
+                   timeout=timeout, what=f"{screen_type.__name__} to load")
+    return app.screen
+
+
+def long_run(places, data):
+    """A run that trains until it is stopped: many epochs, no early stop, no collapse stop."""
+    argv = run_argv(dataset="pairs", path=str(data), encoder="id", model="", backbone="sasrec",
+                    overrides=["backbone.embed_dim=16", "train.epochs=10000",
+                               "train.patience=10000"], store_url=str(places["store"]))
+    return JobRequest(kind="run", label="long run", candidates=(CPU,),
+                      argv=(*argv, "--no-stop-on-collapse"))
+
+
+def running_run(app):
+    """The run that the runs screen shows training (it has finished an epoch)."""
+    runs = getattr(app.screen, "runs", [])
+    return next((run for run in runs if run.status == "running"
+                 and run.last_epoch is not None), None)
+
+
+def test_launch_a_tiny_run_from_the_ui_and_watch_its_curve_grow(places, chains):
+    epochs = 8
+
+    async def body(app, pilot):
+        await on_screen(app, pilot, RunsScreen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the form")
+        form = app.screen
+        form.query_one("#dataset", Input).value = "pairs"
+        form.query_one("#path", Input).value = str(chains)
+        form.query_one("#overrides", Input).value = (
+            f"backbone.embed_dim=16 train.epochs={epochs} train.patience={epochs}")
+        form.query_one("#stop-on-collapse", Checkbox).value = False  # all 8 epochs, whatever
+        await pilot.press("ctrl+s")
+        jobs = await on_screen(app, pilot, JobsScreen)
+        assert jobs.jobs[0].label == (f"pairs id sasrec backbone.embed_dim=16 "
+                                      f"train.epochs={epochs} train.patience={epochs}")
+        assert jobs.jobs[0].argv[-1] == "--no-stop-on-collapse"
+        await wait_for(pilot, lambda: jobs.run_ids.get(jobs.jobs[0].id), timeout=JOB_START_S,
+                       what="the job to announce its run")
+        await pilot.press("enter")
+        detail = await on_screen(app, pilot, RunDetailScreen)
+        loss = detail.query_one("#loss", CurvePlot)
+        seen = []
+
+        def finished():
+            seen.append(loss.points)
+            return detail.run is not None and detail.run.status != "running" \
+                and loss.points == epochs
+
+        await wait_for(pilot, finished, timeout=JOB_START_S, what="the run to finish")
+        assert seen[0] < epochs and seen == sorted(seen)  # points arrived while it trained
+        assert detail.run.status == "completed"
+        assert detail.query_one("#valid", CurvePlot).points == 2 * epochs
+        await wait_for(pilot, lambda: any("completed" in line for line in detail._log or []),
+                       what="the job's log in the detail")
+
+    drive(app_on(places, poll_s=0.2), body)
+
+
+def test_a_job_outlives_its_dashboard_and_is_cancelled_from_the_next(places, chains):
+    started = {}
+
+    async def first(app, pilot):
+        await on_screen(app, pilot, RunsScreen)
+        started["job"] = app.queue.submit(long_run(places, chains))
+        await wait_for(pilot, lambda: running_run(app), timeout=JOB_START_S,
+                       what="the run to train")
+        started["run"] = running_run(app)
+
+    drive(app_on(places, poll_s=0.2), first)
+    job = started["job"]
+    assert pid_alive(job.runner_pid)  # closing the dashboard killed nothing
+
+    async def second(app, pilot):
+        await on_screen(app, pilot, RunsScreen)
+        await pilot.press("j")
+        jobs = await on_screen(app, pilot, JobsScreen)
+        assert jobs.jobs[0].status == "running"
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: jobs.jobs[0].status == "cancelled", timeout=30,
+                       what="the job to be cancelled")
+        await pilot.press("r")
+        runs = await on_screen(app, pilot, RunsScreen)
+        await wait_for(pilot, lambda: [run.status for run in runs.runs] == ["cancelled"],
+                       what="the run to be recorded cancelled")
+
+    drive(app_on(places, poll_s=0.2), second)
+
+
+def test_a_crashing_job_shows_failed_and_the_dashboard_keeps_working(places, chains):
+
+    async def body(app, pilot):
+        await on_screen(app, pilot, RunsScreen)
+        job = app.queue.submit(long_run(places, chains))
+        await wait_for(pilot, lambda: running_run(app), timeout=JOB_START_S,
+                       what="the run to train")
+        # The OOM killer's way: no exception, no last event.
+        os.kill(app.queue.job(job.id).child_pid, signal.SIGKILL)
+        runs = app.screen
+        await wait_for(pilot, lambda: [run.status for run in runs.runs] == ["interrupted"],
+                       what="the run to be marked interrupted")
+        await pilot.press("j")
+        jobs = await on_screen(app, pilot, JobsScreen)
+        await wait_for(pilot, lambda: jobs.jobs[0].status == "failed", what="a failed job")
+        assert jobs.jobs[0].note == "killed by signal 9"
+        await pilot.press("enter")
+        detail = await on_screen(app, pilot, RunDetailScreen)
+        assert detail.run.status == "interrupted" and detail.run.status_reason == "process gone"
+        await pilot.press("escape", "c")
+        await on_screen(app, pilot, CompareScreen)
+        await pilot.press("r")
+        before = runs.loads
+        await wait_for(pilot, lambda: runs.loads > before + 2, what="the runs screen to poll")
+
+    drive(app_on(places, poll_s=0.2, reap_s=0.5), body)

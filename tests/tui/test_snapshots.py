@@ -1,0 +1,72 @@
+"""Snapshots of the main screens at fixed sizes, on fixed data (update with --snapshot-update
+and look at the SVGs in the report before accepting them)."""
+
+from textual.widgets import Input
+
+from morec_tui.messages import OpenRun
+from morec_tui.screens.compare import CompareScreen
+from morec_tui.screens.jobs import JobsScreen
+from morec_tui.screens.launch import LaunchScreen
+from morec_tui.screens.run_detail import RunDetailScreen
+from morec_tui.screens.runs import RunsScreen
+from tests.tui.fill import app_on, wait_for
+
+
+async def shown(pilot, screen_type, loads=1):
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, screen_type)
+                   and getattr(app.screen, "loads", 1) >= loads,
+                   what=f"{screen_type.__name__}")
+    await pilot.pause()
+
+
+async def runs(pilot):
+    await shown(pilot, RunsScreen)
+
+
+def test_runs_screen(snap_compare, filled):
+    assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=runs)
+
+
+def test_runs_screen_at_80x24(snap_compare, filled):
+    assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=runs)
+
+
+def test_run_detail(snap_compare, filled):
+    async def detail(pilot):
+        await runs(pilot)
+        pilot.app.post_message(OpenRun("a3" * 16))
+        await shown(pilot, RunDetailScreen)
+
+    assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=detail)
+
+
+def test_compare_screen(snap_compare, filled):
+    async def compare(pilot):
+        await runs(pilot)
+        await pilot.press("c")
+        await shown(pilot, CompareScreen)
+
+    assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=compare)
+
+
+def test_jobs_screen(snap_compare, filled):
+    async def jobs(pilot):
+        await runs(pilot)
+        await pilot.press("j")
+        await shown(pilot, JobsScreen)
+
+    assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=jobs)
+
+
+def test_launch_form_at_80x24(snap_compare, filled):
+    async def form(pilot):
+        await runs(pilot)
+        await pilot.press("n")
+        await shown(pilot, LaunchScreen)
+        pilot.app.screen.query_one("#dataset", Input).cursor_blink = False
+        await wait_for(pilot, lambda: "pick a study" in str(
+            pilot.app.screen.query_one("#study").prompt), what="the studies")
+        await pilot.pause()
+
+    assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=form)
