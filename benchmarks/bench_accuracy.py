@@ -47,10 +47,10 @@ PROFILES = {
     },
     "gpu": {
         "IDRec microlens": [*MICROLENS, "encoder.name=id", "backbone.embed_dim=128",
-                            "train.batch_size=128", "train.lr=1e-3", "train.epochs=30"],
+                            "train.batch_size=128", "train.lr=1e-3", "train.epochs=20"],
         "MiniLM-L6 E2E microlens": [
             *MICROLENS, "encoder.name=text", "encoder.model=minilm-l6", "backbone.embed_dim=512",
-            "train.batch_size=64", "train.lr=1e-4", "train.lr_encoder=5e-5", "train.epochs=5"],
+            "train.batch_size=64", "train.lr=1e-4", "train.lr_encoder=5e-5", "train.epochs=4"],
         "MobileNetV2 E2E posters": [
             *POSTERS, "encoder.name=vision", "encoder.model=mobilenetv2",
             "backbone.embed_dim=512", "train.batch_size=64", "train.lr=1e-4",
