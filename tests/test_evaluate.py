@@ -10,7 +10,8 @@ from morec_core.batches import input_length
 from morec_core.config import BackboneConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders.id import IdEncoder
-from morec_core.evaluate import evaluate
+from morec_core.evaluate import evaluate, ranks_within
+from morec_core.metrics import rank_of_target
 from morec_core.model import Recommender
 
 SEQUENCES = [[1, 2, 3, 4, 5], [6, 5, 6, 2], [3, 1, 2]]
@@ -91,3 +92,21 @@ def test_results_do_not_depend_on_the_batching():
     many = evaluate(model, dataset, "test", k=10, mask_history=True, batch_size=64,
                     device="cpu")
     assert one == pytest.approx(many)
+
+
+@pytest.mark.parametrize("ties", ["optimistic", "pessimistic"])
+def test_ranks_within_k_agree_with_full_ranks(ties):
+    # Scores on a coarse grid tie often; some are NaN, some -inf (items out of the ranking).
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 8, (64, 40), generator=generator).float()
+    scores[torch.rand(64, 40, generator=generator) < 0.05] = float("nan")
+    scores[torch.rand(64, 40, generator=generator) < 0.1] = float("-inf")
+    scores[:, 0] = float("-inf")
+    targets = torch.randint(1, 40, (64,), generator=generator)
+    scored = scores.gather(1, targets[:, None])[:, 0] > float("-inf")  # neither NaN nor -inf
+    assert 0 < int(scored.sum()) < 64
+    for k in (1, 3, 10, 40, 50):
+        full = rank_of_target(scores.clone(), targets, ties=ties)
+        within = ranks_within(scores.clone(), targets, k, ties=ties)
+        assert torch.equal(within[scored], full[scored].clamp(max=k)), k
+        assert (within[~scored] == k).all()  # a target without a real score is a miss
