@@ -17,21 +17,6 @@ VECTORS = np.array([[1, 0, 0], [0, 2, 0], [0, 0, 3], [4, 4, 4], [5, 0, 5], [9, 9
 TITLES = ["", "The cat", "Dog!", "zebra quagga", "the cat sat on the mat", "CAT, cat."]
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation, which costs whole
-    # milliseconds per op when the 2-core machine is busy.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def vector_folder(tmp_path) -> str:
     """A local word-vector model: vectors.npy and vocab.txt in the same order."""

@@ -21,21 +21,6 @@ TITLES = ["", "the red cat", "a big blue house on the mat", "dog", "small car ru
           "the cat sat on the mat", "blue dog"]
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation, which costs whole
-    # milliseconds per op when the 2-core machine is busy.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory) -> str:
     """A 2-layer BERT (H=32) with random weights and a word-level vocabulary, saved as a HF

@@ -16,21 +16,6 @@ timm = pytest.importorskip("timm")
 NUM_ITEMS = 6
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny tensors: a second intra-op thread only adds synchronisation, which costs whole
-    # milliseconds per op when the 2-core machine is busy.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def images(tmp_path) -> np.ndarray:
     """(num_items + 1, 32, 32, 3) uint8 as the content cache stores them: a read-only memmap."""
