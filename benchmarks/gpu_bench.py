@@ -46,7 +46,9 @@ MODEL_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.
                "special_tokens_map.json")
 PEAK_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.0), ("H200", 989.0), ("H800", 989.0),
                     ("A100", 312.0), ("L40S", 362.0), ("L4", 121.0))
-NOT_ON_THE_DEVICE = ("typer", "textual", "optuna", "sqlalchemy", "plotext", "rich", "morec_tui")
+# What the GPU machine may lack and morec_core must not need. (rich is left out: a library of the
+# device's image imports it, which says nothing of morec_core.)
+NOT_ON_THE_DEVICE = ("typer", "textual", "optuna", "sqlalchemy", "plotext", "morec_tui")
 
 
 def stage(target: Path, shared: Path) -> None:
