@@ -63,8 +63,6 @@ class Study:
     seeds: tuple[int, ...] = (42,)
     group: str = ""
     """Studies sharing a group form one table of `morec compare --group` (a paper table)."""
-    direction_metric: str = "valid"
-    """Trials are ranked by the validation metric of the spec's eval section, never by test."""
 
     def points(self) -> list[GridPoint]:
         """Every (arm, grid combination, seed), in a deterministic order."""

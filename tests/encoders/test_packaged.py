@@ -14,19 +14,6 @@ from morec_core.encoders import packaged
 from morec_core.encoders.packaged import Distribution, PackagedModelError
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: a second thread only adds synchronisation
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_verified_file_passes_and_a_tampered_one_fails_naming_it(tmp_path):
     path = tmp_path / "weights.bin"
     path.write_bytes(b"pretrained weights" * 100)

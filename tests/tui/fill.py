@@ -4,6 +4,7 @@ clock or the machine."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -155,3 +156,12 @@ async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "conditi
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         await pilot.pause(0.1)
+
+
+def drive(app, body, size=(100, 30)):
+    """Run `body(app, pilot)` inside the app at a fixed terminal size."""
+    async def main():
+        async with app.run_test(size=size) as pilot:
+            await body(app, pilot)
+
+    asyncio.run(main())

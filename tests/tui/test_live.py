@@ -1,6 +1,5 @@
 """The dashboard with real jobs: `morec run` subprocesses on tiny synthetic data."""
 
-import asyncio
 import os
 import signal
 
@@ -15,17 +14,9 @@ from morec_tui.screens.launch import LaunchScreen
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
 from morec_tui.widgets.curves import CurvePlot
-from tests.tui.fill import app_on, wait_for
+from tests.tui.fill import app_on, drive, wait_for
 
 JOB_START_S = 90  # a job imports torch and prepares its data first: slow on a busy 2-core box
-
-
-def drive(app, body, size=(100, 30)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await body(app, pilot)
-
-    asyncio.run(main())
 
 
 async def on_screen(app, pilot, screen_type, timeout=10.0):

@@ -1,6 +1,5 @@
 """Pilot tests of the dashboard's screens on a store with fixed runs (no job processes)."""
 
-import asyncio
 import csv
 import io
 import sqlite3
@@ -21,17 +20,9 @@ from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
 from morec_tui.widgets.curves import CurvePlot
 from morec_tui.widgets.runs_table import RunsTable
-from tests.tui.fill import PLANS, app_on, wait_for
+from tests.tui.fill import PLANS, app_on, drive, wait_for
 
 COLLAPSED = "a4" * 16
-
-
-def drive(app, body, size=(100, 30)):
-    async def main():
-        async with app.run_test(size=size) as pilot:
-            await body(app, pilot)
-
-    asyncio.run(main())
 
 
 async def loaded(app, pilot, screen_type, loads=1):
