@@ -13,10 +13,16 @@ from tests.tui.fill import app_on, wait_for
 
 
 async def shown(pilot, screen_type, loads=1):
+    """Wait until the screen is up and loaded and the app is idle: no worker running (the
+    reaper, GPU detection, the screens' loads) and the footer showing this screen's keys, so
+    that a slow machine takes the same picture as a fast one."""
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, screen_type)
                    and getattr(app.screen, "loads", 1) >= loads,
                    what=f"{screen_type.__name__}")
+    await wait_for(pilot, lambda: not any(worker.is_running for worker in app.workers),
+                   what="the app's workers")
+    await pilot.pause(0.2)
     await pilot.pause()
 
 
