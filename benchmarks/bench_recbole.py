@@ -9,6 +9,9 @@ RecBole runs in its own virtual environment (created here on first use, about 3 
 1.2.1 needs numpy < 2 and pandas < 2.3), in a subprocess, built from its modules directly rather
 than `recbole.quick_start`, which imports Ray.
 
+The same model on both sides: morec runs with RecBole's SASRec block (post-LN after a LayerNorm
+on the input sum, backbone.layer_norm=post) and initialisation (N(0, 0.02), backbone.init=normal);
+--morec-own-architecture keeps morec's defaults (pre-LN, xavier) instead.
 Same hyper-parameters on both sides: d = 64, 2 blocks, 2 heads, feed-forward 4d, dropout 0.1,
 Adam(W) lr 1e-3 without weight decay, window 20 (max_seq_len 23 - 3), eval batch 1024, and the
 same number of training pairs per step. RecBole trains on prefixes, one (history, target) pair
@@ -19,7 +22,8 @@ epoch. So morec's batch is 128 / (mean pairs per sequence) sequences, 32 on micr
 Losses (--loss):
   bce  morec's default, BCE on one uniform negative per positive at every position; RecBole's
        nearest, BPR on one uniform negative per training prefix (its SASRec has no BCE).
-  ce   morec's in-batch softmax; RecBole's full softmax over all items (its default).
+  ce   cross-entropy over all items on both sides: morec's train.loss=full_softmax, RecBole's
+       CE (its default). --morec-loss softmax runs morec's in-batch softmax instead.
 Evaluation ranks every item for every user, without history masking on both sides: RecBole
 masks no history for sequential models, so morec runs with eval.mask_history=false here.
 
@@ -45,6 +49,10 @@ DEFAULT_SHARED = ROOT.parent / "shared" / "data"
 DEFAULT_VENV = ROOT / "benchmarks" / ".recbole-venv"
 RECBOLE_PINS = ["recbole==1.2.1", "numpy<2", "pandas<2.3"]
 RESULT_PREFIX = "RESULT "
+MOREC_LOSS = {"bce": "bce", "ce": "full_softmax"}
+"""--loss -> morec's train.loss: the same objective as RecBole's loss_type (BPR's nearest for bce)."""
+RECBOLE_ARCHITECTURE = ["backbone.layer_norm=post", "backbone.init=normal"]
+"""morec's settings for RecBole's SASRec: post-LN blocks after an input LayerNorm, N(0, 0.02)."""
 
 
 # --- the RecBole side: runs inside the RecBole venv, imports nothing of morec -----------------
@@ -219,11 +227,14 @@ def run_morec(arguments: argparse.Namespace, run_dir: Path) -> dict:
         "data.source=microlens", f"data.path={arguments.shared / 'microlens-50k'}",
         f"data.user_sample={arguments.users}", "data.max_seq_len=23",
         f"backbone.embed_dim={arguments.dim}", "backbone.num_blocks=2", "backbone.num_heads=2",
-        f"backbone.dropout={arguments.dropout}", f"train.loss={'softmax' if arguments.loss == 'ce' else 'bce'}",
+        f"backbone.dropout={arguments.dropout}",
+        f"train.loss={arguments.morec_loss or MOREC_LOSS[arguments.loss]}",
         f"train.batch_size={arguments.morec_batch_size}", f"train.lr={arguments.lr}",
         f"train.epochs={arguments.epochs}", f"train.patience={arguments.patience}",
         f"train.seed={arguments.seed}", "train.device=cpu", "train.precision=fp32",
-        "eval.mask_history=false", f"eval.batch_size={arguments.eval_batch_size}"])
+        "eval.mask_history=false", f"eval.batch_size={arguments.eval_batch_size}",
+        *([] if arguments.morec_own_architecture else RECBOLE_ARCHITECTURE),
+        *arguments.morec_set])
     curve, test, clock, phase_start, train_seconds = [], {}, 0.0, None, 0.0
     for event in iter_run(spec, RunContext(run_id="bench", run_dir=run_dir)):
         now = time.perf_counter()
@@ -323,6 +334,14 @@ def main() -> int:
     parser.add_argument("--morec-batch-size", type=int, default=0,
                         help="morec's batch in user sequences; 0 = as many pairs per step as "
                              "RecBole's batch (its --batch-size / mean pairs per sequence)")
+    parser.add_argument("--morec-loss",
+                        choices=("bce", "softmax", "full_softmax", "sampled_softmax"),
+                        help="morec's train.loss instead of the one matching --loss")
+    parser.add_argument("--morec-own-architecture", action="store_true",
+                        help="morec's defaults (pre-LN, xavier) instead of RecBole's SASRec "
+                             "(post-LN, N(0, 0.02)): " + " ".join(RECBOLE_ARCHITECTURE))
+    parser.add_argument("--morec-set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="extra override of morec's run spec (repeatable)")
     parser.add_argument("--eval-batch-size", type=int, default=1024)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,

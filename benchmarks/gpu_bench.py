@@ -20,7 +20,9 @@ the rest are skipped):
   morec-e2e    SASRec + MPNet-base fine-tuned end to end, bf16 autocast, batch 64: morec's step
   naive-e2e    the paper code's step on the same batches and weights (bench_e2e_step.naive_loss)
   morec-eval   full-ranking validation: item table through the encoder, all users x all items,
-               as iter_run calls it (no autocast) and under bf16 autocast
+               as iter_run calls it (bf16 autocast) and in fp32
+  (with morec-e2e: the same steps with unfused AdamW, and a torch.profiler table of 3 steps in
+   OUT/profile.txt; --skip optimizer,profile leaves them out)
   morec-top2   top-2-layer fine-tuning: the frozen lower layers' outputs cached once
   idrec        IDRec SASRec (d 64, batch 128): one whole epoch and one validation
 MFU = FLOPs counted by torch's FlopCounterMode on the same batches (forward + backward) / time /
@@ -114,6 +116,30 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
+def profile_steps(built, batches, placement, path: Path) -> None:
+    """torch.profiler over the last 3 of `batches` (the first ones warm up): where a step's time
+    goes, kernels by CUDA time, and host time against device time (a launch-bound step has
+    much more of the first)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if placement.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    time_steps(built, batches[:-3], built.model.loss, placement, warmup=0)
+    began = time.perf_counter()
+    with profile(activities=activities) as profiler:
+        time_steps(built, batches[-3:], built.model.loss, placement, warmup=0)
+    wall = time.perf_counter() - began
+    sort_by = "cuda_time_total" if placement.device.type == "cuda" else "cpu_time_total"
+    events = profiler.key_averages()
+    device_us = sum(event.self_device_time_total for event in events)
+    text = (f"3 steps: wall {wall * 1e3:.1f} ms, device busy {device_us / 1e3:.1f} ms "
+            f"(kernels' self time; the rest is the device waiting on the host)\n\n"
+            + events.table(sort_by=sort_by, row_limit=30, max_name_column_width=60))
+    path.write_text(text)
+    print(text.splitlines()[0], flush=True)
+
+
 def count_step_flops(model, batches, loss_of, placement) -> float:
     """Forward + backward FLOPs of loss_of over `batches` (weights untouched)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -151,13 +177,16 @@ def time_steps(built, batches, loss_of, placement, warmup: int) -> tuple[float, 
 
 
 def throughput(built, batches, loss_of, placement, *, warmup: int, batch_size: int,
-               peak: float | None, count_flops: bool = True) -> dict:
+               peak: float | None, count_flops: bool = True, repeats: int = 2) -> dict:
+    """The fastest of `repeats` passes over the batches: the first pass of a phase also pays
+    for new kernel shapes and clocks ramping up, which a long run does not."""
     import torch
 
     device = placement.device
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    seconds, steps = time_steps(built, batches, loss_of, placement, warmup)
+    seconds, steps = min(time_steps(built, batches, loss_of, placement, warmup)
+                         for _ in range(repeats))
     figures = {"steps": steps, "s_per_step": seconds / steps,
                "samples_per_s": steps * batch_size / seconds}
     if count_flops:
@@ -258,7 +287,22 @@ def main() -> int:
                              batch_size=arguments.batch_size, peak=peak)
         distinct = [len(torch.unique(b.item_ids())) for b in batches]
         figures["distinct_items_per_step"] = float(np.mean(distinct))
+        figures["optimizer"] = "fused AdamW" if built.optimizer.defaults.get("fused") else "AdamW"
         recorder.save("morec-e2e", figures)
+        if device.type == "cuda" and "optimizer" not in skip:
+            # The same steps with torch's default (foreach, unfused) AdamW: what fusing gives.
+            # The same steps with fused AdamW (morec uses torch's default, foreach).
+            default_optimizer = built.optimizer
+            built.optimizer = torch.optim.AdamW(
+                [{key: value for key, value in group.items() if key not in ("fused", "foreach")}
+                 for group in default_optimizer.param_groups], fused=True)
+            fused = throughput(built, batches, built.model.loss, placement, warmup=warmup,
+                               batch_size=arguments.batch_size, peak=peak, count_flops=False)
+            fused["fused_speedup"] = fused["samples_per_s"] / figures["samples_per_s"]
+            recorder.save("morec-e2e-fused-adamw", fused)
+            built.optimizer = default_optimizer
+        if "profile" not in skip:
+            profile_steps(built, batches[:warmup + 3], placement, arguments.out / "profile.txt")
     if "naive-e2e" not in skip and recorder.left() > 60:
         naive_batches = batches[:2 + arguments.naive_steps]
         e2e_model = built.model
@@ -271,10 +315,11 @@ def main() -> int:
             figures["morec_speedup"] = ours["samples_per_s"] / figures["samples_per_s"]
         recorder.save("naive-e2e", figures)
     if "morec-eval" not in skip and recorder.left() > 60:
-        # As iter_run runs it (no autocast: the item table in fp32), then under bf16 autocast.
+        # As iter_run runs it (under the run's autocast: bf16 here), then in fp32 as it ran
+        # before (the item table through the encoder in fp32).
         figures = {}
-        for label, context in (("seconds", contextlib.nullcontext),
-                               ("seconds_bf16", placement.autocast)):
+        for label, context in (("seconds", placement.autocast),
+                               ("seconds_fp32", contextlib.nullcontext)):
             sync(device)
             began = time.perf_counter()
             with context():
@@ -360,8 +405,11 @@ def write_markdown(results: dict, path: Path) -> None:
                      "step's samples/s on the same batches.")
     if "morec-eval" in phases:
         extra.append(f"E2E full-ranking validation: {phases['morec-eval']['seconds']:.1f} s as "
-                     f"iter_run runs it, {phases['morec-eval']['seconds_bf16']:.1f} s under bf16 "
-                     "autocast.")
+                     f"iter_run runs it (bf16 autocast), {phases['morec-eval']['seconds_fp32']:.1f}"
+                     " s in fp32.")
+    if "morec-e2e-fused-adamw" in phases:
+        extra.append(f"Fused AdamW: {phases['morec-e2e-fused-adamw']['fused_speedup']:.2f}x the "
+                     "E2E step's samples/s with torch's default (foreach) AdamW.")
     if "idrec" in phases:
         extra.append(f"IDRec: epoch about {phases['idrec']['epoch_s_estimate']:.1f} s, "
                      f"validation {phases['idrec']['eval_s']:.1f} s.")

@@ -38,15 +38,17 @@ class SequenceBatch(_TensorBatch):
     users: torch.Tensor
     """(B,) int64 user indices."""
     inputs: torch.Tensor
-    """(B, W) int64 input items, left-padded with 0."""
+    """(B, w) int64 input items, left-padded with 0; w is the batch's longest, at most W."""
     targets: torch.Tensor
-    """(B, W) int64 next item of each input position; 0 where the input is padding."""
+    """(B, w) int64 next item of each input position; 0 where the input is padding."""
     negatives: torch.Tensor
-    """(B, W) int64 one sampled negative per target; 0 where the target is padding."""
+    """(B, w) int64 one sampled negative per target; 0 where the target is padding."""
 
-    def item_ids(self) -> torch.Tensor:
-        """Every item id the batch refers to, flattened (for encoding each distinct item once)."""
-        return torch.cat([self.inputs.flatten(), self.targets.flatten(), self.negatives.flatten()])
+    def item_ids(self, negatives: bool = True) -> torch.Tensor:
+        """Every item id the batch refers to, flattened (for encoding each distinct item once);
+        negatives=False leaves out the sampled negatives (a loss that does not read them)."""
+        parts = [self.inputs.flatten(), self.targets.flatten()]
+        return torch.cat([*parts, self.negatives.flatten()] if negatives else parts)
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class PairBatch(_TensorBatch):
     negatives: torch.Tensor
     """(B,) int64 sampled negative items."""
 
-    def item_ids(self) -> torch.Tensor:
-        return torch.cat([self.targets, self.negatives])
+    def item_ids(self, negatives: bool = True) -> torch.Tensor:
+        return torch.cat([self.targets, self.negatives]) if negatives else self.targets
 
 
 @dataclass(frozen=True)
@@ -150,12 +152,17 @@ def sequence_batches(data: TrainingData, *, batch_size: int,
     for begin in range(0, len(order), batch_size):
         rows = order[begin:begin + batch_size]
         users = data.sequence_users[rows]
-        targets = data.sequence_targets[rows].astype(np.int64)  # (B, W)
+        # Cut to the batch's longest sequence: the columns left of it are padding in every row
+        # (left-padded), which the backbone would only mask out again.
+        inputs = data.sequence_inputs[rows]  # (B, W)
+        width = int((inputs > 0).sum(axis=1).max())
+        inputs = inputs[:, -width:].astype(np.int64)  # (B, w), w <= W
+        targets = data.sequence_targets[rows, -width:].astype(np.int64)  # (B, w)
         negatives = sample_negatives(data, np.broadcast_to(users[:, None], targets.shape), rng)
         negatives[targets == 0] = 0
         yield SequenceBatch(
             users=torch.from_numpy(users.astype(np.int64)),
-            inputs=torch.from_numpy(data.sequence_inputs[rows].astype(np.int64)),
+            inputs=torch.from_numpy(inputs),
             targets=torch.from_numpy(targets),
             negatives=torch.from_numpy(negatives),
         )

@@ -20,7 +20,7 @@ from morec_core.data.dataset import PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import EncoderInputs
 from morec_core.evaluate import evaluate
-from morec_core.model import Recommender
+from morec_core.model import Recommender, normal_init_
 
 # Which content each item encoder reads. An encoder absent here reads no content (id).
 CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glove": "titles"}
@@ -111,8 +111,11 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
                                       dropout=spec.backbone.dropout, device=device)
     window = input_length(dataset, cap=spec.data.max_seq_len)
     backbone = build_backbone(spec.backbone, num_users=dataset.num_users, max_length=window)
-    model = Recommender(item_encoder, backbone, spec.train.loss,
-                        num_items=dataset.num_items).to(device)
+    model = Recommender(item_encoder, backbone, spec.train.loss, num_items=dataset.num_items,
+                        sampled_negatives=spec.train.sampled_negatives)
+    if spec.backbone.init == "normal":
+        normal_init_(model)
+    model = model.to(device)
     if spec.encoder.mode == "e2e" and spec.encoder.finetune_layers > 0:
         # Top-k fine-tuning: the frozen lower layers' outputs never change, so compute them once
         # for every item and let each training step run only the top k layers (issue 7).
@@ -120,6 +123,8 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
             if hasattr(module, "precompute_frozen"):
                 module.precompute_frozen(spec.eval.batch_size)
     groups = model.parameter_groups()
+    # torch's default (foreach) AdamW: fused=True was no faster on an H200 (0.94x the E2E
+    # step's samples/s; benchmarks/README.md, gpu_bench.py's optimizer comparison).
     optimizer = torch.optim.AdamW([
         {"name": "encoder", "params": groups["encoder"], "lr": spec.train.lr_encoder,
          "weight_decay": spec.train.weight_decay_encoder},

@@ -100,6 +100,13 @@ class BackboneConfig:
     """Dropout everywhere in the backbone; paper: 0.1."""
     mlp_layers: int = 0
     """Hidden layers in each DSSM tower; paper: 0 was always best."""
+    layer_norm: str = "pre"
+    """SASRec blocks: pre (LayerNorm before each sublayer, final LayerNorm) | post (after each
+    residual sum, LayerNorm on the input, as RecBole's SASRec)."""
+    init: str = "xavier"
+    """Initialisation of what is trained from scratch (backbone, ID embeddings, dense heads):
+    xavier (xavier-normal embeddings as the paper's code, torch's defaults for dense layers) |
+    normal (N(0, 0.02) weights and zero biases everywhere, as RecBole and BERT)."""
 
     def __post_init__(self) -> None:
         _check(self.embed_dim >= 1, "backbone.embed_dim", "must be >= 1")
@@ -108,6 +115,8 @@ class BackboneConfig:
                f"must divide backbone.embed_dim ({self.embed_dim})")
         _check(0.0 <= self.dropout < 1.0, "backbone.dropout", "must be in [0, 1)")
         _check(self.mlp_layers >= 0, "backbone.mlp_layers", "must be >= 0")
+        _check(self.layer_norm in ("pre", "post"), "backbone.layer_norm", "must be pre or post")
+        _check(self.init in ("xavier", "normal"), "backbone.init", "must be xavier or normal")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,7 +134,11 @@ class TrainConfig:
     weight_decay_encoder: float = 0.0
     """AdamW weight decay of the pretrained modality encoder."""
     loss: str = "bce"
-    """bce: one sampled negative per positive (the paper) | softmax: in-batch cross-entropy."""
+    """bce: one sampled negative per positive (the paper) | softmax: in-batch cross-entropy |
+    full_softmax: cross-entropy over every item (RecBole's CE; ID or two-stage encoders only) |
+    sampled_softmax: cross-entropy over the target and train.sampled_negatives uniform items."""
+    sampled_negatives: int = 1024
+    """Uniform negatives shared by a batch under loss=sampled_softmax."""
     patience: int = 5
     """Stop after this many evaluations without a better validation metric."""
     device: str = "auto"
@@ -144,7 +157,9 @@ class TrainConfig:
         _check(self.lr_encoder >= 0, "train.lr_encoder", "must be >= 0")
         _check(self.weight_decay >= 0 and self.weight_decay_encoder >= 0, "train.weight_decay",
                "must be >= 0")
-        _check(self.loss in ("bce", "softmax"), "train.loss", "must be bce or softmax")
+        _check(self.loss in ("bce", "softmax", "full_softmax", "sampled_softmax"), "train.loss",
+               "must be bce, softmax, full_softmax or sampled_softmax")
+        _check(self.sampled_negatives >= 1, "train.sampled_negatives", "must be >= 1")
         _check(self.patience >= 1, "train.patience", "must be >= 1")
         _check(self.precision in ("auto", "fp32", "bf16", "fp16"), "train.precision",
                "must be auto, fp32, bf16 or fp16")
@@ -182,6 +197,14 @@ class RunSpec:
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        # A full softmax runs the whole catalogue through the item tower at every step: cheap
+        # for an ID table or cached features, an epoch per step for an end-to-end encoder.
+        _check(self.train.loss != "full_softmax" or self.encoder.name == "id"
+               or self.encoder.mode == "two_stage", "train.loss",
+               "full_softmax needs encoder.name=id or encoder.mode=two_stage (it encodes every "
+               "item at every step)")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

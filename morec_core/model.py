@@ -45,19 +45,51 @@ def softmax_loss(states: torch.Tensor, targets: torch.Tensor, negatives: torch.T
     return F.cross_entropy(logits, labels)
 
 
-LOSSES: dict[str, LossFunction] = {"bce": bce_loss, "softmax": softmax_loss}
+def full_softmax_loss(states: torch.Tensor, targets: torch.Tensor,
+                      table: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the whole catalogue (RecBole's CE): every item but the target is a
+    negative. states: (M, d); targets: (M,) in 1..I; table: (I + 1, d), row 0 padding -> scalar.
+
+    The whole catalogue goes through the item tower at every step, so this suits cheap item
+    encoders only (ID embeddings, cached two-stage features); the config enforces it."""
+    logits = states @ table[1:].T  # (M, I)
+    return F.cross_entropy(logits, targets - 1)
+
+
+def sampled_softmax_loss(states: torch.Tensor, targets: torch.Tensor, sampled: torch.Tensor,
+                         embed: ItemLookup) -> torch.Tensor:
+    """Softmax over each position's target and K items drawn uniformly for the whole batch.
+    states: (M, d); targets: (M,); sampled: (K,) -> scalar.
+
+    The proposal is uniform, so the log-Q correction of sampled softmax is the same constant for
+    every candidate and cancels: this estimates the full softmax (full_softmax) at K / I of its
+    cost. A sampled item equal to a row's target is masked there (an "accidental hit")."""
+    positive = (states * embed(targets)).sum(-1, keepdim=True)  # (M, 1)
+    negative = states @ embed(sampled).T  # (M, K)
+    negative = negative.masked_fill(sampled[None, :] == targets[:, None], float("-inf"))
+    logits = torch.cat([positive, negative], dim=1)  # (M, 1 + K), the target in column 0
+    return F.cross_entropy(logits, torch.zeros_like(targets))
+
+
+LOSSES: dict[str, LossFunction] = {"bce": bce_loss, "softmax": softmax_loss,
+                                   "sampled_softmax": sampled_softmax_loss}
+KNOWN_LOSSES = (*LOSSES, "full_softmax")
+PER_POSITION_NEGATIVES = ("bce",)
+"""Losses that read the batch's own negatives (one per position); the others bring their own."""
 
 
 class Recommender(nn.Module):
     def __init__(self, item_encoder: nn.Module, backbone: nn.Module, loss: str = "bce", *,
-                 num_items: int) -> None:
+                 num_items: int, sampled_negatives: int = 1024) -> None:
         super().__init__()
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        if loss not in KNOWN_LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(KNOWN_LOSSES)}")
         self.item_encoder = item_encoder
         self.backbone = backbone
         self.loss_name = loss
         self.num_items = num_items
+        self.sampled_negatives = sampled_negatives
+        """K, the uniform negatives shared by a batch under loss=sampled_softmax."""
 
     @property
     def kind(self) -> str:
@@ -70,16 +102,28 @@ class Recommender(nn.Module):
 
     def loss(self, batch: TrainBatch) -> torch.Tensor:
         """Mean training loss of one batch (SequenceBatch or PairBatch, matching the kind)."""
-        distinct = torch.unique(batch.item_ids())  # (U,) sorted, 0 first when present
+        real = batch.targets > 0  # padding positions carry no loss
+        if self.loss_name == "full_softmax":
+            every_item = torch.arange(self.num_items + 1, device=batch.targets.device)
+            full_table = self._padded_vectors(every_item)  # (I + 1, d)
+            states = self.backbone.train_states(batch, lambda item_ids: full_table[item_ids])
+            return full_softmax_loss(states[real], batch.targets[real], full_table)
+        item_ids = batch.item_ids(negatives=self.loss_name in PER_POSITION_NEGATIVES)
+        if self.loss_name == "sampled_softmax":
+            # Drawn from torch's generator: seeded by the run, saved with its checkpoints.
+            negatives = torch.randint(1, self.num_items + 1, (self.sampled_negatives,),
+                                      device=item_ids.device)  # (K,)
+            item_ids = torch.cat([item_ids, negatives])
+        else:
+            negatives = batch.negatives[real]
+        distinct = torch.unique(item_ids)  # (U,) sorted, 0 first when present
         table = self._padded_vectors(distinct)  # (U, d)
 
         def embed(item_ids: torch.Tensor) -> torch.Tensor:
             return table[torch.searchsorted(distinct, item_ids)]  # (..., d)
 
         states = self.backbone.train_states(batch, embed)  # (*targets.shape, d)
-        real = batch.targets > 0  # padding positions carry no loss
-        return LOSSES[self.loss_name](states[real], batch.targets[real],
-                                      batch.negatives[real], embed)
+        return LOSSES[self.loss_name](states[real], batch.targets[real], negatives, embed)
 
     @torch.no_grad()
     def item_table(self, batch_size: int = 256) -> torch.Tensor:
@@ -121,6 +165,24 @@ class Recommender(nn.Module):
         rest = list(encoder_groups["rest"])
         rest += [parameter for parameter in self.backbone.parameters() if parameter.requires_grad]
         return {"encoder": list(encoder_groups["encoder"]), "rest": rest}
+
+
+def normal_init_(model: Recommender, std: float = 0.02) -> None:
+    """N(0, std) weights and zero biases for every Linear and Embedding trained from scratch,
+    as RecBole and BERT initialise (backbone.init=normal). A pretrained encoder's weights,
+    trained or frozen, are left as loaded; embedding padding rows stay zero."""
+    pretrained = {id(parameter) for parameter in model.parameter_groups()["encoder"]}
+    for module in model.modules():
+        if not isinstance(module, nn.Linear | nn.Embedding):
+            continue
+        if id(module.weight) in pretrained or not module.weight.requires_grad:
+            continue
+        nn.init.normal_(module.weight, std=std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
 
 
 def _device_of(module: nn.Module) -> torch.device:

@@ -112,8 +112,10 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
     if best.epoch is not None:
         model.load_state_dict(checkpoint.load(best_path)["model"])
         for split in built.test_splits():
-            yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split,
-                               metrics=built.evaluate(split), protocol=built.protocol)
+            with placement.autocast():  # as validation was: the same precision chose the epoch
+                metrics = built.evaluate(split)
+            yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split, metrics=metrics,
+                               protocol=built.protocol)
     yield ev.CostMeasured(
         run_id=run_id, trainable_params=trainable, total_params=total,
         seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else None,
@@ -137,7 +139,10 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
                         learning_rates={param_group["name"]: param_group["lr"]
                                         for param_group in optimizer.param_groups})
-    metrics = built.evaluate("valid")
+    # Under the training precision: on a GPU the item table (an E2E encoder over the whole
+    # catalogue) is most of an evaluation's cost. Scores are still float32 (score_all).
+    with placement.autocast():
+        metrics = built.evaluate("valid")
     yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
                        protocol=built.protocol)
     value = metrics[spec.eval.selection_metric]

@@ -25,13 +25,18 @@ def eval_batch(inputs: list[list[int]]) -> EvalBatch:
                      targets=torch.ones(len(inputs), dtype=torch.long), history=tensor)
 
 
-def tiny_sasrec(max_length: int = 6) -> SASRec:
+def tiny_sasrec(max_length: int = 6, norm_first: bool = True) -> SASRec:
     torch.manual_seed(0)
-    return SASRec(dim=8, max_length=max_length, num_blocks=2, num_heads=2, dropout=0.1).eval()
+    return SASRec(dim=8, max_length=max_length, num_blocks=2, num_heads=2, dropout=0.1,
+                  norm_first=norm_first).eval()
 
 
-def test_sasrec_is_causal():
-    model, embed = tiny_sasrec(), identity_lookup(8)
+NORMS = pytest.mark.parametrize("norm_first", [True, False], ids=["pre_ln", "post_ln"])
+
+
+@NORMS
+def test_sasrec_is_causal(norm_first):
+    model, embed = tiny_sasrec(norm_first=norm_first), identity_lookup(8)
     inputs = torch.tensor([[0, 3, 4, 5, 6, 7]])
     changed = inputs.clone()
     changed[0, -1] = 9
@@ -41,8 +46,9 @@ def test_sasrec_is_causal():
     assert not torch.allclose(before[:, -1], after[:, -1])
 
 
-def test_sasrec_ignores_padding_and_its_width():
-    model, embed = tiny_sasrec(), identity_lookup(8)
+@NORMS
+def test_sasrec_ignores_padding_and_its_width(norm_first):
+    model, embed = tiny_sasrec(norm_first=norm_first), identity_lookup(8)
     narrow = model.user_state(eval_batch([[3, 4, 5]]), embed)
     wide = model.user_state(eval_batch([[0, 0, 3, 4, 5]]), embed)
     longer = model.user_state(eval_batch([[9, 9, 9, 9, 9, 3, 4, 5]]), embed)  # beyond the window
@@ -52,10 +58,38 @@ def test_sasrec_ignores_padding_and_its_width():
     assert not torch.allclose(narrow, truncated)
 
 
-def test_sasrec_has_no_nan_on_padded_queries():
-    model, embed = tiny_sasrec(), identity_lookup(8)
+@NORMS
+def test_sasrec_has_no_nan_on_padded_queries(norm_first):
+    model, embed = tiny_sasrec(norm_first=norm_first), identity_lookup(8)
     inputs = torch.tensor([[0, 0, 0, 0, 0, 4], [0, 0, 0, 0, 0, 0]])
     assert torch.isfinite(model.encode(embed(inputs), inputs > 0)).all()
+
+
+@NORMS
+def test_sasrec_blocks_normalise_where_their_kind_says(norm_first):
+    """Pre-LN: x + f(LN(x)), then a final LayerNorm; post-LN (RecBole's): LayerNorm on the input
+    sum, LN(x + f(x)) in each block, nothing after. One block, recomputed by hand."""
+    torch.manual_seed(0)
+    model = SASRec(dim=8, max_length=4, num_blocks=1, num_heads=2, dropout=0.0,
+                   norm_first=norm_first).eval()
+    block, embed = model.blocks[0], identity_lookup(8)
+    inputs = torch.tensor([[0, 3, 4, 5]])
+    valid = inputs > 0
+    allowed = torch.ones(4, 4, dtype=torch.bool).tril() & valid[:, None, None, :]
+    allowed = allowed | torch.eye(4, dtype=torch.bool)
+    hidden = embed(inputs) + model.positions.weight  # the window is full: positions 0..3
+
+    if norm_first:
+        hidden = hidden + block._attend(block.attention_norm(hidden), allowed)
+        hidden = hidden + block.feed_forward(block.feed_forward_norm(hidden))
+        expected = model.final_norm(hidden)
+    else:
+        hidden = model.input_norm(hidden)
+        hidden = block.attention_norm(hidden + block._attend(hidden, allowed))
+        expected = block.feed_forward_norm(hidden + block.feed_forward(hidden))
+        # Each position ends on a LayerNorm: mean 0 and unit variance before its affine (1, 0).
+        torch.testing.assert_close(expected.mean(-1), torch.zeros(1, 4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(model.encode(embed(inputs), valid), expected)
 
 
 def test_dssm_states_depend_on_the_user_only():
@@ -97,13 +131,16 @@ def chain_dataset(seed: int = 0, num_users: int = 400, num_items: int = 100) -> 
 
 
 @pytest.mark.parametrize(("backbone_name", "loss"),
-                         [("sasrec", "bce"), ("sasrec", "softmax"), ("dssm", "bce")])
-def test_short_training_learns_the_chains(backbone_name, loss):
+                         [("sasrec", "bce"), ("sasrec", "softmax"), ("sasrec", "full_softmax"),
+                          ("sasrec", "sampled_softmax"),
+                          ("dssm", "bce"), ("dssm", "full_softmax")])
+def test_short_training_learns_the_chains(backbone_name, loss, layer_norm="pre"):
     dataset = chain_dataset()
     torch.manual_seed(0)
     window = input_length(dataset)
     data = training_data(dataset, window)
-    backbone = build_backbone(BackboneConfig(name=backbone_name, embed_dim=32),
+    backbone = build_backbone(BackboneConfig(name=backbone_name, embed_dim=32,
+                                             layer_norm=layer_norm),
                               num_users=dataset.num_users, max_length=window)
     item_encoder = build_item_encoder(EncoderConfig(name="id"),
                                       EncoderInputs(num_items=dataset.num_items), 32)
@@ -126,3 +163,7 @@ def test_short_training_learns_the_chains(backbone_name, loss):
     random_hr = 10 / dataset.num_items
     assert result["hr@10"] > 4 * random_hr, result
     assert result["users"] == dataset.num_users
+
+
+def test_post_ln_sasrec_learns_the_chains():
+    test_short_training_learns_the_chains("sasrec", "full_softmax", layer_norm="post")

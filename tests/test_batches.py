@@ -67,6 +67,23 @@ def test_sequence_batches_pad_negatives_with_targets_and_avoid_training_items():
     assert seen == len(data.sequence_users)
 
 
+def test_sequence_batches_are_cut_to_their_longest_sequence_and_lose_no_pair():
+    dataset = make_dataset([[1, 2, 3, 4], [5, 6, 7, 8, 9, 10, 11, 12], [2, 4, 6, 8]],
+                           num_items=12)
+    data = training_data(dataset, max_length=input_length(dataset))  # W = 5
+    widths, pairs = [], set()
+    for batch in train_batches(data, "sequence", batch_size=1, rng=np.random.default_rng(0)):
+        widths.append(batch.inputs.shape[1])
+        assert (batch.inputs[:, 0] > 0).any(), "the first column is padding in every row"
+        user = int(batch.users[0])
+        pairs |= {(user, int(i), int(t)) for i, t in zip(batch.inputs[0], batch.targets[0],
+                                                           strict=True) if t > 0}
+    assert sorted(widths) == [1, 1, 5]
+    assert pairs == {(0, 1, 2), (1, 5, 6), (1, 6, 7), (1, 7, 8), (1, 8, 9), (1, 9, 10), (2, 2, 4)}
+    together = next(train_batches(data, "sequence", batch_size=3, rng=np.random.default_rng(0)))
+    assert together.inputs.shape == (3, 5)
+
+
 def test_pair_batches_cover_every_training_interaction_once():
     dataset = random_dataset()
     data = training_data(dataset, max_length=input_length(dataset))

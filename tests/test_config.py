@@ -33,6 +33,8 @@ def test_missing_keys_take_defaults():
     ({"data": []}, "data"),
     ({"backbone": {"embed_dim": 10, "num_heads": 3}}, "backbone.num_heads"),
     ({"encoder": {"mode": "three_stage"}}, "encoder.mode"),
+    ({"train": {"loss": "hinge"}}, "train.loss"),
+    ({"encoder": {"name": "text"}, "train": {"loss": "full_softmax"}}, "train.loss"),
 ])
 def test_rejects_unknown_keys_and_wrong_types_naming_the_key(raw, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):

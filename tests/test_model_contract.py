@@ -19,7 +19,12 @@ from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import ENCODERS, build_item_encoder, modality_builder
 from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.heads import FrozenFeatures
-from morec_core.model import Recommender
+from morec_core.model import (
+    Recommender,
+    full_softmax_loss,
+    normal_init_,
+    sampled_softmax_loss,
+)
 
 NUM_ITEMS = 12
 DIM = 8
@@ -104,18 +109,22 @@ def tiny_dataset() -> PreparedDataset:
 VARIANTS = {
     "e2e": ({}, "bce"),
     "e2e_softmax": ({}, "softmax"),
+    "e2e_full_softmax": ({}, "full_softmax"),
+    "e2e_sampled_softmax": ({}, "sampled_softmax"),
     "top_layer": ({"finetune_layers": 1}, "bce"),
     "frozen": ({"finetune_layers": 0}, "bce"),
     "two_stage": ({"mode": "two_stage"}, "bce"),
     "two_stage_mlp": ({"mode": "two_stage", "mlp_layers": 2}, "bce"),
+    "two_stage_full_softmax": ({"mode": "two_stage", "mlp_layers": 1}, "full_softmax"),
     "fusion_add_two_stage": ({"mode": "two_stage", "fusion": "add", "fusion_mlp_layers": 2}, "bce"),
     "fusion_concat_e2e": ({"fusion": "concat"}, "bce"),
 }
-ID_VARIANTS = ("e2e", "e2e_softmax")
+ID_VARIANTS = ("e2e", "e2e_softmax", "e2e_full_softmax", "e2e_sampled_softmax")
+MODALITY_ONLY = ("e2e_full_softmax",)  # a full softmax is for ID or two-stage encoders
 CASES = [(name, variant, backbone_name)
          for name in sorted({*ENCODERS, "toy"}) for variant in VARIANTS
          for backbone_name in sorted(BACKBONES)
-         if name != "id" or variant in ID_VARIANTS]
+         if (variant in ID_VARIANTS if name == "id" else variant not in MODALITY_ONLY)]
 
 
 def build_model(name: str, variant: str, backbone_name: str, model: str = ""):
@@ -263,6 +272,79 @@ def test_id_encoder_refuses_modality_settings():
         build_item_encoder(EncoderConfig(name="id", mode="two_stage"), tiny_inputs(), DIM)
     with pytest.raises(ValueError, match="mlp_layers"):
         build_item_encoder(EncoderConfig(name="id", mlp_layers=2), tiny_inputs(), DIM)
+
+
+def test_full_softmax_is_cross_entropy_over_every_item():
+    """Against an explicit log-softmax over all items, computed from the model's own states."""
+    model, _dataset, batch = build_model("id", "e2e_full_softmax", "sasrec")
+    model.eval()  # no dropout: both computations see the same states
+    loss = model.loss(batch)
+    table = model.item_table()  # (I + 1, d)
+    states = model.backbone.train_states(batch, lambda item_ids: table[item_ids])
+    real = batch.targets > 0
+    log_probabilities = torch.log_softmax(states[real] @ table[1:].T, dim=-1)  # (M, I)
+    expected = -log_probabilities[torch.arange(int(real.sum())), batch.targets[real] - 1].mean()
+    torch.testing.assert_close(loss, expected)
+    # Every item gets a gradient, not only those of the batch.
+    loss.backward()
+    gradient = model.item_encoder.embedding.weight.grad
+    assert (gradient[1:].abs().sum(-1) > 0).all()
+
+
+def test_sampled_softmax_over_every_item_is_the_full_softmax():
+    """With every item drawn once, masking each row's own target among the draws leaves exactly
+    the full softmax's candidates."""
+    torch.manual_seed(0)
+    table = torch.randn(NUM_ITEMS + 1, DIM)
+    states = torch.randn(9, DIM)
+    targets = torch.randint(1, NUM_ITEMS + 1, (9,))
+    every_item = torch.arange(1, NUM_ITEMS + 1)
+    sampled = sampled_softmax_loss(states, targets, every_item, lambda ids: table[ids])
+    torch.testing.assert_close(sampled, full_softmax_loss(states, targets, table))
+    # Draws that all hit the target leave it alone among the candidates: nothing to learn.
+    only_hits = sampled_softmax_loss(states[:1], targets[:1], targets[:1].repeat(5),
+                                     lambda ids: table[ids])
+    assert only_hits.item() == 0.0
+
+
+def test_sampled_softmax_draws_from_the_seeded_generator_and_encodes_them_once():
+    model, _dataset, batch = build_model("id", "e2e_sampled_softmax", "sasrec")
+    model.sampled_negatives = 7
+    model.eval()
+    encoded: list[torch.Tensor] = []
+    model.item_encoder.register_forward_hook(lambda module, args, output:
+                                             encoded.append(args[0]))
+    torch.manual_seed(5)
+    first = model.loss(batch)
+    torch.manual_seed(5)
+    again = model.loss(batch)
+    other = model.loss(batch)  # the generator moved on: other draws
+    torch.testing.assert_close(first, again)
+    assert not torch.equal(first, other)
+    assert len(encoded) == 3 and torch.equal(encoded[0], torch.unique(encoded[0]))
+    # The batch's own per-position negatives are not encoded: this loss does not read them.
+    batch_items = set(torch.cat([batch.inputs.flatten(), batch.targets.flatten()]).tolist())
+    assert len(set(encoded[0].tolist()) - batch_items) <= 7
+
+
+def test_normal_init_starts_what_is_trained_from_scratch_and_nothing_else(built_toys):
+    model, _dataset, _batch = build_model("toy", "fusion_concat_e2e", "sasrec")
+    encoder = model.parameter_groups()["encoder"]
+    assert encoder, "the toy encoder stands in for a pretrained one"
+    before = [parameter.detach().clone() for parameter in encoder]
+    normal_init_(model)
+    assert all(torch.equal(parameter, old) for parameter, old in zip(encoder, before, strict=True))
+    from_scratch = [module for module in model.modules()
+                    if isinstance(module, torch.nn.Linear | torch.nn.Embedding)
+                    and all(module.weight is not parameter for parameter in encoder)]
+    assert any(isinstance(module, torch.nn.Embedding) for module in from_scratch)  # the IDs
+    weights = torch.cat([module.weight.detach().flatten() for module in from_scratch])
+    assert abs(weights.std().item() - 0.02) < 0.002
+    for module in from_scratch:
+        if isinstance(module, torch.nn.Linear) and module.bias is not None:
+            assert not module.bias.any()
+        if isinstance(module, torch.nn.Embedding) and module.padding_idx is not None:
+            assert not module.weight[module.padding_idx].any()
 
 
 def test_unknown_loss_is_refused():

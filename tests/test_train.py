@@ -74,3 +74,28 @@ def test_early_stopping_ends_after_patience_evaluations_without_gain(chain_data,
     spec = spec_for(chain_data, "train.lr=1e-9", "train.patience=2", "train.epochs=20")
     epochs = [e.epoch for e in events_of(spec, tmp_path / "run") if isinstance(e, ev.EpochEnded)]
     assert len(epochs) < 20
+
+
+@pytest.mark.parametrize(("precision", "autocast_expected"), [("bf16", True), ("fp32", False)])
+def test_evaluation_runs_under_the_training_precision(chain_data, tmp_path, monkeypatch,
+                                                      precision, autocast_expected):
+    """Validation and test evaluate under the run's autocast (on a GPU the item table through an
+    E2E encoder is most of an evaluation), and still report float metrics that learn."""
+    import torch
+
+    import morec_core.build as build_module
+
+    seen = []
+    original = build_module.evaluate
+
+    def recording(*args, **kwargs):
+        seen.append(torch.is_autocast_enabled("cpu"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "evaluate", recording)
+    events = events_of(spec_for(chain_data, "train.epochs=2", f"train.precision={precision}",
+                                "train.device=cpu"), tmp_path / "run")
+    evaluated = [event for event in events if isinstance(event, ev.Evaluated)]
+    assert [event.split for event in evaluated] == ["valid", "valid", "test"]
+    assert seen == [autocast_expected] * 3
+    assert all(math.isfinite(value) for event in evaluated for value in event.metrics.values())

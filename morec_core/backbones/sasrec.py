@@ -1,7 +1,8 @@
 """SASRec (Kang & McAuley 2018): a causal Transformer over the user's item-vector sequence.
 
-Pre-LN blocks with a final LayerNorm, learned positional embeddings, and a 4d GELU feed-forward
-as in the paper's code. Item vectors enter unscaled (SASRec.pytorch multiplies ID embeddings by
+Pre-LN blocks with a final LayerNorm (backbone.layer_norm=pre, the default), or post-LN blocks
+after a LayerNorm on the input sum (post, as RecBole's SASRec); learned positional embeddings and
+a 4d GELU feed-forward as in the paper's code. Item vectors enter unscaled (SASRec.pytorch multiplies ID embeddings by
 sqrt(d); modality vectors from a DT-layer are not on an embedding table's scale).
 """
 
@@ -17,8 +18,9 @@ from morec_core.config import BackboneConfig
 
 
 class SelfAttentionBlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
+    def __init__(self, dim: int, num_heads: int, dropout: float, *, norm_first: bool = True) -> None:
         super().__init__()
+        self.norm_first = norm_first
         self.num_heads = num_heads
         self.attention_dropout = dropout
         self.attention_norm = nn.LayerNorm(dim)
@@ -31,8 +33,17 @@ class SelfAttentionBlock(nn.Module):
 
     def forward(self, hidden: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
         """hidden: (B, L, d); allowed: (B, 1, L, L) bool, True where a query may see a key."""
+        if self.norm_first:  # x + f(LN(x)) for each sublayer f
+            hidden = hidden + self.dropout(self._attend(self.attention_norm(hidden), allowed))
+            return hidden + self.dropout(self.feed_forward(self.feed_forward_norm(hidden)))
+        # LN(x + f(x)) for each sublayer f
+        hidden = self.attention_norm(hidden + self.dropout(self._attend(hidden, allowed)))
+        return self.feed_forward_norm(hidden + self.dropout(self.feed_forward(hidden)))
+
+    def _attend(self, hidden: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """Multi-head self-attention with its output projection: (B, L, d) -> (B, L, d)."""
         batch, length, dim = hidden.shape
-        heads = self.query_key_value(self.attention_norm(hidden))  # (B, L, 3d)
+        heads = self.query_key_value(hidden)  # (B, L, 3d)
         # Each of query, key, value: (B, h, L, d/h).
         query, key, value = (part.view(batch, length, self.num_heads, dim // self.num_heads)
                              .transpose(1, 2) for part in heads.split(dim, dim=-1))
@@ -40,22 +51,25 @@ class SelfAttentionBlock(nn.Module):
             query, key, value, attn_mask=allowed,
             dropout_p=self.attention_dropout if self.training else 0.0)
         attended = attended.transpose(1, 2).reshape(batch, length, dim)  # (B, L, d)
-        hidden = hidden + self.dropout(self.projection(attended))
-        return hidden + self.dropout(self.feed_forward(self.feed_forward_norm(hidden)))
+        return self.projection(attended)
 
 
 class SASRec(nn.Module):
     kind = "sequence"
 
     def __init__(self, *, dim: int, max_length: int, num_blocks: int, num_heads: int,
-                 dropout: float) -> None:
+                 dropout: float, norm_first: bool = True) -> None:
         super().__init__()
         self.max_length = max_length
         self.positions = nn.Embedding(max_length, dim)
         self.input_dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            SelfAttentionBlock(dim, num_heads, dropout) for _ in range(num_blocks))
-        self.final_norm = nn.LayerNorm(dim)
+            SelfAttentionBlock(dim, num_heads, dropout, norm_first=norm_first)
+            for _ in range(num_blocks))
+        # Pre-LN normalises the output of the last residual sum; post-LN blocks end normalised
+        # already, and normalise the input sum instead.
+        self.final_norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
+        self.input_norm = nn.Identity() if norm_first else nn.LayerNorm(dim)
         nn.init.xavier_normal_(self.positions.weight)
 
     def encode(self, vectors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -67,7 +81,7 @@ class SASRec(nn.Module):
         # Right-aligned positions: the newest item always has the last position, so evaluation
         # inputs shorter than the training window use the same (trained) positions.
         positions = torch.arange(self.max_length - length, self.max_length, device=vectors.device)
-        hidden = self.input_dropout(vectors + self.positions(positions))  # (B, L, d)
+        hidden = self.input_dropout(self.input_norm(vectors + self.positions(positions)))  # (B, L, d)
         causal = torch.ones(length, length, dtype=torch.bool, device=vectors.device).tril()
         allowed = causal & valid[:, None, None, :]  # (B, 1, L, L)
         # A padded query would see no key at all and softmax would give NaN; let it see itself.
@@ -90,4 +104,5 @@ class SASRec(nn.Module):
 def build_sasrec(config: BackboneConfig, *, num_users: int, max_length: int) -> SASRec:
     del num_users  # a sequence model describes users by their items only
     return SASRec(dim=config.embed_dim, max_length=max_length, num_blocks=config.num_blocks,
-                  num_heads=config.num_heads, dropout=config.dropout)
+                  num_heads=config.num_heads, dropout=config.dropout,
+                  norm_first=config.layer_norm == "pre")
