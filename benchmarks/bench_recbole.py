@@ -248,6 +248,7 @@ def run_morec(arguments: argparse.Namespace, run_dir: Path) -> dict:
         elif isinstance(event, ev.Evaluated) and event.split == "valid":
             eval_seconds = now - phase_start
             clock += eval_seconds
+            phase_start = now
             ndcg = event.metrics["ndcg@10"]
             curve.append({"epoch": event.epoch, "loss": loss, "train_s": train_seconds,
                           "eval_s": eval_seconds, "clock_s": clock, "valid_ndcg": ndcg,

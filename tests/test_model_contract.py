@@ -285,10 +285,14 @@ def test_full_softmax_is_cross_entropy_over_every_item():
     log_probabilities = torch.log_softmax(states[real] @ table[1:].T, dim=-1)  # (M, I)
     expected = -log_probabilities[torch.arange(int(real.sum())), batch.targets[real] - 1].mean()
     torch.testing.assert_close(loss, expected)
-    # Every item gets a gradient, not only those of the batch.
+    # The ID table is handed over whole (no gather), equal to encoding every item.
+    every_item = torch.arange(1, NUM_ITEMS + 1)
+    torch.testing.assert_close(model.item_encoder.every_item(), model.item_encoder(every_item))
+    # Every item gets a gradient, not only those of the batch; the padding row none.
     loss.backward()
     gradient = model.item_encoder.embedding.weight.grad
     assert (gradient[1:].abs().sum(-1) > 0).all()
+    assert not gradient[0].any()
 
 
 def test_sampled_softmax_over_every_item_is_the_full_softmax():
@@ -351,3 +355,22 @@ def test_unknown_loss_is_refused():
     model, _dataset, _batch = build_model("id", "e2e", "sasrec")
     with pytest.raises(ValueError, match="bce"):
         Recommender(model.item_encoder, model.backbone, "hinge", num_items=NUM_ITEMS)
+
+
+def test_full_softmax_matches_the_library_cross_entropy_in_value_and_gradients():
+    torch.manual_seed(0)
+    table = torch.randn(NUM_ITEMS + 1, DIM, requires_grad=True)
+    states = torch.randn(11, DIM, requires_grad=True)
+    targets = torch.randint(1, NUM_ITEMS + 1, (11,))
+    ours = full_softmax_loss(states, targets, table)
+    ours_gradients = torch.autograd.grad(ours, (states, table))
+    expected = torch.nn.functional.cross_entropy(states @ table[1:].T, targets - 1)
+    expected_gradients = torch.autograd.grad(expected, (states, table))
+    torch.testing.assert_close(ours, expected)
+    for got, want in zip(ours_gradients, expected_gradients, strict=True):
+        torch.testing.assert_close(got, want)
+    # Under bf16 autocast the loss is still computed, and returned, in float32.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = full_softmax_loss(states.bfloat16(), targets, table)
+    assert mixed.dtype == torch.float32
+    torch.testing.assert_close(mixed, expected, atol=0.05, rtol=0.01)

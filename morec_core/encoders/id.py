@@ -22,6 +22,11 @@ class IdEncoder(nn.Module):
     def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
         return self.embedding(item_ids)  # (N, d)
 
+    def every_item(self) -> torch.Tensor:
+        """(num_items, d) the vectors of items 1..num_items, as forward(arange(1, I + 1)) gives
+        them, without a gather and its scatter-add backward (the full softmax's table)."""
+        return self.embedding.weight[1:]
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"encoder": [], "rest": [self.embedding.weight]}
 
