@@ -35,9 +35,12 @@ def naive_loss(model, batch) -> torch.Tensor:
     """The paper's step: encode all 2 B (L + 1) positions, then SASRec and BCE on the real ones."""
     features = model.item_encoder.features  # TextFeatures
     head = model.item_encoder
-    inputs, targets = batch.inputs, batch.targets  # (B, L) each
+    # The paper's code pads every sequence to the whole window; morec's batches stop at their
+    # longest sequence, so pad them back (on the left, where padding goes).
+    pad = (model.backbone.max_length - batch.inputs.shape[1], 0)
+    inputs, targets = F.pad(batch.inputs, pad), F.pad(batch.targets, pad)  # (B, L) each
     positives = torch.cat([inputs, targets[:, -1:]], dim=1)  # (B, L + 1): the whole sequence
-    negatives = F.pad(batch.negatives, (0, 1))  # (B, L + 1); the last column is unused
+    negatives = F.pad(batch.negatives, (pad[0], 1))  # (B, L + 1); the last column is unused
     items = torch.stack([positives, negatives], dim=-1).flatten()  # (2 B (L + 1),)
 
     lengths = features.token_lengths[items]
@@ -70,7 +73,7 @@ def encoded_work(model, batch) -> tuple[tuple[int, int], tuple[int, int]]:
     distinct = torch.unique(batch.item_ids())
     distinct = distinct[distinct > 0]
     ours = (len(distinct), len(distinct) * int(features.token_lengths[distinct].max()))
-    naive_titles = 2 * batch.inputs.shape[0] * (batch.inputs.shape[1] + 1)
+    naive_titles = 2 * batch.inputs.shape[0] * (model.backbone.max_length + 1)
     return ours, (naive_titles, naive_titles * PAPER_TITLE_TOKENS)
 
 

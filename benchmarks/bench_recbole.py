@@ -1,6 +1,6 @@
 """IDRec SASRec: morec against RecBole 1.2.1's SASRec on the same prepared data and split.
 
-    .venv/bin/python benchmarks/bench_recbole.py [--users N] [--loss bce|ce] [--threads N]
+    .venv/bin/python benchmarks/bench_recbole.py [--users N] [--loss ce|bce] [--threads N]
 
 Both sides read morec's prepared microlens-50k (5-core, latest 23), exported to RecBole atomic
 files, so the leave-one-out split is the same: the last item of each user is the test target,
@@ -22,8 +22,8 @@ epoch. So morec's batch is 128 / (mean pairs per sequence) sequences, 32 on micr
 Losses (--loss):
   bce  morec's default, BCE on one uniform negative per positive at every position; RecBole's
        nearest, BPR on one uniform negative per training prefix (its SASRec has no BCE).
-  ce   cross-entropy over all items on both sides: morec's train.loss=full_softmax, RecBole's
-       CE (its default). --morec-loss softmax runs morec's in-batch softmax instead.
+  ce   (the default) cross-entropy over all items on both sides: morec's
+       train.loss=full_softmax, RecBole's CE (its default). --morec-loss picks another for morec.
 Evaluation ranks every item for every user, without history masking on both sides: RecBole
 masks no history for sequential models, so morec runs with eval.mask_history=false here.
 
@@ -324,7 +324,8 @@ def main() -> int:
                         help="RecBole's virtual environment (created when missing)")
     parser.add_argument("--users", type=int, default=0,
                         help="seeded user subsample (data.user_sample); 0 = all 50,000")
-    parser.add_argument("--loss", choices=("bce", "ce"), default="bce")
+    parser.add_argument("--loss", choices=("bce", "ce"), default="ce",
+                        help="ce: cross-entropy over all items (RecBole's default); bce: one negative")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--dim", type=int, default=64)

@@ -2,8 +2,9 @@
 
 Pre-LN blocks with a final LayerNorm (backbone.layer_norm=pre, the default), or post-LN blocks
 after a LayerNorm on the input sum (post, as RecBole's SASRec); learned positional embeddings and
-a 4d GELU feed-forward as in the paper's code. Item vectors enter unscaled (SASRec.pytorch multiplies ID embeddings by
-sqrt(d); modality vectors from a DT-layer are not on an embedding table's scale).
+a 4d GELU feed-forward as in the paper's code. Item vectors enter unscaled (SASRec.pytorch
+multiplies ID embeddings by sqrt(d); modality vectors from a DT-layer are not on an embedding
+table's scale).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from morec_core.config import BackboneConfig
 
 
 class SelfAttentionBlock(nn.Module):
-    def __init__(self, dim: int, num_heads: int, dropout: float, *, norm_first: bool = True) -> None:
+    def __init__(self, dim: int, num_heads: int, dropout: float, *,
+                 norm_first: bool = True) -> None:
         super().__init__()
         self.norm_first = norm_first
         self.num_heads = num_heads
@@ -81,7 +83,8 @@ class SASRec(nn.Module):
         # Right-aligned positions: the newest item always has the last position, so evaluation
         # inputs shorter than the training window use the same (trained) positions.
         positions = torch.arange(self.max_length - length, self.max_length, device=vectors.device)
-        hidden = self.input_dropout(self.input_norm(vectors + self.positions(positions)))  # (B, L, d)
+        hidden = vectors + self.positions(positions)  # (B, L, d)
+        hidden = self.input_dropout(self.input_norm(hidden))
         causal = torch.ones(length, length, dtype=torch.bool, device=vectors.device).tril()
         allowed = causal & valid[:, None, None, :]  # (B, 1, L, L)
         # A padded query would see no key at all and softmax would give NaN; let it see itself.
