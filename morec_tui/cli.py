@@ -18,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help and errors: rich's help formatter costs ~150 ms of imports (rich.markdown,
+    # markdown_it), a third of `morec --help`, and errors stay one line.
+    rich_markup_mode=None,
 )
 app.add_typer(data_app, name="data")
 app.command("run")(run_command)

@@ -11,9 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_help_loads_neither_torch_nor_transformers():
+    # rich too: typer's rich help formatter imports ~150 ms of it (cli.py asks for plain help).
     probe = ("import sys; from typer.testing import CliRunner; from morec_tui.cli import app; "
              "result = CliRunner().invoke(app, ['--help']); assert result.exit_code == 0, result.output; "
-             "heavy = [m for m in ('torch', 'transformers', 'timm', 'textual', 'pandas') if m in sys.modules]; "
+             "heavy = [m for m in ('torch', 'transformers', 'timm', 'textual', 'pandas', 'rich') "
+             "if m in sys.modules]; "
              "print(','.join(heavy))")
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                             text=True, timeout=60)

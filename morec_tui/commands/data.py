@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from morec_core.data.prepare import PrepareReport
     from morec_core.data.stats import DatasetStats
 
-data_app = typer.Typer(help="Inspect, prepare and download datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="Inspect, prepare and download datasets.", no_args_is_help=True,
+                       rich_markup_mode=None)  # plain help, as the top-level app (cli.py)
 
 SourceArgument = Annotated[str, typer.Argument(
     help="Reader: demo | pairs | microlens | mind | hm | movielens | recbole.")]
