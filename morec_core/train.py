@@ -112,9 +112,8 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
     if best.epoch is not None:
         model.load_state_dict(checkpoint.load(best_path)["model"])
         for split in built.test_splits():
-            with placement.autocast():  # as validation was: the same precision chose the epoch
-                metrics = built.evaluate(split)
-            yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split, metrics=metrics,
+            yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split,
+                               metrics=_evaluate(built, placement, split),
                                protocol=built.protocol)
     yield ev.CostMeasured(
         run_id=run_id, trainable_params=trainable, total_params=total,
@@ -139,10 +138,7 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
                         learning_rates={param_group["name"]: param_group["lr"]
                                         for param_group in optimizer.param_groups})
-    # Under the training precision: on a GPU the item table (an E2E encoder over the whole
-    # catalogue) is most of an evaluation's cost. Scores are still float32 (score_all).
-    with placement.autocast():
-        metrics = built.evaluate("valid")
+    metrics = _evaluate(built, placement, "valid")
     yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
                        protocol=built.protocol)
     value = metrics[spec.eval.selection_metric]
@@ -157,6 +153,14 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
         "best": vars(best).copy(), "epoch_seconds": epoch_seconds}, last_path)
     yield ev.CheckpointSaved(run_id=run_id, epoch=epoch, path=str(last_path))
     return best
+
+
+def _evaluate(built, placement: Placement, split: str) -> dict[str, float]:
+    """Validation and test alike under the training precision: on a GPU the item table (an E2E
+    encoder over the whole catalogue) is most of an evaluation's cost. Scores stay float32
+    (Recommender.score_all), so ranks do not tie on bf16 rounding."""
+    with placement.autocast():
+        return built.evaluate(split)
 
 
 def _follow(spec: RunSpec, context: RunContext, built, train_model: torch.nn.Module,
