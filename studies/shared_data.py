@@ -1,8 +1,9 @@
 """The paper's questions on the real data beside the checkout (../shared/data, or
 $MOREC_SHARED_DATA) with the encoders that install offline (see requirements-models.txt).
 
-- microlens-50k (text: video titles; the MIND stand-in): IDRec vs MiniLM-L6 end to end, top-2
-  layers, two-stage and TS-DNN, and GloVe (the shallow baseline). E2E runs are GPU jobs.
+- microlens-50k (text: video titles; the MIND stand-in): IDRec (the paper code's SASRec, and
+  RecBole's) vs MiniLM-L6 end to end, top-2 layers, two-stage and TS-DNN, and GloVe (the shallow
+  baseline). E2E runs are GPU jobs.
 - movielens-small-posters (images: posters; the H&M / Bili stand-in): IDRec vs MobileNetV2 at
   112 px (the posters' own size), end to end and two-stage.
 - movielens_minilm_lr: the learning-rate corner where MoRec collapses (paper Figure 5), small
@@ -23,6 +24,9 @@ POSTERS = ("data.source=movielens", f"data.path={SHARED / 'movielens-small-poste
 POSTER_TITLES = ("data.source=movielens", f"data.path={SHARED / 'movielens-small-posters'}",
                  "data.modality=text", "data.max_seq_len=23", "train.patience=5")
 SMALL_DIMS = (64, 128, 256, 512)
+RECBOLE_SASREC = ("backbone.layer_norm=post", "backbone.init=normal", "train.loss=full_softmax")
+"""RecBole's SASRec and loss (benchmarks/README.md: on microlens-50k it learns about twice as fast
+per epoch as the paper code's SASRec with the in-batch softmax)."""
 
 
 def ts_arm(name: str, encoder: str, model: str, mlp_layers: int = 0) -> Arm:
@@ -34,7 +38,11 @@ def ts_arm(name: str, encoder: str, model: str, mlp_layers: int = 0) -> Arm:
 
 STUDIES = [
     Study(name="microlens_id", group="shared", overrides=MICROLENS,
-          description="IDRec SASRec on microlens-50k", arms=(idrec_arm(embed_dims=SMALL_DIMS),)),
+          description="IDRec SASRec on microlens-50k: the paper code's SASRec and BCE, and "
+                      "RecBole's (post-LN, N(0, 0.02), full softmax), which learns faster here",
+          arms=(idrec_arm(embed_dims=SMALL_DIMS),
+                idrec_arm(embed_dims=SMALL_DIMS, name="IDRec RecBole-style",
+                          extra=RECBOLE_SASREC))),
     Study(name="microlens_minilm", group="shared", overrides=MICROLENS,
           description="MiniLM-L6 MoRec end to end on microlens-50k (a GPU job)",
           arms=(morec_arm("MiniLM-L6 E2E", "text", "minilm-l6"),)),
