@@ -158,6 +158,15 @@ async def wait_for(pilot, condition, timeout: float = 10.0, what: str = "conditi
         await pilot.pause(0.1)
 
 
+async def loaded(app, pilot, screen_type, loads: int = 1, timeout: float = 10.0):
+    """Wait until `screen_type` is on top and has loaded its data `loads` times (a screen
+    without loads, such as a form, counts as loaded once it is up); return it."""
+    await wait_for(pilot, lambda: isinstance(app.screen, screen_type)
+                   and getattr(app.screen, "loads", 1) >= loads,
+                   timeout=timeout, what=f"{screen_type.__name__} to load")
+    return app.screen
+
+
 def drive(app, body, size=(100, 30)):
     """Run `body(app, pilot)` inside the app at a fixed terminal size."""
     async def main():

@@ -14,15 +14,9 @@ from morec_tui.screens.launch import LaunchScreen
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
 from morec_tui.widgets.curves import CurvePlot
-from tests.tui.fill import app_on, drive, wait_for
+from tests.tui.fill import app_on, drive, loaded, wait_for
 
 JOB_START_S = 90  # a job imports torch and prepares its data first: slow on a busy 2-core box
-
-
-async def on_screen(app, pilot, screen_type, timeout=10.0):
-    await wait_for(pilot, lambda: isinstance(app.screen, screen_type) and app.screen.loads,
-                   timeout=timeout, what=f"{screen_type.__name__} to load")
-    return app.screen
 
 
 def long_run(places, data):
@@ -45,7 +39,7 @@ def test_launch_a_tiny_run_from_the_ui_and_watch_its_curve_grow(places, chains):
     epochs = 8
 
     async def body(app, pilot):
-        await on_screen(app, pilot, RunsScreen)
+        await loaded(app, pilot, RunsScreen)
         await pilot.press("n")
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the form")
         form = app.screen
@@ -55,14 +49,14 @@ def test_launch_a_tiny_run_from_the_ui_and_watch_its_curve_grow(places, chains):
             f"backbone.embed_dim=16 train.epochs={epochs} train.patience={epochs}")
         form.query_one("#stop-on-collapse", Checkbox).value = False  # all 8 epochs, whatever
         await pilot.press("ctrl+s")
-        jobs = await on_screen(app, pilot, JobsScreen)
+        jobs = await loaded(app, pilot, JobsScreen)
         assert jobs.jobs[0].label == (f"pairs id sasrec backbone.embed_dim=16 "
                                       f"train.epochs={epochs} train.patience={epochs}")
         assert jobs.jobs[0].argv[-1] == "--no-stop-on-collapse"
         await wait_for(pilot, lambda: jobs.run_ids.get(jobs.jobs[0].id), timeout=JOB_START_S,
                        what="the job to announce its run")
         await pilot.press("enter")
-        detail = await on_screen(app, pilot, RunDetailScreen)
+        detail = await loaded(app, pilot, RunDetailScreen)
         loss = detail.query_one("#loss", CurvePlot)
         seen = []
 
@@ -85,7 +79,7 @@ def test_a_job_outlives_its_dashboard_and_is_cancelled_from_the_next(places, cha
     started = {}
 
     async def first(app, pilot):
-        await on_screen(app, pilot, RunsScreen)
+        await loaded(app, pilot, RunsScreen)
         started["job"] = app.queue.submit(long_run(places, chains))
         await wait_for(pilot, lambda: running_run(app), timeout=JOB_START_S,
                        what="the run to train")
@@ -96,9 +90,9 @@ def test_a_job_outlives_its_dashboard_and_is_cancelled_from_the_next(places, cha
     assert pid_alive(job.runner_pid)  # closing the dashboard killed nothing
 
     async def second(app, pilot):
-        await on_screen(app, pilot, RunsScreen)
+        await loaded(app, pilot, RunsScreen)
         await pilot.press("j")
-        jobs = await on_screen(app, pilot, JobsScreen)
+        jobs = await loaded(app, pilot, JobsScreen)
         assert jobs.jobs[0].status == "running"
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
@@ -106,7 +100,7 @@ def test_a_job_outlives_its_dashboard_and_is_cancelled_from_the_next(places, cha
         await wait_for(pilot, lambda: jobs.jobs[0].status == "cancelled", timeout=30,
                        what="the job to be cancelled")
         await pilot.press("r")
-        runs = await on_screen(app, pilot, RunsScreen)
+        runs = await loaded(app, pilot, RunsScreen)
         await wait_for(pilot, lambda: [run.status for run in runs.runs] == ["cancelled"],
                        what="the run to be recorded cancelled")
 
@@ -116,7 +110,7 @@ def test_a_job_outlives_its_dashboard_and_is_cancelled_from_the_next(places, cha
 def test_a_crashing_job_shows_failed_and_the_dashboard_keeps_working(places, chains):
 
     async def body(app, pilot):
-        await on_screen(app, pilot, RunsScreen)
+        await loaded(app, pilot, RunsScreen)
         job = app.queue.submit(long_run(places, chains))
         await wait_for(pilot, lambda: running_run(app), timeout=JOB_START_S,
                        what="the run to train")
@@ -126,14 +120,14 @@ def test_a_crashing_job_shows_failed_and_the_dashboard_keeps_working(places, cha
         await wait_for(pilot, lambda: [run.status for run in runs.runs] == ["interrupted"],
                        what="the run to be marked interrupted")
         await pilot.press("j")
-        jobs = await on_screen(app, pilot, JobsScreen)
+        jobs = await loaded(app, pilot, JobsScreen)
         await wait_for(pilot, lambda: jobs.jobs[0].status == "failed", what="a failed job")
         assert jobs.jobs[0].note == "killed by signal 9"
         await pilot.press("enter")
-        detail = await on_screen(app, pilot, RunDetailScreen)
+        detail = await loaded(app, pilot, RunDetailScreen)
         assert detail.run.status == "interrupted" and detail.run.status_reason == "process gone"
         await pilot.press("escape", "c")
-        await on_screen(app, pilot, CompareScreen)
+        await loaded(app, pilot, CompareScreen)
         await pilot.press("r")
         before = runs.loads
         await wait_for(pilot, lambda: runs.loads > before + 2, what="the runs screen to poll")

@@ -20,15 +20,9 @@ from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
 from morec_tui.widgets.curves import CurvePlot
 from morec_tui.widgets.runs_table import RunsTable
-from tests.tui.fill import PLANS, app_on, drive, wait_for
+from tests.tui.fill import PLANS, app_on, drive, loaded, wait_for
 
 COLLAPSED = "a4" * 16
-
-
-async def loaded(app, pilot, screen_type, loads=1):
-    await wait_for(pilot, lambda: isinstance(app.screen, screen_type)
-                   and app.screen.loads >= loads, what=f"{screen_type.__name__} to load")
-    return app.screen
 
 
 def test_runs_screen_lists_filters_and_sorts_every_run(filled):

@@ -9,17 +9,15 @@ from morec_tui.screens.jobs import JobsScreen
 from morec_tui.screens.launch import LaunchScreen
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
-from tests.tui.fill import app_on, wait_for
+from tests.tui.fill import app_on, loaded, wait_for
 
 
 async def shown(pilot, screen_type, loads=1):
-    """Wait until the screen is up and loaded and the app is idle: no worker running (the
-    reaper, GPU detection, the screens' loads) and the footer showing this screen's keys, so
-    that a slow machine takes the same picture as a fast one."""
+    """Wait until the screen is up and loaded and the app is idle (no worker running: the
+    reaper, GPU detection, the screens' loads), so that a slow machine takes the same picture
+    as a fast one."""
     app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, screen_type)
-                   and getattr(app.screen, "loads", 1) >= loads,
-                   what=f"{screen_type.__name__}")
+    await loaded(app, pilot, screen_type, loads)
     await wait_for(pilot, lambda: not any(worker.is_running for worker in app.workers),
                    what="the app's workers")
     await pilot.pause(0.2)
