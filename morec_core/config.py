@@ -149,6 +149,10 @@ class TrainConfig:
     """Seed of initialisation, negative sampling and shuffling (excluded from spec_key)."""
     grad_clip: float = 0.0
     """Clip the gradient norm to this value; 0 = off."""
+    compile: bool = False
+    """torch.compile the pretrained text or vision network (dynamic shapes), end to end only.
+    For a GPU, where an eager E2E step waits on Python launching kernels: the first steps pay
+    a minute or more of compilation. Not with top-k text fine-tuning (its step is cheap already)."""
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", "must be >= 1")
@@ -205,6 +209,13 @@ class RunSpec:
                or self.encoder.mode == "two_stage", "train.loss",
                "full_softmax needs encoder.name=id or encoder.mode=two_stage (it encodes every "
                "item at every step)")
+        # Only a network that runs at every step is worth compiling; the top-k text path swaps
+        # the network's modules at every step, which would recompile it each time.
+        _check(not self.train.compile or (
+            self.encoder.name in ("text", "vision") and self.encoder.mode == "e2e"
+            and not (self.encoder.name == "text" and self.encoder.finetune_layers > 0)),
+            "train.compile", "needs encoder.name=text or vision with encoder.mode=e2e (and, for "
+            "text, encoder.finetune_layers -1 or 0)")
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)
@@ -250,9 +261,14 @@ class RunSpec:
 
     @property
     def spec_key(self) -> str:
-        """Hash of the spec without the seed: runs with equal keys differ only by seed."""
+        """Hash of the spec without the seed and train.compile: runs with equal keys differ
+        only by seed (and by whether the network ran compiled, which computes the same
+        function), so their results are pooled as one configuration's."""
         raw = self.to_dict()
         del raw["train"]["seed"]
+        # Absent from the hash rather than hashed at its default: keys recorded before the
+        # setting existed stay valid.
+        del raw["train"]["compile"]
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

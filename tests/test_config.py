@@ -35,10 +35,21 @@ def test_missing_keys_take_defaults():
     ({"encoder": {"mode": "three_stage"}}, "encoder.mode"),
     ({"train": {"loss": "hinge"}}, "train.loss"),
     ({"encoder": {"name": "text"}, "train": {"loss": "full_softmax"}}, "train.loss"),
+    ({"train": {"compile": True}}, "train.compile"),  # an ID table has no network to compile
+    ({"encoder": {"name": "text", "mode": "two_stage"}, "train": {"compile": True}},
+     "train.compile"),
+    ({"encoder": {"name": "text", "finetune_layers": 2}, "train": {"compile": True}},
+     "train.compile"),
 ])
 def test_rejects_unknown_keys_and_wrong_types_naming_the_key(raw, named):
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         RunSpec.from_dict(raw)
+
+
+def test_compile_is_accepted_for_end_to_end_networks():
+    for encoder in ({"name": "text"}, {"name": "text", "finetune_layers": 0},
+                    {"name": "vision", "finetune_layers": 2}):
+        assert RunSpec.from_dict({"encoder": encoder, "train": {"compile": True}}).train.compile
 
 
 def test_int_is_accepted_where_a_float_is_expected():
@@ -58,13 +69,16 @@ def test_bad_overrides_name_the_key(override, named):
         RunSpec().with_overrides([override])
 
 
-def test_spec_key_ignores_the_seed_but_nothing_else():
+def test_spec_key_ignores_the_seed_and_compilation_but_nothing_else():
     base = RunSpec()
     other_seed = base.with_overrides(["train.seed=7"])
     other_encoder = base.with_overrides(["encoder.name=text"])
     assert base.spec_key == other_seed.spec_key
     assert base.spec_key != other_encoder.spec_key
     assert base.to_json() != other_seed.to_json()
+    compiled = other_encoder.with_overrides(["train.compile=true"])
+    assert compiled.spec_key == other_encoder.spec_key
+    assert other_encoder.with_overrides(["train.lr=0.01"]).spec_key != other_encoder.spec_key
 
 
 def test_json_is_stable_and_complete():

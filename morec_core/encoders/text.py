@@ -21,6 +21,7 @@ from torch import nn
 
 from morec_core.config import EncoderConfig
 from morec_core.encoders import packaged
+from morec_core.encoders.attention import use_sdpa
 from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.layers import (
     check_depth,
@@ -73,7 +74,8 @@ def load_tokenizer(model: str):
 def load_text_model(model: str, *, pretrained: bool = True) -> nn.Module:
     """A transformers AutoModel; pretrained=False builds the same architecture with random
     weights (paper Table 4). Attention is transformers' default, which is sdpa wherever the
-    architecture has it (BERT, RoBERTa, DistilBERT; not MPNet, which falls back to eager)."""
+    architecture has it (BERT, RoBERTa, DistilBERT); MPNet's eager attention is swapped for
+    SDPA by TextFeatures (encoders/attention.py)."""
     from transformers import AutoConfig, AutoModel
 
     source = resolve_model(model)
@@ -119,6 +121,10 @@ class TextFeatures(nn.Module):
         # weight: drop it rather than train parameters that never get a gradient.
         if getattr(model, "pooler", None) is not None:
             model.pooler = None
+        # PyTorch's fused attention where transformers has only eager attention (MPNet): the
+        # same function and parameters in less memory, and faster compiled (train.compile;
+        # benchmarks/README.md, gpu_attention.py).
+        use_sdpa(model)
         self.model = model
         self.pooling = pooling
         self.finetune_layers = finetune_layers
@@ -150,6 +156,15 @@ class TextFeatures(nn.Module):
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"encoder": trainable_parameters(self.model)}
+
+    def compile_network(self) -> None:
+        """torch.compile the transformer in place (train.compile), with dynamic shapes: the
+        number of items and the title width change at every step and must not recompile.
+        nn.Module.compile keeps the parameters' names, so checkpoints are unchanged."""
+        if self.finetune_layers > 0:
+            raise ValueError("train.compile: the top-k path swaps the transformer's modules at "
+                             "every step; compile the whole encoder (finetune_layers -1 or 0)")
+        self.model.compile(dynamic=True)
 
     def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
         lengths = self.token_lengths[item_ids]  # (N,)

@@ -90,6 +90,11 @@ class VisionFeatures(nn.Module):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"encoder": trainable_parameters(self.backbone)}
 
+    def compile_network(self) -> None:
+        """torch.compile the vision network in place (train.compile); the number of items
+        changes at every step, so shapes are dynamic. Parameter names are unchanged."""
+        self.backbone.compile(dynamic=True)
+
     def pixels(self, item_ids: torch.Tensor) -> torch.Tensor:
         """(N,) ids -> (N, 3, S, S) normalised float, channels_last, on the module's device."""
         rows = self.images[item_ids.cpu().numpy()]  # (N, S, S, 3) uint8

@@ -196,6 +196,18 @@ def test_precomputed_frozen_layers_give_the_same_vectors(kind, k):
     torch.testing.assert_close(features(items), full)
 
 
+def test_compile_network_compiles_the_transformer_in_place_but_not_the_top_k_path():
+    ids, lengths = random_tokens()
+    features = TextFeatures(tiny_model("mpnet"), ids, lengths)
+    names = list(features.state_dict())
+    assert features.model._compiled_call_impl is None
+    features.compile_network()
+    assert features.model._compiled_call_impl is not None  # nn.Module.compile: __call__ compiled
+    assert list(features.state_dict()) == names  # checkpoints keep their keys
+    with pytest.raises(ValueError, match="top-k"):
+        TextFeatures(tiny_model("bert"), ids, lengths, finetune_layers=1).compile_network()
+
+
 def test_precompute_trains_the_top_layers_and_needs_k():
     ids, lengths = random_tokens()
     features = TextFeatures(tiny_model("bert"), ids, lengths, finetune_layers=1)
