@@ -16,15 +16,21 @@ with weights is used as is. Only morec_core modules that need torch, numpy, pand
 transformers are imported; the run checks that no UI, CLI or store library was loaded.
 
 Phases (each writes its figures to OUT/gpu_bench.json as soon as it ends; past --budget seconds
-the rest are skipped):
+the rest are skipped; an experimental phase that fails records its error and the run goes on):
   morec-e2e    SASRec + MPNet-base fine-tuned end to end, bf16 autocast, batch 64: morec's step
-  naive-e2e    the paper code's step on the same batches and weights (bench_e2e_step.naive_loss)
+               (MPNet's attention through torch's SDPA, encoders/attention.py)
+  morec-e2e-eager-attention  the same step with transformers' eager MPNet attention: what SDPA
+               gives (--skip eager-attention)
+  naive-e2e    the paper code's step on the same batches and weights (bench_e2e_step.naive_loss),
+               with transformers' eager attention, as the paper's code ran; the target ratio
+  naive-e2e-sdpa  the naive step with SDPA attention: how much of the ratio is encoding each
+               distinct item once (--skip naive-sdpa)
   morec-eval   full-ranking validation: item table through the encoder, all users x all items,
                as iter_run calls it (bf16 autocast) and in fp32
   (with morec-e2e: the same steps with fused AdamW, and a torch.profiler table of 3 steps in
    OUT/profile.txt; --skip optimizer,profile leaves them out)
-  morec-e2e-compiled  the E2E step with the text encoder under torch.compile(dynamic=True),
-               an experiment for the host-bound step (--skip compile leaves it out)
+  morec-e2e-compiled  the E2E step with train.compile=true: the text encoder under
+               torch.compile(dynamic=True) (--skip compile leaves it out)
   morec-top2   top-2-layer fine-tuning: the frozen lower layers' outputs cached once
   idrec        IDRec SASRec (d 64, batch 128): one whole epoch and one validation
 MFU = FLOPs counted by torch's FlopCounterMode on the same batches (forward + backward) / time /
@@ -119,15 +125,11 @@ def sync(device) -> None:
 
 
 def compiled_step(built, batches, placement, warmup: int, batch_size: int, recorder) -> dict:
-    """The E2E step with the text encoder's forward under torch.compile (dynamic shapes: the
-    number of distinct items and the title width change every step, and must not recompile).
-    An experiment for the host-bound step, not what morec runs; the module keeps its state-dict
-    keys because only its forward is wrapped."""
-    import torch
-
-    text_model = built.model.item_encoder.features.model
-    original = text_model.forward
-    text_model.forward = torch.compile(original, dynamic=True)
+    """The E2E step as train.compile=true runs it: the text encoder's transformer compiled in
+    place with dynamic shapes (the number of distinct items and the title width change every
+    step, and must not recompile). Undone afterwards, so later phases run eager."""
+    features = built.model.item_encoder.features
+    features.compile_network()
     try:
         began = time.perf_counter()
         time_steps(built, batches[:warmup], built.model.loss, placement, warmup=0)
@@ -135,8 +137,12 @@ def compiled_step(built, batches, placement, warmup: int, batch_size: int, recor
         figures = throughput(built, batches, built.model.loss, placement, warmup=warmup,
                              batch_size=batch_size, peak=None, count_flops=False)
     finally:
-        text_model.forward = original
+        features.model._compiled_call_impl = None  # nn.Module.compile's slot: back to eager
     figures["compile_and_warmup_s"] = compile_seconds
+    from torch._dynamo.utils import counters
+
+    stats = counters["stats"]
+    figures["dynamo_unique_graphs"] = int(stats.get("unique_graphs", 0))
     ours = recorder.results["phases"].get("morec-e2e")
     if ours:
         figures["speedup_over_eager"] = figures["samples_per_s"] / ours["samples_per_s"]
@@ -144,6 +150,14 @@ def compiled_step(built, batches, placement, warmup: int, batch_size: int, recor
     if naive:
         figures["speedup_over_naive"] = figures["samples_per_s"] / naive["samples_per_s"]
     return figures
+
+
+def guarded(recorder, phase: str, measure) -> None:
+    """Run an experimental phase; a failure is recorded as its result and the run goes on."""
+    try:
+        recorder.save(phase, measure())
+    except Exception as error:  # noqa: BLE001 - an experiment's failure is a result too
+        recorder.save(phase, {"error": f"{type(error).__name__}: {error}"[:500]})
 
 
 def profile_steps(built, batches, placement, path: Path) -> None:
@@ -193,6 +207,9 @@ def time_steps(built, batches, loss_of, placement, warmup: int) -> tuple[float, 
     """Seconds of len(batches) - warmup training steps as train._train_epoch runs them."""
     import torch
 
+    if len(batches) <= warmup:
+        raise ValueError(f"{len(batches)} batches leave none to time after {warmup} warm-up "
+                         "steps: use more users or a smaller batch")
     model, optimizer = built.model, built.optimizer
     model.train()
     for index, batch in enumerate(batches):
@@ -232,6 +249,19 @@ def throughput(built, batches, loss_of, placement, *, warmup: int, batch_size: i
     if device.type == "cuda":
         figures["peak_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return figures
+
+
+@contextlib.contextmanager
+def attention(kind: str, model):
+    """MPNet's attention as `kind` (eager | sdpa) inside the block, morec's SDPA after it."""
+    from morec_core.encoders.attention import use_eager, use_sdpa
+
+    if kind == "eager":
+        use_eager(model)
+    try:
+        yield
+    finally:
+        use_sdpa(model)
 
 
 def build(overrides: list[str], device_name: str):
@@ -289,10 +319,10 @@ def main() -> int:
     skip = set(filter(None, arguments.skip.split(",")))
     raw = arguments.carry / "raw" / "microlens-50k"
     data_path = raw if raw.is_dir() else arguments.shared / "microlens-50k"
-    model, pretrained = model_source(arguments.carry, arguments.model)
+    model_path, pretrained = model_source(arguments.carry, arguments.model)
     common = ["data.source=microlens", f"data.path={data_path}", f"data.user_sample={arguments.users}",
               f"train.device={arguments.device}"]
-    e2e = [*common, "encoder.name=text", f"encoder.model={model}",
+    e2e = [*common, "encoder.name=text", f"encoder.model={model_path}",
            f"encoder.pretrained={str(pretrained).lower()}", "backbone.embed_dim=512",
            f"train.batch_size={arguments.batch_size}"]
 
@@ -316,39 +346,59 @@ def main() -> int:
     rng = np.random.default_rng(0)
     batches = [b.to(device) for b in itertools.islice(built.train_batches(rng),
                                                       warmup + arguments.steps)]
+    model = built.model
+    # One untimed pass first: on an H100 the first phase measured was 4-10% slower than the same
+    # step measured later in the run (two runs, either attention first); clocks and the caching
+    # allocator settle here rather than in a phase.
+    time_steps(built, batches, model.loss, placement, warmup=0)
     if "morec-e2e" not in skip:
-        figures = throughput(built, batches, built.model.loss, placement, warmup=warmup,
+        figures = throughput(built, batches, model.loss, placement, warmup=warmup,
                              batch_size=arguments.batch_size, peak=peak)
         distinct = [len(torch.unique(b.item_ids())) for b in batches]
         figures["distinct_items_per_step"] = float(np.mean(distinct))
         figures["optimizer"] = "fused AdamW" if built.optimizer.defaults.get("fused") else "AdamW"
         recorder.save("morec-e2e", figures)
+        if "eager-attention" not in skip:
+            def eager_attention() -> dict:
+                # The same step with transformers' eager MPNet attention (what morec ran before).
+                with attention("eager", model):
+                    eager = throughput(built, batches, model.loss, placement, warmup=warmup,
+                                       batch_size=arguments.batch_size, peak=peak)
+                eager["sdpa_speedup"] = figures["samples_per_s"] / eager["samples_per_s"]
+                return eager
+            guarded(recorder, "morec-e2e-eager-attention", eager_attention)
         if device.type == "cuda" and "optimizer" not in skip:
-            # The same steps with torch's default (foreach, unfused) AdamW: what fusing gives.
-            # The same steps with fused AdamW (morec uses torch's default, foreach).
+            # The same steps with fused AdamW (morec uses torch's default, foreach, on CUDA).
             default_optimizer = built.optimizer
             built.optimizer = torch.optim.AdamW(
                 [{key: value for key, value in group.items() if key not in ("fused", "foreach")}
                  for group in default_optimizer.param_groups], fused=True)
-            fused = throughput(built, batches, built.model.loss, placement, warmup=warmup,
+            fused = throughput(built, batches, model.loss, placement, warmup=warmup,
                                batch_size=arguments.batch_size, peak=peak, count_flops=False)
             fused["fused_speedup"] = fused["samples_per_s"] / figures["samples_per_s"]
             recorder.save("morec-e2e-fused-adamw", fused)
             built.optimizer = default_optimizer
         if "profile" not in skip:
             profile_steps(built, batches[:warmup + 3], placement, arguments.out / "profile.txt")
-    if "naive-e2e" not in skip and recorder.left() > 60:
-        naive_batches = batches[:2 + arguments.naive_steps]
-        e2e_model = built.model
-        figures = throughput(built, naive_batches, lambda b: naive_loss(e2e_model, b), placement,
-                             warmup=2, batch_size=arguments.batch_size, peak=peak)
-        figures["titles_per_step"] = (2 * batches[0].inputs.shape[0]
-                                      * (e2e_model.backbone.max_length + 1))
-        del e2e_model
-        ours = recorder.results["phases"].get("morec-e2e")
-        if ours:
-            figures["morec_speedup"] = ours["samples_per_s"] / figures["samples_per_s"]
-        recorder.save("naive-e2e", figures)
+    naive_batches = batches[:2 + arguments.naive_steps]
+    for phase, kind in (("naive-e2e", "eager"), ("naive-e2e-sdpa", "sdpa")):
+        if phase in skip or (kind == "sdpa" and "naive-sdpa" in skip) or recorder.left() < 60:
+            continue
+
+        def naive(kind=kind) -> dict:
+            # The paper's code ran transformers' eager attention; the SDPA variant says how
+            # much of the ratio is the attention kernel rather than encoding items once.
+            with attention(kind, model):
+                figures = throughput(built, naive_batches, lambda b: naive_loss(model, b),
+                                     placement, warmup=2, batch_size=arguments.batch_size,
+                                     peak=peak, count_flops=kind == "eager")
+            figures["titles_per_step"] = (2 * batches[0].inputs.shape[0]
+                                          * (model.backbone.max_length + 1))
+            ours = recorder.results["phases"].get("morec-e2e")
+            if ours:
+                figures["morec_speedup"] = ours["samples_per_s"] / figures["samples_per_s"]
+            return figures
+        guarded(recorder, phase, naive)
     if "morec-eval" not in skip and recorder.left() > 60:
         # As iter_run runs it (under the run's autocast: bf16 here), then in fp32 as it ran
         # before (the item table through the encoder in fp32).
@@ -364,9 +414,10 @@ def main() -> int:
         figures.update(users=metrics["users"], items=built.dataset.num_items)
         recorder.save("morec-eval", figures)
     if "compile" not in skip and recorder.left() > 150:
-        recorder.save("morec-e2e-compiled", compiled_step(built, batches, placement, warmup,
-                                                          arguments.batch_size, recorder))
-    del built, batches
+        guarded(recorder, "morec-e2e-compiled",
+                lambda: compiled_step(built, batches, placement, warmup, arguments.batch_size,
+                                      recorder))
+    built = batches = model = None  # frees the E2E model for the phases below
     if device.type == "cuda":
         torch.cuda.empty_cache()
 
@@ -438,17 +489,24 @@ def write_markdown(results: dict, path: Path) -> None:
         cells.append(f"{figures.get('peak_memory_gib', float('nan')):.1f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     extra = []
-    if "naive-e2e" in phases and "morec_speedup" in phases["naive-e2e"]:
-        extra.append(f"morec's E2E step is {phases['naive-e2e']['morec_speedup']:.2f}x the naive "
-                     "step's samples/s on the same batches.")
-    if "morec-eval" in phases:
+    for name, figures in phases.items():
+        if "error" in figures:
+            extra.append(f"{name} failed: {figures['error']}")
+    for name in ("naive-e2e", "naive-e2e-sdpa"):
+        if "morec_speedup" in phases.get(name, {}):
+            extra.append(f"morec's E2E step is {phases[name]['morec_speedup']:.2f}x the {name} "
+                         "step's samples/s on the same batches.")
+    if "sdpa_speedup" in phases.get("morec-e2e-eager-attention", {}):
+        extra.append(f"SDPA MPNet attention: {phases['morec-e2e-eager-attention']['sdpa_speedup']:.2f}x"
+                     " the E2E step's samples/s with transformers' eager attention.")
+    if "seconds" in phases.get("morec-eval", {}):
         extra.append(f"E2E full-ranking validation: {phases['morec-eval']['seconds']:.1f} s as "
                      f"iter_run runs it (bf16 autocast), {phases['morec-eval']['seconds_fp32']:.1f}"
                      " s in fp32.")
-    if "morec-e2e-fused-adamw" in phases:
+    if "fused_speedup" in phases.get("morec-e2e-fused-adamw", {}):
         extra.append(f"Fused AdamW: {phases['morec-e2e-fused-adamw']['fused_speedup']:.2f}x the "
                      "E2E step's samples/s with torch's default (foreach) AdamW.")
-    if "morec-e2e-compiled" in phases:
+    if "compile_and_warmup_s" in phases.get("morec-e2e-compiled", {}):
         compiled = phases["morec-e2e-compiled"]
         extra.append(f"E2E step with the text encoder under torch.compile: "
                      f"{compiled.get('speedup_over_eager', float('nan')):.2f}x the eager step, "
