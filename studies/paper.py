@@ -109,7 +109,7 @@ def table7() -> list[Study]:
             "hm": ("swin_t", "vision", "swin_tiny_patch4_window7_224"),
             "bili": ("swin_t", "vision", "swin_tiny_patch4_window7_224")}
     studies = []
-    for dataset, (short, encoder, model) in best.items():
+    for dataset, (_short, encoder, model) in best.items():
         arms = []
         for fusion in ("add", "concat"):
             for layers in (0, 2, 4, 6, 8):

@@ -122,8 +122,14 @@ class CompareScreen(PollingScreen):
         row = table.cursor_row
         table.clear(columns=True)
         if cells:  # Text, not str: DataTable reads a str as markup, and a name may hold "["
-            table.add_columns(*(Text(label) for label in cells[0]))
-            table.add_rows([[Text(cell) for cell in row] for row in cells[1:]])
+            rows = [[Text(cell) for cell in row] for row in cells[1:]]
+            for index, label in enumerate(cells[0]):
+                header = Text(label)
+                # Measured here rather than on the table's next Idle: a frame drawn before that
+                # Idle kept every column at its header's width (the snapshot test's rare failure).
+                width = max([header.cell_len, *(row[index].cell_len for row in rows)])
+                table.add_column(header, width=width)
+            table.add_rows(rows)
             table.move_cursor(row=min(row, len(cells) - 2), animate=False)
 
     @on(Select.Changed, "#table-choice")

@@ -82,6 +82,12 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         await pilot.press("c")
         screen = await loaded(app, pilot, CompareScreen)
         assert cells(screen) == expected_all
+        # Each column as wide as its widest cell from the moment it is filled, not only after
+        # the table's next Idle (a frame drawn before that kept the header's width).
+        table = screen.query_one("#compare", DataTable)
+        for index, column in enumerate(table.ordered_columns):
+            assert not column.auto_width
+            assert column.width == max(len(row[index]) for row in expected_all)
         assert [choice.label for choice in screen.choices] == [
             "all studies", "study hm-vision", "study mind-text", "group table2"]
         await pilot.press("g")
