@@ -79,6 +79,9 @@ def run_command(
     if main:
         typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} "
                    f"backbone, {spec.data.source} data; store {run_store.url}", err=True)
+        if spec.train.compile:  # else the first step's bar stands still for a minute or more
+            typer.echo(f"run {run_id}: train.compile: the first training steps and the first "
+                       "evaluation compile the network (a minute or more each)", err=True)
     try:
         # Under torchrun only rank 0 yields events; the other ranks only train.
         sinks = ([run_store, console, *([CollapseDetector()] if stop_on_collapse else [])]
