@@ -209,13 +209,18 @@ class RunSpec:
                or self.encoder.mode == "two_stage", "train.loss",
                "full_softmax needs encoder.name=id or encoder.mode=two_stage (it encodes every "
                "item at every step)")
-        # Only a network that runs at every step is worth compiling; the top-k text path swaps
-        # the network's modules at every step, which would recompile it each time.
-        _check(not self.train.compile or (
-            self.encoder.name in ("text", "vision") and self.encoder.mode == "e2e"
-            and not (self.encoder.name == "text" and self.encoder.finetune_layers > 0)),
-            "train.compile", "needs encoder.name=text or vision with encoder.mode=e2e (and, for "
-            "text, encoder.finetune_layers -1 or 0)")
+        _check(not self.train.compile or self.compilable, "train.compile",
+               "needs encoder.name=text or vision with encoder.mode=e2e (and, for text, "
+               "encoder.finetune_layers -1 or 0)")
+
+    @property
+    def compilable(self) -> bool:
+        """Whether train.compile applies: a pretrained network that runs at every step. Not the
+        top-k text path, which swaps the network's modules at every step (each swap would
+        recompile it)."""
+        encoder = self.encoder
+        return (encoder.name in ("text", "vision") and encoder.mode == "e2e"
+                and not (encoder.name == "text" and encoder.finetune_layers > 0))
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return dataclasses.asdict(self)

@@ -23,6 +23,7 @@ from typing import Any
 
 from morec_core import events as ev
 from morec_core.collapse import CollapseDetector
+from morec_core.config import RunSpec
 from morec_core.runner import drive
 from morec_core.store import Store, StoreError, pid_alive
 from morec_core.studies import GridPoint, Study
@@ -193,9 +194,19 @@ def _run_is_dead(store: Store, run_id: str, worker: str) -> bool:
         return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
+def trial_spec(point: GridPoint, compile_networks: bool = False) -> RunSpec:
+    """The spec a trial runs: the grid point's, with train.compile on where asked and where it
+    applies (E2E text and vision arms). Compiling computes the same function, so the run keeps
+    the point's spec_key and pools with runs that did not compile."""
+    if compile_networks and point.spec.compilable and not point.spec.train.compile:
+        return point.spec.with_overrides(["train.compile=true"])
+    return point.spec
+
+
 def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
-              extra_sinks: tuple[ev.Sink, ...] = ()) -> str:
-    """Run one claimed trial to its end and tell Optuna; returns the run's final status."""
+              extra_sinks: tuple[ev.Sink, ...] = (), *, compile_networks: bool = False) -> str:
+    """Run one claimed trial to its end and tell Optuna; returns the run's final status.
+    compile_networks: train.compile for the trial's network where it applies (trial_spec)."""
     import optuna
 
     trial, point = claimed.trial, claimed.point
@@ -215,7 +226,8 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
         storage.record_heartbeat(trial._trial_id)
 
     try:
-        status = drive(iter_run(point.spec, context), sinks, run_id=run_id, heartbeat=beat)
+        status = drive(iter_run(trial_spec(point, compile_networks), context), sinks,
+                       run_id=run_id, heartbeat=beat)
     except KeyboardInterrupt:
         _tell(trial, claimed.study, optuna.trial.TrialState.FAIL, "cancelled", "interrupted")
         claimed.study.enqueue_trial(trial.params, user_attrs={
@@ -258,14 +270,15 @@ class _PrunerSink:
 
 
 def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
-         on_trial: Callable[[GridPoint, str], None] | None = None) -> int:
+         on_trial: Callable[[GridPoint, str], None] | None = None, *,
+         compile_networks: bool = False) -> int:
     """A worker: claim and run trials until none is left; returns how many it ran."""
     store = Store(store_url)
     storage = optuna_storage(optuna_url, store)
     done = 0
     recover_dead_trials(study, storage, store)
     while (claimed := claim_next(study, storage)) is not None:
-        status = run_trial(claimed, storage, store, runs_dir)
+        status = run_trial(claimed, storage, store, runs_dir, compile_networks=compile_networks)
         done += 1
         if on_trial is not None:
             on_trial(claimed.point, status)

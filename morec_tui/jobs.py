@@ -154,8 +154,9 @@ def run_argv(*, dataset: str, path: str, encoder: str, model: str, backbone: str
     return argv
 
 
-def study_argv(study: str, store_url: str) -> list[str]:
-    return morec_argv("tune", "--study", study, "--storage", store_url)
+def study_argv(study: str, store_url: str, *, compile_networks: bool = False) -> list[str]:
+    argv = morec_argv("tune", "--study", study, "--storage", store_url)
+    return argv + ["--compile"] if compile_networks else argv
 
 
 class JobQueue:

@@ -10,7 +10,7 @@ import pytest
 
 from morec_core.store import Store
 from morec_core.studies import Arm, Study, find_study
-from morec_core.tune import arm_study_name, optuna_url_for
+from morec_core.tune import arm_study_name, optuna_url_for, trial_spec
 from tests.synthetic import write_chain_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,22 @@ def test_grid_expansion():
     assert {point.seed for point in morec} == {1, 2}
     # Seeds of one configuration share a spec key; configurations do not.
     assert len({point.spec.spec_key for point in morec}) == 3
+
+
+def test_compile_reaches_end_to_end_networks_only_and_keeps_the_spec_key():
+    study = Study(name="s", description="", arms=(
+        Arm(name="IDRec"),
+        Arm(name="E2E", overrides=("encoder.name=text", "encoder.model=minilm-l6")),
+        Arm(name="E2E vision", overrides=("encoder.name=vision",)),
+        Arm(name="top-2", overrides=("encoder.name=text", "encoder.finetune_layers=2")),
+        Arm(name="two-stage", overrides=("encoder.name=text", "encoder.mode=two_stage")),
+    ))
+    for point in study.points():
+        assert trial_spec(point) is point.spec  # off unless asked
+        spec = trial_spec(point, compile_networks=True)
+        assert spec.train.compile == (point.arm in ("E2E", "E2E vision")), point.arm
+        assert spec.spec_key == point.spec.spec_key
+        assert spec.with_overrides(["train.compile=false"]) == point.spec
 
 
 def test_a_bad_grid_names_the_study_and_key():
@@ -96,11 +112,13 @@ def test_three_workers_on_one_sqlite_store_run_every_point_exactly_once(grid_env
     make, env = grid_env
     module = make(epochs=1)
     store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
-    process = _tune(module, store_url, env, "--workers", "3")
+    # --compile travels to the workers and leaves an ID arm as it is.
+    process = _tune(module, store_url, env, "--workers", "3", "--compile")
     output, _ = process.communicate(timeout=600)
     assert process.returncode == 0, output
     runs, _ = _assert_every_point_completed_once(store_url, module)
     assert len(runs) == 12  # nothing ran twice
+    assert not any(run.spec["train"]["compile"] for run in runs)
     logs = list((tmp_path / "runs" / "logs").glob("*.log"))
     assert len(logs) == 3
     assert sum("IDRec" in log.read_text() for log in logs) >= 2  # the work was shared

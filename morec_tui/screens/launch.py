@@ -72,6 +72,8 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             with Vertical(id="study-fields"):
                 yield from _field("study", Select([], prompt="loading studies…", id="study",
                                                   compact=True))
+                yield Checkbox("compile end-to-end networks (train.compile: GPU, long runs)",
+                               value=False, id="compile", compact=True)
             if self.gpus:
                 yield Label("GPUs (Space to pick; none picked: any free one)")
                 yield SelectionList[str](*[(f"GPU {gpu.index}: {gpu.name}", gpu.index)
@@ -144,7 +146,9 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 raise ConfigError("pick a study")
             # A study takes every GPU picked (one worker each), else one slot.
             return JobRequest(kind="study", label=f"study {study}",
-                              argv=tuple(study_argv(study, self.store_url)),
+                              argv=tuple(study_argv(
+                                  study, self.store_url,
+                                  compile_networks=self.query_one("#compile", Checkbox).value)),
                               candidates=candidates, slots_needed=max(1, len(picked)),
                               study=study, env=env, cwd=os.getcwd())
         values = {name: self.query_one(f"#{name}", Input).value.strip()

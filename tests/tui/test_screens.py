@@ -6,7 +6,16 @@ import sqlite3
 import time
 
 from sqlalchemy.exc import OperationalError
-from textual.widgets import DataTable, Input, Log, RadioButton, Select, SelectionList, Static
+from textual.widgets import (
+    Checkbox,
+    DataTable,
+    Input,
+    Log,
+    RadioButton,
+    Select,
+    SelectionList,
+    Static,
+)
 
 from morec_core.compare import compare_rows, render
 from morec_core.store import Store
@@ -222,6 +231,7 @@ def test_the_launch_form_checks_overrides_and_queues_a_study_on_the_picked_gpus(
         await wait_for(pilot, lambda: len(form.query_one("#study", Select)._options) > 1,
                        what="the study list")
         form.query_one("#study", Select).value = "mind-text"
+        form.query_one("#compile", Checkbox).value = True
         form.query_one("#gpus", SelectionList).select_all()
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: requests, what="the job request")
@@ -230,7 +240,8 @@ def test_the_launch_form_checks_overrides_and_queues_a_study_on_the_picked_gpus(
     drive(app, body)
     (request,) = requests
     assert (request.kind, request.study, request.label) == ("study", "mind-text", "study mind-text")
-    assert request.argv[-5:] == ("tune", "--study", "mind-text", "--storage", app.store.url)
+    assert request.argv[-6:] == ("tune", "--study", "mind-text", "--storage", app.store.url,
+                                 "--compile")
     assert request.candidates == ("0", "1") and request.slots_needed == 2
     assert request.env == {"MOREC_STUDIES_DIR": str(filled["studies"].resolve())}
 
