@@ -19,7 +19,7 @@ from morec_core.config import RunSpec
 from morec_core.data.dataset import PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import EncoderInputs
-from morec_core.evaluate import evaluate
+from morec_core.evaluate import compute_item_table, evaluate
 from morec_core.model import Recommender, normal_init_
 
 # Which content each item encoder reads. An encoder absent here reads no content (id).
@@ -73,12 +73,18 @@ class BuiltRun:
                                                    batch_size=size, rng=rng),
                         count=-(-rows // size))
 
-    def evaluate(self, split: str) -> dict[str, float]:
+    def evaluate(self, split: str, item_table: torch.Tensor | None = None) -> dict[str, float]:
+        """Metrics of `split`; item_table: from `item_table()` on the current weights, to share
+        one between splits (else computed here)."""
         subset = self.subsets.get(split)
         return evaluate(self.model, self.dataset, "test" if split in self.subsets else split,
                         k=self.spec.eval.k, mask_history=self.spec.eval.mask_history,
                         batch_size=self.spec.eval.batch_size, device=self.device,
-                        user_subset=subset)
+                        user_subset=subset, item_table=item_table)
+
+    def item_table(self) -> torch.Tensor:
+        """(I + 1, d) every item's vector on the current weights (eval mode, no grad)."""
+        return compute_item_table(self.model)
 
     def test_splits(self) -> Sequence[str]:
         return ["test", *self.subsets]

@@ -13,15 +13,30 @@ from morec_core.metrics import TIE_RULES, hr_at_k, ndcg_at_k
 from morec_core.model import Recommender
 
 
+def compute_item_table(model: Recommender, item_batch_size: int = 256) -> torch.Tensor:
+    """(I + 1, d) float32: every item through the model's item tower, in eval mode, no grad.
+    With an end-to-end encoder this is most of an evaluation's cost: splits scored with the
+    same weights (test and its cold/new subsets) share one table through evaluate's item_table."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            return model.item_table(item_batch_size).float()
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: Recommender, dataset: PreparedDataset, split: str, *, k: int,
              mask_history: bool, batch_size: int, device: torch.device | str,
              user_subset: np.ndarray | None = None, item_batch_size: int = 256,
-             ties: str = "optimistic") -> dict[str, float]:
+             ties: str = "optimistic", item_table: torch.Tensor | None = None) -> dict[str, float]:
     """-> {"hr@k": mean HR, "ndcg@k": mean NDCG, "users": number of users evaluated}.
 
-    model must already be on `device`. The item table is computed once; users are scored in
-    batches of batch_size. user_subset: user indices (e.g. users whose target is a cold item).
+    model must already be on `device`. The item table is computed once (or passed in, from
+    `compute_item_table` on the same weights); users are scored in batches of batch_size.
+    user_subset: user indices (e.g. users whose target is a cold item).
     """
+    table = compute_item_table(model, item_batch_size) if item_table is None else item_table
     was_training = model.training
     model.eval()
     hits = torch.zeros((), dtype=torch.float64, device=device)
@@ -29,11 +44,10 @@ def evaluate(model: Recommender, dataset: PreparedDataset, split: str, *, k: int
     users = 0
     try:
         with torch.inference_mode():
-            item_table = model.item_table(item_batch_size).float()  # (I + 1, d), once
             for batch in eval_batches(dataset, split, batch_size=batch_size,
                                       user_subset=user_subset):
                 batch = batch.to(device)
-                scores = model.score_all(batch, item_table)  # (B, I + 1)
+                scores = model.score_all(batch, table)  # (B, I + 1)
                 if mask_history:
                     # Seen items leave the ranking with a score of -inf: B x H writes instead of
                     # a (B, I + 1) boolean mask and its four passes (half of evaluate's time on

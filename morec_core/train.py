@@ -111,9 +111,13 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
 
     if best.epoch is not None:
         model.load_state_dict(checkpoint.load(best_path)["model"])
+        # One item table for the test split and its cold/new subsets: with an end-to-end
+        # encoder each table is a pass of the whole catalogue through it.
+        with placement.autocast():
+            item_table = built.item_table()
         for split in built.test_splits():
             yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split,
-                               metrics=_evaluate(built, placement, split),
+                               metrics=_evaluate(built, placement, split, item_table),
                                protocol=built.protocol)
     yield ev.CostMeasured(
         run_id=run_id, trainable_params=trainable, total_params=total,
@@ -155,12 +159,13 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     return best
 
 
-def _evaluate(built, placement: Placement, split: str) -> dict[str, float]:
+def _evaluate(built, placement: Placement, split: str,
+              item_table: torch.Tensor | None = None) -> dict[str, float]:
     """Validation and test alike under the training precision: on a GPU the item table (an E2E
     encoder over the whole catalogue) is most of an evaluation's cost. Scores stay float32
     (Recommender.score_all), so ranks do not tie on bf16 rounding."""
     with placement.autocast():
-        return built.evaluate(split)
+        return built.evaluate(split, item_table)
 
 
 def _follow(spec: RunSpec, context: RunContext, built, train_model: torch.nn.Module,

@@ -93,9 +93,51 @@ def test_evaluation_runs_under_the_training_precision(chain_data, tmp_path, monk
         return original(*args, **kwargs)
 
     monkeypatch.setattr(build_module, "evaluate", recording)
+    tables = []
+    original_table = build_module.compute_item_table
+
+    def recording_table(*args, **kwargs):
+        tables.append(torch.is_autocast_enabled("cpu"))
+        return original_table(*args, **kwargs)
+
+    monkeypatch.setattr(build_module, "compute_item_table", recording_table)
     events = events_of(spec_for(chain_data, "train.epochs=2", f"train.precision={precision}",
                                 "train.device=cpu"), tmp_path / "run")
     evaluated = [event for event in events if isinstance(event, ev.Evaluated)]
     assert [event.split for event in evaluated] == ["valid", "valid", "test"]
     assert seen == [autocast_expected] * 3
+    assert tables == [autocast_expected]  # the test table (validation computes its own)
     assert all(math.isfinite(value) for event in evaluated for value in event.metrics.values())
+
+
+def test_the_test_split_and_its_subsets_share_one_item_table(chain_data, tmp_path, monkeypatch):
+    """With an E2E encoder an item table is a pass of the catalogue through it: the test split
+    and its cold/new subsets, scored on the same weights, share one, and match their own."""
+    import numpy as np
+    import torch
+
+    import morec_core.build as build_module
+    from morec_core import checkpoint
+    from morec_core.model import Recommender
+
+    monkeypatch.setattr(build_module, "evaluation_subsets", lambda dataset: {
+        "test_cold": np.arange(0, 40), "test_new": np.arange(40, 90)})
+    calls = []
+    original = Recommender.item_table
+
+    def counting(self, *args, **kwargs):
+        calls.append(self.training)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recommender, "item_table", counting)
+    spec = spec_for(chain_data, "train.epochs=2")
+    events = events_of(spec, tmp_path / "run")
+    evaluated = {event.split: event for event in events
+                 if isinstance(event, ev.Evaluated) and event.split != "valid"}
+    assert list(evaluated) == ["test", "test_cold", "test_new"]
+    assert len(calls) == 2 + 1 and not any(calls)  # one per validation, one for the tests
+    assert evaluated["test_cold"].metrics["users"] == 40
+    # The shared table gives what the subset's own evaluation gives.
+    built = build_module.build_run(spec, torch.device("cpu"))
+    built.model.load_state_dict(checkpoint.load(tmp_path / "run" / "best.pt")["model"])
+    assert built.evaluate("test_new") == evaluated["test_new"].metrics
