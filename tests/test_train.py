@@ -85,22 +85,18 @@ def test_evaluation_runs_under_the_training_precision(chain_data, tmp_path, monk
 
     import morec_core.build as build_module
 
-    seen = []
-    original = build_module.evaluate
+    def record_autocast(name: str) -> list[bool]:
+        """Whether autocast is on at each call of build_module's `name`."""
+        seen, original = [], getattr(build_module, name)
 
-    def recording(*args, **kwargs):
-        seen.append(torch.is_autocast_enabled("cpu"))
-        return original(*args, **kwargs)
+        def recording(*args, **kwargs):
+            seen.append(torch.is_autocast_enabled("cpu"))
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(build_module, "evaluate", recording)
-    tables = []
-    original_table = build_module.compute_item_table
+        monkeypatch.setattr(build_module, name, recording)
+        return seen
 
-    def recording_table(*args, **kwargs):
-        tables.append(torch.is_autocast_enabled("cpu"))
-        return original_table(*args, **kwargs)
-
-    monkeypatch.setattr(build_module, "compute_item_table", recording_table)
+    seen, tables = record_autocast("evaluate"), record_autocast("compute_item_table")
     events = events_of(spec_for(chain_data, "train.epochs=2", f"train.precision={precision}",
                                 "train.device=cpu"), tmp_path / "run")
     evaluated = [event for event in events if isinstance(event, ev.Evaluated)]
