@@ -4,6 +4,9 @@ HR@k and NDCG@k, so they are read off each user's top k scores (issue 7)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -13,17 +16,24 @@ from morec_core.metrics import TIE_RULES, hr_at_k, ndcg_at_k
 from morec_core.model import Recommender
 
 
-def compute_item_table(model: Recommender, item_batch_size: int = 256) -> torch.Tensor:
-    """(I + 1, d) float32: every item through the model's item tower, in eval mode, no grad.
-    With an end-to-end encoder this is most of an evaluation's cost: splits scored with the
-    same weights (test and its cold/new subsets) share one table through evaluate's item_table."""
+@contextmanager
+def _evaluating(model: Recommender) -> Iterator[None]:
+    """Eval mode and inference mode inside the block; the model's own mode after it."""
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
-            return model.item_table(item_batch_size).float()
+            yield
     finally:
         model.train(was_training)
+
+
+def compute_item_table(model: Recommender, item_batch_size: int = 256) -> torch.Tensor:
+    """(I + 1, d) float32: every item through the model's item tower, in eval mode, no grad.
+    With an end-to-end encoder this is most of an evaluation's cost: splits scored with the
+    same weights (test and its cold/new subsets) share one table through evaluate's item_table."""
+    with _evaluating(model):
+        return model.item_table(item_batch_size).float()
 
 
 def evaluate(model: Recommender, dataset: PreparedDataset, split: str, *, k: int,
@@ -36,30 +46,25 @@ def evaluate(model: Recommender, dataset: PreparedDataset, split: str, *, k: int
     `compute_item_table` on the same weights); users are scored in batches of batch_size.
     user_subset: user indices (e.g. users whose target is a cold item).
     """
-    table = compute_item_table(model, item_batch_size) if item_table is None else item_table
-    was_training = model.training
-    model.eval()
     hits = torch.zeros((), dtype=torch.float64, device=device)
     gains = torch.zeros((), dtype=torch.float64, device=device)
     users = 0
-    try:
-        with torch.inference_mode():
-            for batch in eval_batches(dataset, split, batch_size=batch_size,
-                                      user_subset=user_subset):
-                batch = batch.to(device)
-                scores = model.score_all(batch, table)  # (B, I + 1)
-                if mask_history:
-                    # Seen items leave the ranking with a score of -inf: B x H writes instead of
-                    # a (B, I + 1) boolean mask and its four passes (half of evaluate's time on
-                    # microlens-50k). history is 0 where the target itself was seen, so the
-                    # target keeps its score; column 0 is -inf already.
-                    scores.scatter_(1, batch.history, float("-inf"))
-                ranks = ranks_within(scores, batch.targets, k, ties=ties)  # (B,)
-                hits += hr_at_k(ranks, k).double().sum()
-                gains += ndcg_at_k(ranks, k).double().sum()
-                users += len(ranks)
-    finally:
-        model.train(was_training)
+    with _evaluating(model):
+        table = model.item_table(item_batch_size).float() if item_table is None else item_table
+        for batch in eval_batches(dataset, split, batch_size=batch_size,
+                                  user_subset=user_subset):
+            batch = batch.to(device)
+            scores = model.score_all(batch, table)  # (B, I + 1)
+            if mask_history:
+                # Seen items leave the ranking with a score of -inf: B x H writes instead of
+                # a (B, I + 1) boolean mask and its four passes (half of evaluate's time on
+                # microlens-50k). history is 0 where the target itself was seen, so the
+                # target keeps its score; column 0 is -inf already.
+                scores.scatter_(1, batch.history, float("-inf"))
+            ranks = ranks_within(scores, batch.targets, k, ties=ties)  # (B,)
+            hits += hr_at_k(ranks, k).double().sum()
+            gains += ndcg_at_k(ranks, k).double().sum()
+            users += len(ranks)
     denominator = max(users, 1)
     return {f"hr@{k}": hits.item() / denominator, f"ndcg@{k}": gains.item() / denominator,
             "users": users}

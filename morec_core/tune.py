@@ -198,7 +198,7 @@ def trial_spec(point: GridPoint, compile_networks: bool = False) -> RunSpec:
     """The spec a trial runs: the grid point's, with train.compile on where asked and where it
     applies (E2E text and vision arms). Compiling computes the same function, so the run keeps
     the point's spec_key and pools with runs that did not compile."""
-    if compile_networks and point.spec.compilable and not point.spec.train.compile:
+    if compile_networks and point.spec.compilable:
         return point.spec.with_overrides(["train.compile=true"])
     return point.spec
 

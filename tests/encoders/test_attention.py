@@ -78,10 +78,10 @@ def test_sdpa_leaves_other_architectures_alone():
     config = transformers.BertConfig(vocab_size=60, hidden_size=32, num_hidden_layers=2,
                                      num_attention_heads=2, intermediate_size=64)
     assert use_sdpa(transformers.AutoModel.from_config(config)) == 0
+    model = tiny_mpnet()
+    use_sdpa(model)
+    input_ids, mask = batch()
     with pytest.raises(ValueError, match="no attention weights"):
-        model = tiny_mpnet()
-        use_sdpa(model)
-        input_ids, mask = batch()
         model(input_ids=input_ids, attention_mask=mask, output_attentions=True)
 
 

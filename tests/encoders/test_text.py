@@ -210,9 +210,11 @@ def test_compile_network_compiles_the_transformer_in_place_but_not_the_top_k_pat
 
 @pytest.mark.slow
 def test_a_compiled_network_gives_the_eager_vectors_and_gradients():
-    """train.compile changes how the network runs, not what it computes (about 30 s of
-    compilation on 2 CPU cores)."""
+    """train.compile changes how the network runs, not what it computes, nor the FLOPs a run
+    records (about 30-60 s of compilation on 2 CPU cores)."""
     import copy
+
+    from morec_core.cost import flops_of
 
     ids, lengths = random_tokens()
     eager = TextFeatures(tiny_model("mpnet"), ids, lengths, pooling="mean").eval()
@@ -232,6 +234,9 @@ def test_a_compiled_network_gives_the_eager_vectors_and_gradients():
                                              strict=True):
             if eager_grad is not None:
                 torch.testing.assert_close(compiled_grad, eager_grad, atol=1e-4, rtol=1e-3)
+    # Table 6's FLOPs column: the counter sees the compiled network's work too.
+    items = torch.tensor([3, 1, 24, 7])
+    assert flops_of(lambda: compiled(items)) == flops_of(lambda: eager(items)) > 0
 
 
 def test_precompute_trains_the_top_layers_and_needs_k():

@@ -20,9 +20,10 @@ async def shown(pilot, screen_type, loads=1):
     await loaded(app, pilot, screen_type, loads)
     await wait_for(pilot, lambda: not any(worker.is_running for worker in app.workers),
                    what="the app's workers")
-    # A DataTable measures its columns on its own next Idle; a picture taken before that shows
-    # every column at its header's width (seen once in CI and once here, compare screen).
-    # Textual is pinned, so its pending-measure flags are safe to read.
+    # A DataTable measures new rows (virtual size, auto widths) on its own next Idle: wait for
+    # it. This alone did not stop the compare screen's rare header-width picture (a frame drawn
+    # before that Idle kept stale cells); the screen now sets its column widths when it fills
+    # the table. Textual is pinned, so its pending-measure flags are safe to read.
     await wait_for(pilot, lambda: not any(table._require_update_dimensions or table._new_rows
                                           for table in app.screen.query(DataTable)),
                    what="the tables' column widths")
