@@ -15,12 +15,13 @@ import torch
 from morec_core import paths
 from morec_core.backbones import build_backbone
 from morec_core.batches import input_length, train_batches, training_data
-from morec_core.config import RunSpec
+from morec_core.config import ConfigError, RunSpec
 from morec_core.data.dataset import PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import EncoderInputs
-from morec_core.evaluate import compute_item_table, evaluate
+from morec_core.evaluate import compute_item_table, evaluate_users
 from morec_core.model import Recommender, normal_init_
+from morec_core.user_results import UserResults
 
 # Which content each item encoder reads. An encoder absent here reads no content (id).
 CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glove": "titles"}
@@ -62,8 +63,7 @@ class BuiltRun:
 
     @property
     def protocol(self) -> str:
-        masking = "history masked" if self.spec.eval.mask_history else "history not masked"
-        return f"full ranking over all {self.dataset.num_items} items, {masking}"
+        return protocol_of(self.spec, self.dataset.num_items)
 
     def train_batches(self, rng: np.random.Generator) -> _Batches:
         size = self.spec.train.batch_size
@@ -73,14 +73,16 @@ class BuiltRun:
                                                    batch_size=size, rng=rng),
                         count=-(-rows // size))
 
-    def evaluate(self, split: str, item_table: torch.Tensor | None = None) -> dict[str, float]:
-        """Metrics of `split`; item_table: from `item_table()` on the current weights, to share
-        one between splits (else computed here)."""
+    def evaluate(self, split: str, item_table: torch.Tensor | None = None) -> UserResults:
+        """Per-user standing of `split`'s targets (metrics: `.metrics(spec.eval.ties)`);
+        item_table: from `item_table()` on the current weights, to share one between splits
+        (else computed here)."""
         subset = self.subsets.get(split)
-        return evaluate(self.model, self.dataset, "test" if split in self.subsets else split,
-                        k=self.spec.eval.k, mask_history=self.spec.eval.mask_history,
-                        batch_size=self.spec.eval.batch_size, device=self.device,
-                        user_subset=subset, item_table=item_table)
+        return evaluate_users(self.model, self.dataset,
+                              "test" if split in self.subsets else split,
+                              k=self.spec.eval.k, mask_history=self.spec.eval.mask_history,
+                              batch_size=self.spec.eval.batch_size, device=self.device,
+                              user_subset=subset, item_table=item_table)
 
     def item_table(self) -> torch.Tensor:
         """(I + 1, d) every item's vector on the current weights (eval mode, no grad)."""
@@ -107,10 +109,22 @@ class BuiltRun:
             self.model.train(was_training)
 
 
+def protocol_of(spec: RunSpec, num_items: int) -> str:
+    """How a run's numbers are computed, recorded with every result: runs whose protocols
+    differ are not compared (morec compare)."""
+    masking = "history masked" if spec.eval.mask_history else "history not masked"
+    return (f"full ranking over all {num_items} items, {masking}, leave-one-out, "
+            f"ties {spec.eval.ties}")
+
+
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
     from morec_core.data.prepare import prepare
 
     dataset = prepare(spec.data)
+    # Before any content cache is built: the catalogue size is known only now.
+    if spec.eval.k > dataset.num_items:
+        raise ConfigError(f"eval.k: {spec.eval.k} is more than the {dataset.num_items} items of "
+                          f"{dataset.name}; HR@k and NDCG@k rank the whole catalogue")
     cache_dir = paths.data_dir() / "cache" / dataset.name
     inputs = encoder_inputs(spec, dataset, cache_dir)
     item_encoder = build_item_encoder(spec.encoder, inputs, spec.backbone.embed_dim,

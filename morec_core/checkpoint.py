@@ -40,6 +40,12 @@ def restore_rng_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
 
 
+def load_weights(path: Path) -> dict[str, Any]:
+    """A best.pt ({"model": state dict, "epoch": int}): tensors and plain types only, so a
+    crafted file cannot run code (torch's weights_only unpickler)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def load(path: Path) -> dict[str, Any]:
     # Our own files: they hold optimizer state and RNG tuples, not only tensors.
     return torch.load(path, map_location="cpu", weights_only=False)

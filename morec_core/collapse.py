@@ -11,6 +11,10 @@ The rule, checked after every epoch; the first clause that holds names the colla
    constant scores). Healthy runs, even at the paper's smallest learning rates, leave that band
    within a few epochs: on movielens-small-posters a two-stage MiniLM run at lr 1e-2 is at 4.5x
    random after 3 epochs, while the same run at lr 1e-1 is still at 1.5x after 5.
+4. at any evaluation, at least `tied_share` of the validation targets tied with other items
+   ("constant scores": a model whose item scores are all equal, or nearly, ranks nothing; under
+   the expected-rank tie rule it scores at random level, under the optimistic one perfectly).
+   Healthy models tie only where two items have the same content (duplicate titles).
 A healthy but noisy curve (dips of less than 1 - fraction_of_best from its best) is never flagged.
 """
 
@@ -33,6 +37,8 @@ class CollapseRule:
     """Clause 2: collapsed when the metric falls below this fraction of its best."""
     random_multiple: float = 2.0
     """Clause 3: collapsed when the best is below this multiple of random ranking."""
+    tied_share: float = 0.9
+    """Clause 4: collapsed when this share of the validation targets tie with other items."""
 
 
 def random_expectation(metric: str, k: int, num_items: int) -> float:
@@ -84,6 +90,12 @@ class CollapseDetector:
             self._check()
         elif isinstance(event, ev.Evaluated) and event.split == "valid":
             self._valid.append(event.metrics[self._metric])
+            tied = next((value for name, value in event.metrics.items()
+                         if name.startswith("ties@")), 0.0)
+            if tied >= self.rule.tied_share:
+                raise ev.StopRun("collapsed", f"constant scores: {tied:.0%} of the validation "
+                                              f"targets tied with other items at epoch "
+                                              f"{len(self._valid)}")
             self._check()
 
     def _check(self) -> None:

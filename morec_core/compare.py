@@ -1,23 +1,84 @@
-"""The paper's tables from the run store: per study and arm, the best-by-validation
-configuration's test HR@k / NDCG@k, trial counts by outcome, and the "Improv." of the best MoRec
-over the best IDRec (Table 2). With several seeds, mean and standard deviation over seeds.
+"""The paper's tables from the run store, with verdicts: per study and arm, the best-by-
+validation configuration's test HR@k / NDCG@k (mean and 95% CI over its seeds), and for each
+MoRec arm the paired comparison with the best IDRec arm of the same dataset, backbone and loss.
 
-Selection uses the validation metric only; test numbers are read for the selected runs.
+A row holds the runs of one study arm that share dataset view (the whole data section),
+backbone, encoder setup, loss and evaluation protocol: the best configuration is chosen only
+among them, on validation (never test), and on the seeds every candidate has (the search seed,
+when the study gives its winners further seeds). A comparison pairs users: each user's metric is
+averaged over the arm's seeds, the MoRec-minus-IDRec differences give a paired-bootstrap CI, a
+paired t-test and a paired randomization test (`morec_core.stats`), and the verdict is read at
+alpha after a correction across the whole table (Holm by default).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import numpy as np
+
+from morec_core import stats
 from morec_core.store import RunRecord, Store
+from morec_core.user_results import UserResults
 
 FORMATS = ("table", "markdown", "csv", "latex", "json")
+TESTS = ("randomization", "t")
+VERDICTS = ("MoRec better", "on par", "IDRec better")
+LEGACY_TIE_RULE = "optimistic"
+"""The rule of runs recorded before `eval.ties` existed."""
+RECOMPUTE_HINT = "per-user results missing: re-run `morec compare --recompute`"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    alpha: float = 0.05
+    correction: str = "holm"
+    """holm | bh | none, across every comparison of the table."""
+    test: str = "randomization"
+    """Which p-value the verdict reads: randomization | t."""
+    wilcoxon: bool = False
+    resamples: int = 10_000
+    by: tuple[str, ...] = ()
+    """Spec keys (`section.key`) whose values split rows and verdicts, e.g. train.loss."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.correction not in stats.CORRECTIONS:
+            raise ValueError(f"unknown correction {self.correction!r}; known: "
+                             f"{', '.join(stats.CORRECTIONS)}")
+        if self.test not in TESTS:
+            raise ValueError(f"unknown test {self.test!r}; known: {', '.join(TESTS)}")
+
+
+DEFAULT_SETTINGS = Settings()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """One MoRec arm against its IDRec counterpart on one test metric, paired over users."""
+
+    metric: str
+    control: str
+    """The IDRec row compared with: `study/arm`."""
+    users: int
+    difference: float
+    """Mean over users of MoRec minus IDRec (each user's metric averaged over seeds)."""
+    difference_ci: tuple[float, float]
+    relative: float | None
+    """difference / IDRec's mean (Table 2's Improv.); None when IDRec's mean is 0."""
+    relative_ci: tuple[float, float] | None
+    p_t: float
+    p_randomization: float
+    p_wilcoxon: float | None
+    p_adjusted: float
+    """The verdict's p-value (Settings.test) after the table-wide correction."""
+    verdict: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,75 +86,186 @@ class CompareRow:
     study: str
     dataset: str
     backbone: str
+    loss: str
     arm: str
+    encoder: str
     paradigm: str
     """IDRec (ID embedding item encoder) or MoRec (a modality encoder)."""
+    by: dict[str, str]
+    """Values of the Settings.by keys."""
     best_run: str | None
     """Run id of the selected configuration (of its first seed)."""
+    run_ids: tuple[str, ...]
+    """The selected configuration's runs, one per seed."""
     valid: float | None
-    """Mean validation selection metric of the selected configuration."""
+    """Validation selection metric of the selected configuration (mean over its seeds)."""
     test: dict[str, float]
-    """Mean test metrics of the selected configuration, e.g. {"hr@10": ..., "ndcg@10": ...}."""
-    test_std: dict[str, float]
-    """Standard deviation over seeds (empty with one seed)."""
+    """Mean test metrics over seeds, e.g. {"hr@10": ..., "ndcg@10": ..., "cold hr@10": ...}."""
+    test_ci: dict[str, tuple[float, float]]
+    """95% Student-t interval over seeds (empty with one seed)."""
     seeds: int
+    configurations: int
+    """Configurations searched (distinct settings but the seed): the arm's tuning budget."""
     trials: int
     outcomes: dict[str, int]
     """Runs by status: completed, pruned, collapsed, failed, interrupted, running..."""
-    improvement: dict[str, float]
-    """Best MoRec over best IDRec on the same dataset and backbone (Table 2's Improv.), relative;
-    on the best MoRec row only."""
+    ties: float | None
+    """Share of test users whose target tied with another item (mean over seeds)."""
     protocol: str
+    protocol_fields: dict[str, str]
+    """What must match for a comparison: k, history masking, tie rule, catalogue size."""
+    data_key: str
+    """The data section the row's runs share (JSON): the dataset view behind the label."""
+    comparisons: dict[str, Comparison] = field(default_factory=dict)
+    """MoRec rows: per test metric, against the best IDRec row of the same group."""
+    verdict_note: str = ""
+    """MoRec rows without comparisons: why."""
+    missing_user_results: tuple[str, ...] = ()
+    """Selected runs recorded without per-user results (an older morec)."""
     notes: tuple[str, ...] = ()
     """One line per collapsed or failed run: which settings, and why."""
 
+    @property
+    def label(self) -> str:
+        return f"{self.study}/{self.arm}"
 
-def compare_rows(store: Store, studies: Sequence[str],
-                 splits: Sequence[str] = ("test",)) -> list[CompareRow]:
-    """One row per (study, arm). `splits`: test and, when recorded, test_cold / test_new."""
-    rows: list[CompareRow] = []
+
+def compare_rows(store: Store, studies: Sequence[str], splits: Sequence[str] = ("test",),
+                 settings: Settings = DEFAULT_SETTINGS) -> list[CompareRow]:
+    """One row per (study, arm, dataset view, backbone, encoder, loss, protocol, by-values)."""
+    rows: list[tuple[CompareRow, dict[str, dict[str, np.ndarray]]]] = []
     for study in studies:
-        by_arm: dict[str, list[RunRecord]] = defaultdict(list)
+        groups: dict[tuple[str, ...], list[RunRecord]] = defaultdict(list)
         for run in store.runs(study=study):
-            by_arm[run.arm or run.encoder].append(run)
-        rows += [_arm_row(store, study, arm, runs, splits) for arm, runs in sorted(by_arm.items())]
-    # Improv. compares the best MoRec with the best IDRec of the same dataset and backbone,
-    # across studies (the paper keeps IDRec and each encoder in studies of their own).
-    groups: dict[tuple[str, str], list[CompareRow]] = defaultdict(list)
-    for row in rows:
-        groups[(row.dataset, row.backbone)].append(row)
-    improved = {(row.study, row.arm): row for group in groups.values()
-                for row in _with_improvement(group)}
-    return [improved[(row.study, row.arm)] for row in rows]
+            groups[_row_key(run, settings.by)].append(run)
+        for key in sorted(groups):
+            rows.append(_arm_row(store, study, groups[key], splits, settings))
+    rows = _compared(rows, settings)
+    return _disambiguated(rows)
 
 
-def _arm_row(store: Store, study: str, arm: str, runs: list[RunRecord],
-             splits: Sequence[str]) -> CompareRow:
-    # Configurations are runs that differ only by seed (equal spec_key); the selected one has
-    # the best mean validation metric over its seeds.
+# --- one arm ------------------------------------------------------------------------------
+
+
+def _spec_value(spec: dict[str, Any], dotted: str) -> str:
+    section, _, key = dotted.partition(".")
+    value = spec.get(section, {}).get(key)
+    return "" if value is None else str(value)
+
+
+def _protocol_fields(run: RunRecord) -> dict[str, str]:
+    """What must be equal for two runs' numbers to be compared. The split and the candidate set
+    follow from the data section (part of every row's key); the catalogue size is checked too."""
+    evaluation = run.spec.get("eval", {})
+    items = run.protocol.partition(" items")[0].rpartition(" ")[2] if run.protocol else ""
+    return {"k": str(evaluation.get("k", 10)),
+            "history": "masked" if evaluation.get("mask_history", True) else "not masked",
+            "ties": str(evaluation.get("ties", LEGACY_TIE_RULE)),
+            **({"items": items} if items.isdigit() else {})}
+
+
+def _data_key(run: RunRecord) -> str:
+    return json.dumps(run.spec.get("data", {}), sort_keys=True)
+
+
+def _row_key(run: RunRecord, by: Sequence[str]) -> tuple[str, ...]:
+    spec = run.spec
+    return (run.arm or run.encoder, _data_key(run), run.backbone, run.encoder,
+            # Not the catalogue size: a run that has not evaluated yet has recorded none.
+            _spec_value(spec, "train.loss"),
+            json.dumps({name: value for name, value in _protocol_fields(run).items()
+                        if name != "items"}, sort_keys=True),
+            *[_spec_value(spec, key) for key in by])
+
+
+def _tie_rule(run: RunRecord) -> str:
+    return _protocol_fields(run)["ties"]
+
+
+def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[str],
+             settings: Settings) -> tuple[CompareRow, dict[str, dict[str, np.ndarray]]]:
     configs: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
         if run.best_value is not None and run.status == "completed":
             configs[run.spec_key].append(run)
-    best_runs = max(configs.values(), key=lambda group: statistics.fmean(
-        run.best_value for run in group), default=[])
-    # "users" counts evaluated users; it is no metric to average or compare.
+    selected = _select(list(configs.values()))
     tests = [{_metric_name(split, name): value for split in splits
-              for name, value in store.metrics(run.id, split).items()} for run in best_runs]
-    names = sorted({name for test in tests for name in test if not name.endswith("users")})
+              for name, value in store.metrics(run.id, split).items()} for run in selected]
+    # "users" and "ties" describe the evaluation; they are no metric to compare.
+    names = sorted({name for test in tests for name in test
+                    if not name.endswith("users") and "ties@" not in name})
     values = {name: [test[name] for test in tests if name in test] for name in names}
-    mean = {name: statistics.fmean(found) for name, found in values.items()}
-    spread = {name: statistics.stdev(found) for name, found in values.items() if len(found) > 1}
-    first = best_runs[0] if best_runs else runs[0]
-    return CompareRow(
-        study=study, dataset=first.dataset, backbone=first.backbone, arm=arm,
-        paradigm="IDRec" if first.spec["encoder"]["name"] == "id" else "MoRec",
-        best_run=best_runs[0].id if best_runs else None,
-        valid=statistics.fmean(run.best_value for run in best_runs) if best_runs else None,
-        test=mean, test_std=spread, seeds=len(best_runs), trials=len(runs),
-        outcomes=dict(Counter(run.status for run in runs)), improvement={},
-        protocol=first.protocol, notes=tuple(_note(run) for run in runs
-                                             if run.status in ("collapsed", "failed")))
+    intervals = {name: stats.seed_interval(found) for name, found in values.items()}
+    ties = [test[name] for test in tests for name in test if name.startswith("ties@")]
+    per_user, missing = _pooled_user_values(store, selected, splits, names)
+    first = selected[0] if selected else runs[0]
+    spec = first.spec
+    row = CompareRow(
+        study=study, dataset=first.dataset, backbone=first.backbone,
+        loss=_spec_value(spec, "train.loss"), arm=first.arm or first.encoder,
+        encoder=first.encoder,
+        paradigm="IDRec" if spec["encoder"]["name"] == "id" else "MoRec",
+        by={key: _spec_value(spec, key) for key in settings.by},
+        best_run=selected[0].id if selected else None,
+        run_ids=tuple(run.id for run in selected),
+        valid=statistics.fmean(run.best_value for run in selected) if selected else None,
+        test={name: statistics.fmean(found) for name, found in values.items()},
+        test_ci={name: interval for name, interval in intervals.items() if interval},
+        seeds=len(selected), configurations=len({run.spec_key for run in runs}),
+        trials=len(runs), outcomes=dict(Counter(run.status for run in runs)),
+        ties=statistics.fmean(ties) if ties else None, protocol=first.protocol,
+        protocol_fields=_protocol_fields(first), data_key=_data_key(first),
+        missing_user_results=missing,
+        notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")))
+    return row, per_user
+
+
+def _select(configs: list[list[RunRecord]]) -> list[RunRecord]:
+    """The configuration with the best validation, on the seeds every candidate has (the
+    search seed of a study that re-ran its winners; every seed when all ran all), else on
+    each one's mean; its runs, by seed."""
+    if not configs:
+        return []
+    common = set.intersection(*({run.seed for run in runs} for runs in configs))
+
+    def score(runs: list[RunRecord]) -> float:
+        chosen = [run for run in runs if run.seed in common] or runs
+        return statistics.fmean(run.best_value or 0.0 for run in chosen)
+
+    return sorted(max(configs, key=score), key=lambda run: run.seed)
+
+
+def _pooled_user_values(store: Store, runs: list[RunRecord], splits: Sequence[str],
+                        names: Sequence[str]) -> tuple[dict[str, dict[str, np.ndarray]],
+                                                       tuple[str, ...]]:
+    """metric -> {"users": (U,), "values": (U,)}: each user's value averaged over the seeds,
+    for the users every seed evaluated; and the runs without per-user results."""
+    pooled: dict[str, dict[str, np.ndarray]] = {}
+    missing: set[str] = set()
+    for split in splits:
+        found = store.user_results([run.id for run in runs], split)
+        missing |= {run.id for run in runs if run.id not in found and split == "test"}
+        results: list[tuple[RunRecord, UserResults]] = [
+            (run, found[run.id][1]) for run in runs if run.id in found]
+        if not results or len(results) < len(runs):
+            continue
+        users = results[0][1].users
+        for _, result in results[1:]:
+            users = np.intersect1d(users, result.users)
+        for name in names:
+            if _metric_name(split, name.split(" ")[-1]) != name:
+                continue
+            metric = name.split(" ")[-1]
+            columns = []
+            for run, result in results:
+                try:
+                    per_user = result.values(metric, _tie_rule(run))
+                except ValueError:
+                    break
+                columns.append(per_user[np.searchsorted(result.users, users)])
+            else:
+                pooled[name] = {"users": users, "values": np.mean(columns, axis=0)}
+    return pooled, tuple(sorted(missing))
 
 
 def _note(run: RunRecord) -> str:
@@ -108,80 +280,96 @@ def _metric_name(split: str, name: str) -> str:
     return name if split == "test" else f"{split.removeprefix('test_')} {name}"
 
 
-def _with_improvement(rows: list[CompareRow]) -> list[CompareRow]:
-    """Table 2's Improv.: best MoRec (by validation) over best IDRec, on test, per metric."""
-    def best(paradigm: str) -> CompareRow | None:
-        candidates = [row for row in rows if row.paradigm == paradigm and row.valid is not None]
-        return max(candidates, key=lambda row: row.valid or 0.0, default=None)
-
-    idrec, morec = best("IDRec"), best("MoRec")
-    if idrec is None or morec is None:
-        return rows
-    gain = {name: (morec.test[name] - idrec.test[name]) / idrec.test[name]
-            for name in morec.test if idrec.test.get(name)}
-    return [CompareRow(**{**asdict(row), "improvement": gain}) if row is morec else row
-            for row in rows]
+# --- verdicts -----------------------------------------------------------------------------
 
 
-def render(rows: Sequence[CompareRow], output_format: str) -> str:
-    if output_format not in FORMATS:
-        raise ValueError(f"unknown format {output_format!r}; known: {', '.join(FORMATS)}")
-    if output_format == "json":
-        return json.dumps([asdict(row) for row in rows], indent=2)
-    metrics = sorted({name for row in rows for name in row.test}, key=_metric_order)
-    improved = [metric for metric in metrics if any(metric in row.improvement for row in rows)]
-    protocols = {row.protocol for row in rows}
-    # One protocol for every row goes under the table, not in a column of its own.
-    footer = f"protocol: {protocols.pop()}" if len(protocols) == 1 else ""
-    header = ["study", "dataset", "backbone", "arm", "paradigm", *metrics,
-              *[f"Improv. {m}" for m in improved], "valid", "trials", "collapsed", "failed",
-              "pruned", *([] if footer else ["protocol"])]
-    body = [[row.study, row.dataset, row.backbone, row.arm, row.paradigm,
-             *[_cell(row, metric) for metric in metrics],
-             *[f"{row.improvement[m]:+.2%}" if m in row.improvement else "" for m in improved],
-             "" if row.valid is None else f"{row.valid:.4f}", str(row.trials),
-             str(row.outcomes.get("collapsed", 0)), str(row.outcomes.get("failed", 0)),
-             str(row.outcomes.get("pruned", 0)), *([] if footer else [row.protocol])]
-            for row in rows]
-    metric_note = ("metrics: test-split % at the best validation epoch of the best-by-validation "
-                   "configuration")
-    notes = [note for row in rows for note in row.notes]
-    if notes:
-        metric_note += "\n" + "\n".join(notes)
-    if output_format == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows(body)
-        return out.getvalue()
-    if output_format == "markdown":
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(cells) + " |" for cells in body]
-        return "\n".join([*lines, "", metric_note, *([footer] if footer else [])])
-    if output_format == "latex":
-        lines = ["\\begin{tabular}{" + "l" * len(header) + "}", "\\toprule",
-                 " & ".join(_latex(cell) for cell in header) + " \\\\", "\\midrule"]
-        lines += [" & ".join(_latex(cell) for cell in cells) + " \\\\" for cells in body]
-        return "\n".join(lines + ["\\bottomrule", "\\end{tabular}"])
-    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
-             for cells in [header, *body]]
-    return "\n".join([*lines, "", metric_note, *([footer] if footer else [])])
+def _group_key(row: CompareRow) -> tuple[str, ...]:
+    return (row.data_key, row.backbone, row.loss, *row.by.values())
 
 
-def _metric_order(name: str) -> tuple[int, str]:
-    """Regular test metrics first, then the cold and new item subsets."""
-    return (name.count(" "), name)
+def _compared(rows: list[tuple[CompareRow, dict[str, dict[str, np.ndarray]]]],
+              settings: Settings) -> list[CompareRow]:
+    """Every MoRec row against the best IDRec row (by validation) of its group: same dataset
+    view, backbone, loss and by-values, across studies (the paper keeps IDRec and each encoder
+    in studies of their own). Then one correction over every p-value of the table."""
+    groups: dict[tuple[str, ...], list[tuple[CompareRow, Any]]] = defaultdict(list)
+    for row, per_user in rows:
+        groups[_group_key(row)].append((row, per_user))
+    pending: list[tuple[CompareRow, dict[str, stats.PairedResult], str, str]] = []
+    for row, per_user in rows:
+        if row.paradigm != "MoRec":
+            pending.append((row, {}, "", ""))
+            continue
+        idrec = [(other, values) for other, values in groups[_group_key(row)]
+                 if other.paradigm == "IDRec" and other.valid is not None]
+        pending.append((row, *_against_idrec(row, per_user, idrec, settings)))
+    p_values = [getattr(result, f"p_{settings.test}") for _, results, _, _ in pending
+                for result in results.values()]
+    adjusted = iter(stats.adjust_p_values(p_values, settings.correction))
+    out = []
+    for row, results, control, note in pending:
+        comparisons = {}
+        for metric, result in results.items():
+            p_adjusted = next(adjusted)
+            comparisons[metric] = Comparison(
+                metric=metric, control=control, users=result.users,
+                difference=result.difference, difference_ci=result.difference_ci,
+                relative=result.relative, relative_ci=result.relative_ci, p_t=result.p_t,
+                p_randomization=result.p_randomization, p_wilcoxon=result.p_wilcoxon,
+                p_adjusted=p_adjusted,
+                verdict=_verdict(result.difference, p_adjusted, settings.alpha))
+        out.append(replace(row, comparisons=comparisons, verdict_note=note))
+    return out
 
 
-def _cell(row: CompareRow, metric: str) -> str:
-    if metric not in row.test:
-        return "-"
-    text = f"{100 * row.test[metric]:.2f}"  # percent, as in the paper's tables
-    if metric in row.test_std:
-        text += f" ± {100 * row.test_std[metric]:.2f}"
-    return text
+def _best_idrec(idrec: list[tuple[CompareRow, Any]]) -> tuple[CompareRow, Any] | None:
+    return max(idrec, key=lambda pair: pair[0].valid or 0.0, default=None)
 
 
-def _latex(cell: str) -> str:
-    return cell.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&").replace("±", "$\\pm$")
+def _against_idrec(row: CompareRow, per_user: dict[str, dict[str, np.ndarray]],
+                   idrec: list[tuple[CompareRow, Any]], settings: Settings,
+                   ) -> tuple[dict[str, stats.PairedResult], str, str]:
+    """The paired results of one MoRec row, the IDRec row compared with, or why there are none."""
+    if row.valid is None:
+        return {}, "", "no verdict: no completed run"
+    best_any = _best_idrec(idrec)
+    if best_any is None:
+        return {}, "", ("no verdict: no IDRec arm with the same dataset, backbone and loss"
+                        + "".join(f" and {key}={value}" for key, value in row.by.items()))
+    best = _best_idrec([pair for pair in idrec if pair[0].protocol_fields == row.protocol_fields])
+    if best is None:
+        other = best_any[0]
+        differing = ", ".join(f"{name} {row.protocol_fields.get(name)} vs {value}"
+                              for name, value in other.protocol_fields.items()
+                              if row.protocol_fields.get(name) != value)
+        return {}, "", f"not compared with {other.label}: protocols differ ({differing})"
+    control, control_values = best
+    if row.missing_user_results or control.missing_user_results:
+        return {}, control.label, RECOMPUTE_HINT
+    results = {}
+    for metric, treated in per_user.items():
+        if metric not in control_values:
+            continue
+        users, mine, theirs = np.intersect1d(treated["users"], control_values[metric]["users"],
+                                             return_indices=True)
+        if len(users) == 0:
+            continue
+        results[metric] = stats.paired_comparison(
+            treated["values"][mine], control_values[metric]["values"][theirs],
+            resamples=settings.resamples, wilcoxon=settings.wilcoxon)
+    if not results:
+        return {}, control.label, f"no verdict: no users in common with {control.label}"
+    return results, control.label, ""
+
+
+def _verdict(difference: float, p_adjusted: float, alpha: float) -> str:
+    if p_adjusted >= alpha or difference == 0:
+        return "on par"
+    return "MoRec better" if difference > 0 else "IDRec better"
+
+
+def _disambiguated(rows: list[CompareRow]) -> list[CompareRow]:
+    """Rows of one study and arm that differ in encoder setup or loss are named apart."""
+    counts = Counter((row.study, row.arm) for row in rows)
+    return [replace(row, arm=f"{row.arm} [{row.encoder}, {row.loss}]")
+            if counts[(row.study, row.arm)] > 1 else row for row in rows]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +20,16 @@ from typing import Any, TypeVar
 
 class ConfigError(ValueError):
     """A spec or an override that does not fit the schema; the message names the key."""
+
+
+# numpy's seeding limit (np.random.seed, RandomState); torch and random accept it as well.
+MAX_SEED = 2**32 - 1
+# Far above any recommender's width (the paper's largest is 512), far below what a 17K-item ID
+# table can allocate: 10**9 would ask for terabytes and die in the allocator, not here.
+MAX_EMBED_DIM = 65_536
+# torch.device's spellings of the devices morec places runs on; config.py must not import torch
+# (`morec --help` would load it), so the rule is written out here.
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,11 +56,13 @@ class DataConfig:
     """Images are resized to S x S once, into the content cache."""
 
     def __post_init__(self) -> None:
+        _check_finite(self, "data")
         _check(self.modality in ("text", "image"), "data.modality", "must be text or image")
         _check(self.min_user_interactions >= 3, "data.min_user_interactions",
                "must be >= 3 (leave-one-out needs train, valid and test items)")
         _check(self.max_seq_len >= 3, "data.max_seq_len", "must be >= 3")
         _check(self.user_sample >= 0, "data.user_sample", "must be >= 0")
+        _check_seed(self.sample_seed, "data.sample_seed")
         _check(self.warm_min_item_interactions >= 0, "data.warm_min_item_interactions", "must be >= 0")
         _check(self.max_title_tokens >= 1, "data.max_title_tokens", "must be >= 1")
         _check(self.image_size >= 16, "data.image_size", "must be >= 16")
@@ -76,6 +90,7 @@ class EncoderConfig:
     """Dense layers after the fusion layer (Table 7's w/)."""
 
     def __post_init__(self) -> None:
+        _check_finite(self, "encoder")
         _check(self.finetune_layers >= -1, "encoder.finetune_layers", "must be -1, 0 or a positive k")
         _check(self.pooling in ("cls", "mean"), "encoder.pooling", "must be cls or mean")
         _check(self.mode in ("e2e", "two_stage"), "encoder.mode", "must be e2e or two_stage")
@@ -109,7 +124,9 @@ class BackboneConfig:
     normal (N(0, 0.02) weights and zero biases everywhere, as RecBole and BERT)."""
 
     def __post_init__(self) -> None:
-        _check(self.embed_dim >= 1, "backbone.embed_dim", "must be >= 1")
+        _check_finite(self, "backbone")
+        _check(1 <= self.embed_dim <= MAX_EMBED_DIM, "backbone.embed_dim",
+               f"must be in [1, {MAX_EMBED_DIM:,}], got {self.embed_dim:,}")
         _check(self.num_blocks >= 1, "backbone.num_blocks", "must be >= 1")
         _check(self.num_heads >= 1 and self.embed_dim % self.num_heads == 0, "backbone.num_heads",
                f"must divide backbone.embed_dim ({self.embed_dim})")
@@ -142,11 +159,12 @@ class TrainConfig:
     patience: int = 5
     """Stop after this many evaluations without a better validation metric."""
     device: str = "auto"
-    """auto (CUDA when present, else CPU) | cpu | cuda | cuda:N."""
+    """auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | mps."""
     precision: str = "auto"
     """auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16 | fp16."""
     seed: int = 42
-    """Seed of initialisation, negative sampling and shuffling (excluded from spec_key)."""
+    """Seed of initialisation, negative sampling and shuffling (excluded from spec_key);
+    in [0, 2**32 - 1]."""
     grad_clip: float = 0.0
     """Clip the gradient norm to this value; 0 = off."""
     compile: bool = False
@@ -155,6 +173,7 @@ class TrainConfig:
     a minute or more of compilation. Not with top-k text fine-tuning (its step is cheap already)."""
 
     def __post_init__(self) -> None:
+        _check_finite(self, "train")
         _check(self.epochs >= 1, "train.epochs", "must be >= 1")
         _check(self.batch_size >= 1, "train.batch_size", "must be >= 1")
         _check(self.lr > 0, "train.lr", "must be > 0")
@@ -167,8 +186,9 @@ class TrainConfig:
         _check(self.patience >= 1, "train.patience", "must be >= 1")
         _check(self.precision in ("auto", "fp32", "bf16", "fp16"), "train.precision",
                "must be auto, fp32, bf16 or fp16")
-        _check(self.device == "auto" or self.device == "cpu" or self.device.startswith("cuda"),
-               "train.device", "must be auto, cpu, cuda or cuda:N")
+        _check(DEVICE_PATTERN.fullmatch(self.device) is not None, "train.device",
+               f"must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+        _check_seed(self.seed, "train.seed")
         _check(self.grad_clip >= 0, "train.grad_clip", "must be >= 0")
 
 
@@ -182,9 +202,18 @@ class EvalConfig:
     """Exclude the user's own earlier items from the ranking (recorded with every result)."""
     batch_size: int = 1024
     """Users scored at once against all items."""
+    ties: str = "expected"
+    """Targets scored equal to other items: expected (the expected HR/NDCG under random
+    tie-breaking, so constant scores score at random level) | optimistic (equal scores do not
+    count, as in the paper's code) | pessimistic (they all rank above the target)."""
 
     def __post_init__(self) -> None:
+        from morec_core.user_results import TIE_RULES
+
+        _check_finite(self, "eval")
+        # The upper bound, the catalogue size, is known once the data is: build.build_run.
         _check(self.k >= 1, "eval.k", "must be >= 1")
+        _check(self.ties in TIE_RULES, "eval.ties", f"must be one of {', '.join(TIE_RULES)}")
         _check(self.metric in ("hr", "ndcg"), "eval.metric", "must be hr or ndcg")
         _check(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
 
@@ -284,6 +313,19 @@ class RunSpec:
 def _check(condition: bool, key: str, message: str) -> None:
     if not condition:
         raise ConfigError(f"{key}: {message}")
+
+
+def _check_finite(section: object, name: str) -> None:
+    """Reject inf and nan in every float field of `section`, before the per-field checks: inf
+    passes `lr > 0`, and nan fails every bound with a message about the wrong bound."""
+    for key, hint in _field_types(type(section)).items():
+        value = getattr(section, key)
+        _check(hint is not float or math.isfinite(value), f"{name}.{key}",
+               f"must be a finite number, got {value}")
+
+
+def _check_seed(seed: int, key: str) -> None:
+    _check(0 <= seed <= MAX_SEED, key, f"must be in [0, 2**32 - 1], got {seed}")
 
 
 def _section_types() -> dict[str, type]:

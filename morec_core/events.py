@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from morec_core.user_results import UserResults
+
 FinishStatus = Literal["completed", "pruned", "collapsed", "cancelled"]
 FINISH_STATUSES: tuple[str, ...] = ("completed", "pruned", "collapsed", "cancelled")
 
@@ -69,7 +71,10 @@ class Evaluated:
     split: str
     """valid | test | test_cold | test_new ..."""
     metrics: dict[str, float]
-    """e.g. {"hr@10": 0.18, "ndcg@10": 0.09}."""
+    """e.g. {"hr@10": 0.18, "ndcg@10": 0.09, "ties@10": 0.0, "users": 671}."""
+    per_user: UserResults | None = None
+    """Where each user's target stood (kept by the store for validation at the best epoch and
+    for every test split: paired statistics read it)."""
     protocol: str = "full-ranking, history masked"
     """How the numbers were computed; recorded with every result."""
     time: float = field(default_factory=_now)

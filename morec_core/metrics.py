@@ -2,18 +2,22 @@
 
 Pure tensor functions; column 0 of every score matrix is the padding item and is never ranked.
 
-Tie rule: a target's rank counts the items with a strictly greater score ("optimistic"), as the
-paper's code does; "pessimistic" also counts the other items with an equal score. Both are
-deterministic. Ties matter for collapsed models (all scores equal): optimistic puts every target
-first, so a collapse shows up as a perfect score unless the pessimistic rule is used too.
-A NaN target score ranks below every finite score.
+These are the reference definitions, comparing every score with the target's; evaluation reads
+the same counts off each user's top scores (`evaluate.standing_within`) and applies the tie rule
+in `user_results` (expected HR/NDCG under random tie-breaking by default).
+
+Deterministic ranks: a target's rank counts the items with a strictly greater score
+("optimistic"), as the paper's code does; "pessimistic" also counts the other items with an
+equal score. Ties matter for collapsed models (all scores equal): optimistic puts every target
+first, so a collapse would show up as a perfect score. A NaN target score ranks below every
+finite score.
 """
 
 from __future__ import annotations
 
 import torch
 
-TIE_RULES = ("optimistic", "pessimistic")
+RANK_RULES = ("optimistic", "pessimistic")
 
 
 def history_mask(history: torch.Tensor, num_columns: int) -> torch.Tensor:
@@ -40,8 +44,8 @@ def rank_of_target(
     ties: "optimistic" (count strictly greater scores) or "pessimistic" (also count equal ones).
     Returns (B,) int64 ranks; 0 means the target is the top item.
     """
-    if ties not in TIE_RULES:
-        raise ValueError(f"unknown tie rule {ties!r}; known: {', '.join(TIE_RULES)}")
+    if ties not in RANK_RULES:
+        raise ValueError(f"unknown rank rule {ties!r}; known: {', '.join(RANK_RULES)}")
     targets = targets.long()
     # A NaN target ranks below every real score (a diverged model must not score perfectly,
     # which it would since NaN > x is always False); NaN scores of other items never beat it.

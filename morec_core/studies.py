@@ -7,6 +7,7 @@ grids); each arm becomes its own Optuna study, so a pruner never compares IDRec 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import itertools
 import os
@@ -45,6 +46,9 @@ class GridPoint:
     """The grid values of this point, by `section.key`."""
     seed: int
     spec: RunSpec
+    search: bool = True
+    """On the study's first seed, where the grid is searched; False for the further seeds of
+    an arm's selected configuration (never pruned)."""
 
     @property
     def key(self) -> str:
@@ -60,20 +64,54 @@ class Study:
     overrides: tuple[str, ...] = ()
     """Settings shared by every arm (dataset, epochs, batch size...)."""
     arms: tuple[Arm, ...]
-    seeds: tuple[int, ...] = (42,)
+    seeds: int | tuple[int, ...] = 1
+    """How many seeds the selected configuration of each arm gets (or the seeds themselves):
+    the grid is searched on the first seed, then each arm's best configuration by validation
+    is run again on the others (the paper's protocol, plus seeds for the verdict's statistics)."""
+    seed: int = 42
+    """The first seed, where the grid is searched; further seeds count up from it."""
     group: str = ""
     """Studies sharing a group form one table of `morec compare --group` (a paper table)."""
 
+    def __post_init__(self) -> None:
+        values = self.seed_values
+        if not values or len(set(values)) != len(values) or min(values) < 0:
+            raise ConfigError(f"study {self.name}: seeds must be at least 1 distinct seed >= 0, "
+                              f"got {self.seeds!r}")
+
+    @property
+    def seed_values(self) -> tuple[int, ...]:
+        if isinstance(self.seeds, int):
+            return tuple(range(self.seed, self.seed + self.seeds))
+        return tuple(int(seed) for seed in self.seeds)
+
+    def with_seeds(self, count: int) -> Study:
+        """The study with `count` seeds from its first one (`morec tune --seeds`)."""
+        return dataclasses.replace(self, seeds=count, seed=self.seed_values[0])
+
     def points(self) -> list[GridPoint]:
-        """Every (arm, grid combination, seed), in a deterministic order."""
+        """The search: every (arm, grid combination) on the first seed, in a deterministic order."""
+        return [point for point in self.every_point() if point.search]
+
+    def seed_points(self, arm: str, params: Mapping[str, object]) -> list[GridPoint]:
+        """One configuration of an arm on the further seeds (after it won the search)."""
+        definition = self.arm(arm)
+        return [GridPoint(study=self.name, arm=arm, params=dict(params), seed=seed,
+                          spec=self.spec_of(definition, params, seed), search=False)
+                for seed in self.seed_values[1:]]
+
+    def every_point(self) -> list[GridPoint]:
+        """Every (arm, grid combination, seed): what a trial of this study may be."""
         points = []
+        first, *others = self.seed_values
         for arm in self.arms:
             names = sorted(arm.grid)
             for values in itertools.product(*(arm.grid[name] for name in names)):
                 params = dict(zip(names, values, strict=True))
-                for seed in self.seeds:
+                for seed in (first, *others):
                     points.append(GridPoint(study=self.name, arm=arm.name, params=params,
-                                            seed=seed, spec=self.spec_of(arm, params, seed)))
+                                            seed=seed, spec=self.spec_of(arm, params, seed),
+                                            search=seed == first))
         return points
 
     def spec_of(self, arm: Arm, params: Mapping[str, object], seed: int) -> RunSpec:
@@ -118,22 +156,51 @@ def _text(value: object) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple | list) else str(value)
 
 
+PACKAGED_STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
+"""The studies that come with morec (demo, paper, shared_data): the checkout's `studies/`,
+beside the package, so that `morec tune --study demo` works from any folder."""
+
+
 def studies_dir() -> Path:
+    """The user's study folder: $MOREC_STUDIES_DIR, else ./studies."""
     return Path(os.environ.get(STUDIES_DIR_ENV, "studies")).expanduser()
 
 
+def study_folders(folder: Path | None = None) -> list[Path]:
+    """Where studies are looked up, first wins: `folder` alone when given; else the user's
+    folder, then the packaged studies."""
+    if folder is not None:
+        return [folder]
+    folders: list[Path] = []
+    for candidate in (studies_dir(), PACKAGED_STUDIES_DIR):
+        if candidate.is_dir() and candidate.resolve() not in [known.resolve() for known in folders]:
+            folders.append(candidate)
+    return folders
+
+
 def load_studies(folder: Path | None = None) -> dict[str, Study]:
-    """Every study defined by the modules of `folder` (default ./studies or $MOREC_STUDIES_DIR)."""
-    folder = studies_dir() if folder is None else folder
+    """Every study of `folder`, or of the user's folder and the packaged studies (a user study
+    of the same name as a packaged one replaces it)."""
     found: dict[str, Study] = {}
-    for path in sorted(folder.glob("*.py")):
-        if path.name.startswith("_"):
-            continue
-        for study in _studies_of(_load_module(path)):
-            if study.name in found:
-                raise ConfigError(f"{path}: study {study.name!r} is defined twice")
-            found[study.name] = study
+    for directory in study_folders(folder):
+        here: dict[str, Study] = {}
+        for path in sorted(directory.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            for study in _studies_of(_load_module(path)):
+                if study.name in here:
+                    raise ConfigError(f"{path}: study {study.name!r} is defined twice")
+                here[study.name] = study
+        found = {**here, **found}
     return found
+
+
+def searched() -> str:
+    """Where studies were looked for, for messages."""
+    places = [f"{studies_dir()} (${STUDIES_DIR_ENV} or ./studies)"]
+    if PACKAGED_STUDIES_DIR.is_dir():
+        places.append(f"the packaged studies in {PACKAGED_STUDIES_DIR}")
+    return ", ".join(places)
 
 
 def find_study(name: str, folder: Path | None = None) -> Study:
@@ -145,8 +212,10 @@ def find_study(name: str, folder: Path | None = None) -> Study:
         return studies[0]
     studies = load_studies(folder)
     if name not in studies:
-        known = ", ".join(sorted(studies)) or f"none in {studies_dir()}"
-        raise ConfigError(f"unknown study {name!r}; known: {known}")
+        known = ", ".join(sorted(studies)) or "none"
+        where = folder if folder is not None else searched()
+        raise ConfigError(f"unknown study {name!r}; known: {known} (looked in {where}; "
+                          "or give the path of a study module)")
     return studies[name]
 
 

@@ -23,6 +23,7 @@ from morec_core import checkpoint, cost, distributed
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
+from morec_core.user_results import UserResults
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,8 +117,9 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
         with placement.autocast():
             item_table = built.item_table()
         for split in built.test_splits():
+            results = _evaluate(built, placement, split, item_table)
             yield ev.Evaluated(run_id=run_id, epoch=best.epoch, split=split,
-                               metrics=_evaluate(built, placement, split, item_table),
+                               metrics=results.metrics(spec.eval.ties), per_user=results,
                                protocol=built.protocol)
     yield ev.CostMeasured(
         run_id=run_id, trainable_params=trainable, total_params=total,
@@ -142,9 +144,10 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
                         learning_rates={param_group["name"]: param_group["lr"]
                                         for param_group in optimizer.param_groups})
-    metrics = _evaluate(built, placement, "valid")
+    results = _evaluate(built, placement, "valid")
+    metrics = results.metrics(spec.eval.ties)
     yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
-                       protocol=built.protocol)
+                       per_user=results, protocol=built.protocol)
     value = metrics[spec.eval.selection_metric]
     if value > best.value:
         best = _Best(epoch=epoch, value=value, evaluations_without_gain=0)
@@ -160,7 +163,7 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
 
 
 def _evaluate(built, placement: Placement, split: str,
-              item_table: torch.Tensor | None = None) -> dict[str, float]:
+              item_table: torch.Tensor | None = None) -> UserResults:
     """Validation and test alike under the training precision: on a GPU the item table (an E2E
     encoder over the whole catalogue) is most of an evaluation's cost. Scores stay float32
     (Recommender.score_all), so ranks do not tie on bf16 rounding."""

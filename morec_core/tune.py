@@ -6,6 +6,8 @@ curves only. Each trial is one run of the run store (its id in the trial's user 
 
 Exactly once: the grid is enqueued under a store-wide lock, and a worker claims a WAITING trial
 by Optuna's own conditional state change (WAITING -> RUNNING), which only one worker can win.
+Seeds: the grid is searched on the study's first seed; when an arm's search is over, its best
+configuration by validation is queued on the further seeds (never pruned).
 Dead workers: a trial whose run the store marks `interrupted` (same host: pid gone; elsewhere:
 stale heartbeat), or whose Optuna heartbeat is stale, is failed and re-enqueued with its run id,
 so the retry resumes that run from its last checkpoint. Finished trials are never run again.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from morec_core.store import Store, StoreError, pid_alive
 from morec_core.studies import GridPoint, Study
 
 HEARTBEAT_INTERVAL_S = 30
+SEED_POLL_S = 5.0
 GRACE_PERIOD_S = 300
 POINT_ATTR = "morec_point"
 RUN_ATTR = "morec_run_id"
@@ -118,6 +122,55 @@ def enqueue_grid(study: Study, storage: Any, store: Store) -> int:
     return added
 
 
+def enqueue_seed_runs(study: Study, storage: Any, store: Store) -> int:
+    """For every arm whose search is over (no search trial waiting or running), enqueue its best
+    configuration by validation on the study's further seeds; returns how many were added.
+
+    Run again whenever a worker runs out of trials: a grid that grew and found a new best gets
+    that one's seeds too; what ran already is never queued again."""
+    import optuna
+
+    if len(study.seed_values) == 1:
+        return 0
+    added = 0
+    search_keys = {point.key: point for point in study.points()}
+    with store.lock(f"morec-enqueue:{study.name}"):
+        for arm in study.arms:
+            optuna_study = _optuna_study(storage, study, arm.name)
+            trials = optuna_study.get_trials(deepcopy=False)
+            searched = [trial for trial in trials
+                        if trial.user_attrs.get(POINT_ATTR) in search_keys]
+            if any(not trial.state.is_finished() for trial in searched):
+                continue
+            complete = [trial for trial in searched
+                        if trial.state == optuna.trial.TrialState.COMPLETE]
+            if not complete:
+                continue
+            # The highest validation value; the first trial among equals.
+            best = max(complete, key=lambda trial: (trial.value, -trial.number))
+            winner = search_keys[best.user_attrs[POINT_ATTR]]
+            known = {trial.user_attrs.get(POINT_ATTR) for trial in trials}
+            for point in study.seed_points(arm.name, winner.params):
+                if point.key not in known:
+                    optuna_study.enqueue_trial(_optuna_params(point),
+                                               user_attrs={POINT_ATTR: point.key})
+                    added += 1
+    return added
+
+
+def search_running(study: Study, storage: Any) -> bool:
+    """Whether a search trial is still running somewhere: its end may queue further seeds."""
+    import optuna
+
+    if len(study.seed_values) == 1:
+        return False
+    search_keys = {point.key for point in study.points()}
+    return any(trial.user_attrs.get(POINT_ATTR) in search_keys
+               for arm in study.arms
+               for trial in _optuna_study(storage, study, arm.name).get_trials(
+                   deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
+
+
 def _optuna_params(point: GridPoint) -> dict[str, Any]:
     return {name: value for name, value in point.params.items()} | {"seed": point.seed}
 
@@ -134,7 +187,7 @@ def claim_next(study: Study, storage: Any) -> Claimed | None:
     """Claim one WAITING trial of any arm; None when nothing is left to claim."""
     import optuna
 
-    points = {point.key: point for point in study.points()}
+    points = {point.key: point for point in study.every_point()}
     for arm in study.arms:
         optuna_study = _optuna_study(storage, study, arm.name)
         waiting = optuna_study.get_trials(deepcopy=False,
@@ -150,19 +203,45 @@ def claim_next(study: Study, storage: Any) -> Claimed | None:
                 _tell(trial, optuna_study, optuna.trial.TrialState.FAIL, "failed",
                       "the grid point is no longer in the study")
                 continue
-            # Record the grid values as Optuna params (the enqueued values are fixed, so each
-            # suggestion returns them), so that optuna-dashboard shows them.
             grid = study.arm(arm.name).grid
-            for name in point.params:
-                trial.suggest_categorical(name, tuple(grid[name]))
-            trial.suggest_categorical("seed", tuple(study.seeds))
+            for name, value in point.params.items():
+                _record_param(trial, name, value, tuple(grid[name]))
+            _record_param(trial, "seed", point.seed, study.seed_values)
             return Claimed(study=optuna_study, trial=trial, point=point,
                            resume_run_id=frozen.user_attrs.get(RESUME_ATTR))
     return None
 
 
+def _record_param(trial: Any, name: str, value: object, choices: tuple[object, ...]) -> None:
+    """Record a grid value as an Optuna param, so that optuna-dashboard shows it (the enqueued
+    value is fixed, so the suggestion returns it). Numbers get a numeric distribution, whose
+    bounds Optuna lets differ between trials: a grid that grows, or a study given more seeds,
+    stays one Optuna study (a categorical one must keep its choices). A value that cannot be
+    recorded so (other kinds, or a study whose earlier trials recorded it otherwise) is kept as a
+    user attribute instead."""
+    numbers = [choice for choice in (*choices, value)
+               if isinstance(choice, int | float) and not isinstance(choice, bool)]
+    try:
+        if len(numbers) != len(choices) + 1:
+            trial.suggest_categorical(name, choices)
+        elif all(isinstance(number, int) for number in numbers):
+            trial.suggest_int(name, int(min(numbers)), int(max(numbers)))
+        else:
+            low, high = float(min(numbers)), float(max(numbers))
+            trial.suggest_float(name, low, high, log=low > 0)
+    except ValueError:
+        trial.set_user_attr(f"param {name}", value if numbers else repr(value))
+
+
 def recover_dead_trials(study: Study, storage: Any, store: Store) -> list[int]:
     """Fail and re-enqueue RUNNING trials whose run is gone; returns their trial numbers."""
+
+    # Under the study's lock: two workers recovering at once would each re-enqueue a dead trial.
+    with store.lock(f"morec-recover:{study.name}"):
+        return _recover_dead_trials(study, storage, store)
+
+
+def _recover_dead_trials(study: Study, storage: Any, store: Store) -> list[int]:
     import optuna
 
     store.reap_dead_runs()
@@ -218,8 +297,10 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
     context = RunContext(run_id=run_id, run_dir=runs_dir / run_id, study=point.study,
                          arm=point.arm, trial_number=trial.number,
                          resume=claimed.resume_run_id is not None)
-    pruner = _PrunerSink(trial, point.spec.eval.selection_metric)
-    sinks = [store, CollapseDetector(), pruner, *extra_sinks]
+    # The further seeds of a selected configuration run to the end: a pruned seed would leave
+    # the configuration's mean to the luckier seeds.
+    pruner = [_PrunerSink(trial, point.spec.eval.selection_metric)] if point.search else []
+    sinks = [store, CollapseDetector(), *pruner, *extra_sinks]
 
     def beat() -> None:
         store.heartbeat(run_id)
@@ -271,18 +352,29 @@ class _PrunerSink:
 
 def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
          on_trial: Callable[[GridPoint, str], None] | None = None, *,
-         compile_networks: bool = False) -> int:
-    """A worker: claim and run trials until none is left; returns how many it ran."""
+         compile_networks: bool = False, poll_s: float = SEED_POLL_S) -> int:
+    """A worker: claim and run trials until none is left; returns how many it ran.
+
+    With several seeds, a worker that runs out while another worker's search trial still runs
+    waits for it (polling, and recovering trials of dead workers): its end queues the seeds."""
     store = Store(store_url)
     storage = optuna_storage(optuna_url, store)
     done = 0
     recover_dead_trials(study, storage, store)
-    while (claimed := claim_next(study, storage)) is not None:
+    while True:
+        claimed = claim_next(study, storage)
+        if claimed is None:
+            if enqueue_seed_runs(study, storage, store):
+                continue
+            if not search_running(study, storage):
+                return done
+            time.sleep(poll_s)
+            recover_dead_trials(study, storage, store)
+            continue
         status = run_trial(claimed, storage, store, runs_dir, compile_networks=compile_networks)
         done += 1
         if on_trial is not None:
             on_trial(claimed.point, status)
-    return done
 
 
 def worker_env(gpu: str | None) -> dict[str, str]:

@@ -3,6 +3,8 @@ bodies so that `morec --help` stays fast and loads neither torch nor transformer
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from morec_core import __version__
 from morec_tui.commands.data import data_app
 from morec_tui.commands.run import run_command
 from morec_tui.commands.study import STORE_HELP, compare_command, tune_command
+from morec_tui.console import DEBUG_ENV, debugging, print_user_error, user_error_types
 
 app = typer.Typer(
     name="morec",
@@ -38,8 +41,15 @@ def _version(value: bool) -> None:
 def main_callback(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help=f"Show the traceback of an error instead of one line (also "
+                        f"{DEBUG_ENV}=1).")] = False,
 ) -> None:
     """morec: an experiment manager for IDRec vs MoRec (Yuan et al., SIGIR 2023)."""
+    if debug:
+        # Through the environment, so that the processes this one starts (torchrun ranks,
+        # study workers) show their tracebacks too.
+        os.environ[DEBUG_ENV] = "1"
 
 
 @app.command()
@@ -66,7 +76,15 @@ def tui(
 
 
 def main() -> None:
-    app()
+    """The `morec` script. An error of the user's to fix (USER_ERRORS in console.py, OSError)
+    that escapes a command ends in one `error: ...` line and exit code 2, or 1 when it ended a
+    run; under --debug it keeps its traceback, as any other error (a bug) always does."""
+    try:
+        app()
+    except Exception as error:
+        if debugging() or not isinstance(error, user_error_types()):
+            raise
+        sys.exit(print_user_error(error))
 
 
 if __name__ == "__main__":

@@ -2,17 +2,56 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, NoReturn
 
 import typer
 
 from morec_core import events as ev
+from morec_core.data.errors import shorten
+
+DEBUG_ENV = "MOREC_DEBUG"
+"""Set (to anything but 0) by `morec --debug`: errors keep their traceback."""
+# (module, class) of the errors that are the user's to fix: a bad setting or file, an
+# unreachable store, a missing packaged model. Each class is taken from its module only if
+# that module was imported (an error of a class never imported cannot have been raised), so
+# reporting an error imports nothing, neither torch (encoders) nor sqlalchemy (store).
+USER_ERRORS = (("morec_core.config", "ConfigError"), ("morec_core.data.errors", "DataError"),
+               ("morec_core.store.store", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
+               ("morec_core.encoders.packaged", "PackagedModelError"))
+MESSAGE_CHARACTERS = 400
+# Ids of the runs whose failure a ConsoleSink saw in this process, for `report_error`: an error
+# that ended a run exits 1 (the run is recorded as failed), one before any run exits 2.
+_failed_runs: list[str] = []
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """A one-line error on stderr and a non-zero exit."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=code)
+
+
+def debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The classes of USER_ERRORS that are loaded, and OSError (a permission, a full disk)."""
+    loaded = [getattr(sys.modules[module], name) for module, name in USER_ERRORS
+              if module in sys.modules]
+    return (OSError, *loaded)
+
+
+def print_user_error(error: BaseException) -> int:
+    """Print a user error that escaped a command as one `error: ...` line; return the exit
+    code: 1 when it ended a run, else 2."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    message = shorten(lines[0] if lines else type(error).__name__, MESSAGE_CHARACTERS)
+    if _failed_runs:
+        message = f"run {_failed_runs[-1]} failed: {message}"
+    typer.echo(f"error: {message}", err=True)
+    return 1 if _failed_runs else 2
 
 
 class ConsoleSink:
@@ -46,6 +85,7 @@ class ConsoleSink:
             typer.echo(f"run {event.run_id}: {event.status}{reason}", err=True)
         elif isinstance(event, ev.RunFailed):
             self._close_bar()
+            _failed_runs.append(event.run_id)
 
     def _progress(self, event: ev.Progress) -> None:
         if self._quiet:

@@ -4,13 +4,15 @@ import numpy as np
 import pytest
 import torch
 
+from morec_core import events as ev
 from morec_core.backbones import build_backbone
 from morec_core.backbones.dssm import DSSM
 from morec_core.batches import input_length
+from morec_core.collapse import CollapseDetector
 from morec_core.config import BackboneConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders.id import IdEncoder
-from morec_core.evaluate import evaluate, ranks_within
+from morec_core.evaluate import evaluate, evaluate_users, standing_within
 from morec_core.metrics import rank_of_target
 from morec_core.model import Recommender
 
@@ -54,7 +56,8 @@ def fixed_score_model() -> Recommender:
 def test_metrics_by_hand(split, mask_history, hr, ndcg):
     result = evaluate(fixed_score_model(), make_dataset(SEQUENCES, 6), split, k=3,
                       mask_history=mask_history, batch_size=2, device="cpu")
-    assert result == {"hr@3": pytest.approx(hr), "ndcg@3": pytest.approx(ndcg), "users": 3}
+    assert result == {"hr@3": pytest.approx(hr), "ndcg@3": pytest.approx(ndcg), "ties@3": 0.0,
+                      "users": 3}
 
 
 def test_k_beyond_the_catalogue_and_a_user_subset():
@@ -65,7 +68,7 @@ def test_k_beyond_the_catalogue_and_a_user_subset():
     assert result["ndcg@10"] == pytest.approx((2 / math.log2(6) + 1) / 3)
     subset = evaluate(model, dataset, "test", k=3, mask_history=True, batch_size=8,
                       device="cpu", user_subset=np.array([1, 2]))
-    assert subset == {"hr@3": 1.0, "ndcg@3": pytest.approx(0.75), "users": 2}
+    assert subset == {"hr@3": 1.0, "ndcg@3": pytest.approx(0.75), "ties@3": 0.0, "users": 2}
 
 
 def test_item_table_is_computed_once_and_training_mode_restored():
@@ -94,8 +97,7 @@ def test_results_do_not_depend_on_the_batching():
     assert one == pytest.approx(many)
 
 
-@pytest.mark.parametrize("ties", ["optimistic", "pessimistic"])
-def test_ranks_within_k_agree_with_full_ranks(ties):
+def test_standing_within_k_agrees_with_full_ranks():
     # Scores on a coarse grid tie often; some are NaN, some -inf (items out of the ranking).
     generator = torch.Generator().manual_seed(0)
     scores = torch.randint(0, 8, (64, 40), generator=generator).float()
@@ -105,8 +107,55 @@ def test_ranks_within_k_agree_with_full_ranks(ties):
     targets = torch.randint(1, 40, (64,), generator=generator)
     scored = scores.gather(1, targets[:, None])[:, 0] > float("-inf")  # neither NaN nor -inf
     assert 0 < int(scored.sum()) < 64
+    optimistic = rank_of_target(scores.clone(), targets, ties="optimistic")
+    pessimistic = rank_of_target(scores.clone(), targets, ties="pessimistic")
     for k in (1, 3, 10, 40, 50):
-        full = rank_of_target(scores.clone(), targets, ties=ties)
-        within = ranks_within(scores.clone(), targets, k, ties=ties)
-        assert torch.equal(within[scored], full[scored].clamp(max=k)), k
-        assert (within[~scored] == k).all()  # a target without a real score is a miss
+        greater, equal = standing_within(scores.clone(), targets, k)
+        assert torch.equal(greater[scored], optimistic[scored].clamp(max=k)), k
+        reach = scored & (optimistic < k)
+        # Ties are counted exactly wherever the target can still reach the top k.
+        assert torch.equal(equal[reach], (pessimistic - optimistic)[reach]), k
+        assert (greater[~scored] == k).all()  # a target without a real score is a miss
+        assert (equal[~reach] == 0).all()
+
+
+def test_a_tie_running_past_the_top_k_is_counted_whole():
+    scores = torch.zeros(2, 30)
+    scores[:, 0] = float("-inf")
+    scores[1, 5] = 1.0  # user 1: one item above, 27 tied with the target
+    greater, equal = standing_within(scores, torch.tensor([3, 3]), k=4)
+    assert greater.tolist() == [0, 1]
+    assert equal.tolist() == [28, 27]
+
+
+def test_a_constant_score_model_scores_at_random_level_and_is_all_ties():
+    num_items, users = 50, 200
+    rng = np.random.default_rng(0)
+    dataset = make_dataset([list(rng.integers(1, num_items + 1, size=6)) for _ in range(users)],
+                           num_items=num_items)
+    model = Recommender(IdEncoder(num_items, 8), DSSM(num_users=users, dim=8, mlp_layers=0,
+                                                       dropout=0.0), "bce", num_items=num_items)
+    with torch.no_grad():
+        model.item_encoder.embedding.weight.fill_(0.5)  # every item the same vector
+    results = evaluate_users(model, dataset, "test", k=10, mask_history=True, batch_size=64,
+                             device="cpu")
+    metrics = results.metrics("expected")
+    # Each user's target is one of (num_items - items seen before it) equally scored items.
+    candidates = np.array([num_items - len(set(sequence[:-1]) - {sequence[-1]})
+                           for sequence in (dataset.items[dataset.offsets[u]:dataset.offsets[u + 1]]
+                                            for u in range(users))])
+    assert metrics["hr@10"] == pytest.approx(float(np.mean(10 / candidates)))
+    assert metrics["hr@10"] == pytest.approx(10 / num_items, rel=0.15)  # random level
+    assert metrics["ties@10"] == 1.0
+    assert results.metrics("optimistic")["hr@10"] == 1.0  # what the paper's rule would print
+    assert results.metrics("pessimistic")["hr@10"] == 0.0
+    # The collapse detector flags it at its first validation.
+    detector = CollapseDetector()
+    detector(ev.RunStarted(run_id="r", spec={}, spec_key="k", selection_metric="ndcg@10",
+                           host="h", pid=1, device="cpu", num_items=num_items))
+    with pytest.raises(ev.StopRun, match="constant scores: 100% of the validation targets"):
+        detector(ev.Evaluated(run_id="r", epoch=0, split="valid", metrics=metrics))
+    healthy = evaluate(fixed_score_model(), make_dataset(SEQUENCES, 6), "valid", k=3,
+                       mask_history=True, batch_size=8, device="cpu")
+    CollapseDetector()(ev.Evaluated(run_id="r", epoch=0, split="valid",
+                                    metrics={"ndcg@10": 0.5, **healthy}))

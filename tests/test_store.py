@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def store(tmp_path):
-    with Store(tmp_path / "runs.db") as opened:
+def store(store_url):
+    with Store(store_url) as opened:
         yield opened
 
 
@@ -143,7 +143,8 @@ def test_schema_version_is_recorded_and_a_newer_store_is_refused(tmp_path):
         Store(path)
 
 
-def test_sqlite_pragmas_are_set(store):
+def test_sqlite_pragmas_are_set(tmp_path):
+    store = Store(tmp_path / "runs.db")
     with store._write_engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

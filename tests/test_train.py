@@ -96,7 +96,7 @@ def test_evaluation_runs_under_the_training_precision(chain_data, tmp_path, monk
         monkeypatch.setattr(build_module, name, recording)
         return seen
 
-    seen, tables = record_autocast("evaluate"), record_autocast("compute_item_table")
+    seen, tables = record_autocast("evaluate_users"), record_autocast("compute_item_table")
     events = events_of(spec_for(chain_data, "train.epochs=2", f"train.precision={precision}",
                                 "train.device=cpu"), tmp_path / "run")
     evaluated = [event for event in events if isinstance(event, ev.Evaluated)]
@@ -136,4 +136,35 @@ def test_the_test_split_and_its_subsets_share_one_item_table(chain_data, tmp_pat
     # The shared table gives what the subset's own evaluation gives.
     built = build_module.build_run(spec, torch.device("cpu"))
     built.model.load_state_dict(checkpoint.load(tmp_path / "run" / "best.pt")["model"])
-    assert built.evaluate("test_new") == evaluated["test_new"].metrics
+    assert built.evaluate("test_new").metrics("expected") == evaluated["test_new"].metrics
+
+
+def test_a_run_keeps_per_user_results_and_recompute_gives_them_back(chain_data, tmp_path):
+    import sqlite3
+
+    import numpy as np
+
+    from morec_core.recompute import recompute_user_results
+
+    spec = spec_for(chain_data, "train.epochs=3")
+    store = Store(tmp_path / "runs.db")
+    drive(iter_run(spec, RunContext(run_id="r", run_dir=tmp_path / "runs" / "r")), [store],
+          run_id="r")
+    run = store.run("r")
+    recorded = {split: store.user_results(["r"], split)["r"] for split in ("valid", "test")}
+    assert recorded["valid"][0] == run.best_epoch == recorded["test"][0]
+    test = recorded["test"][1]
+    assert len(test) == store.metrics("r", "test")["users"]
+    assert test.metrics("expected")["hr@10"] == pytest.approx(store.metrics("r", "test")["hr@10"])
+    # What an older morec left: no per-user results; recompute reads the best checkpoint.
+    with sqlite3.connect(tmp_path / "runs.db") as connection:
+        connection.execute("DELETE FROM morec_user_results")
+    assert store.user_results(["r"], "test") == {}
+    outcome = recompute_user_results(store, run, tmp_path / "runs")
+    assert outcome.problem == "" and "test" in outcome.splits
+    again = store.user_results(["r"], "test")["r"][1]
+    assert np.array_equal(again.greater, test.greater)
+    assert np.array_equal(again.equal, test.equal)
+    (tmp_path / "runs" / "r" / "best.pt").unlink()
+    missing = recompute_user_results(store, run, tmp_path / "runs")
+    assert missing.problem.endswith("best.pt: no best checkpoint") and missing.splits == ()

@@ -35,9 +35,15 @@ def test_grid_expansion():
         Arm(name="MoRec", overrides=("encoder.name=text", "encoder.model=minilm-l6"),
             grid={"train.lr_encoder": (1e-4, 5e-5, 1e-5)}),
     ))
-    points = study.points()
+    assert len(study.points()) == 2 * 2 + 3  # the search: every configuration on seed 1
+    assert {point.seed for point in study.points()} == {1}
+    points = study.every_point()
     assert len(points) == (2 * 2 + 3) * 2
     assert len({point.key for point in points}) == len(points)
+    assert [point.search for point in points[:2]] == [True, False]
+    later = study.seed_points("MoRec", {"train.lr_encoder": 5e-5})
+    assert [(point.seed, point.search) for point in later] == [(2, False)]
+    assert later[0].spec.train.lr_encoder == 5e-5 and later[0].spec.train.seed == 2
     first = points[0]
     assert first.spec.train.epochs == 3
     assert first.spec.train.lr == first.params["train.lr"]
@@ -48,6 +54,16 @@ def test_grid_expansion():
     assert {point.seed for point in morec} == {1, 2}
     # Seeds of one configuration share a spec key; configurations do not.
     assert len({point.spec.spec_key for point in morec}) == 3
+
+
+def test_seeds_count_up_from_the_first_and_bad_seeds_are_refused():
+    study = Study(name="s", description="", seeds=3, arms=(Arm(name="A"),))
+    assert study.seed_values == (42, 43, 44)
+    assert study.with_seeds(1).seed_values == (42,)
+    with pytest.raises(ValueError, match="seeds must be"):
+        Study(name="s", description="", seeds=0, arms=(Arm(name="A"),))
+    with pytest.raises(ValueError, match="seeds must be"):
+        Study(name="s", description="", seeds=(1, 1), arms=(Arm(name="A"),))
 
 
 def test_compile_reaches_end_to_end_networks_only_and_keeps_the_spec_key():
@@ -177,3 +193,48 @@ def test_two_workers_share_one_grid_through_postgresql(grid_env, tmp_path):
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
     _assert_every_point_completed_once(POSTGRES_URL, module)
+
+
+SEEDED_MODULE = '''
+from morec_core.studies import Arm, Study
+
+STUDY = Study(
+    name="seeded",
+    description="two IDRec arms, the best of each on two more seeds",
+    overrides=("data.source=pairs", "data.path={data}", "backbone.embed_dim=8",
+               "train.batch_size=64", "train.epochs=2", "eval.batch_size=256"),
+    seeds=3,
+    arms=(Arm(name="A", overrides=("encoder.name=id",), grid={{"train.lr": (1e-2, 1e-4)}}),
+          Arm(name="B", overrides=("encoder.name=id", "backbone.name=dssm"),
+              grid={{"train.lr": (1e-2, 1e-3)}})),
+)
+'''
+
+
+def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_path, monkeypatch):
+    from morec_core.tune import enqueue_grid, optuna_storage, work
+
+    data = write_chain_dataset(tmp_path / "chains", users=80, items=30)
+    module = tmp_path / "seeded.py"
+    module.write_text(SEEDED_MODULE.format(data=data))
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    optuna_url = optuna_url_for(store_url)
+    store = Store(store_url)
+    study = find_study(str(module)).with_seeds(1)  # first the search alone
+    assert [point.seed for point in study.points()] == [42] * 4
+    enqueue_grid(study, optuna_storage(optuna_url, store), store)
+    assert work(study, store_url, optuna_url, tmp_path / "runs") == 4
+
+    study = find_study(str(module))  # the module's 3 seeds: 2 more runs of each arm's best
+    assert work(study, store_url, optuna_url, tmp_path / "runs") == 4
+    runs = store.runs(study="seeded")
+    assert len(runs) == 8 and all(run.status == "completed" for run in runs)
+    for arm in ("A", "B"):
+        searched = [run for run in runs if run.arm == arm and run.seed == 42]
+        best = max(searched, key=lambda run: run.best_value)
+        seeded = [run for run in runs if run.arm == arm and run.seed != 42]
+        assert sorted(run.seed for run in seeded) == [43, 44]
+        assert {run.spec_key for run in seeded} == {best.spec_key}
+    # Nothing is queued twice: a third pass finds no work.
+    assert work(study, store_url, optuna_url, tmp_path / "runs") == 0

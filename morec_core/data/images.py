@@ -7,14 +7,16 @@ as the paper's 224 x 224 preprocessing does.
 The file is `<cache_dir>/images-<S>-<key>.npy` (a plain .npy, so `np.load(mmap_mode="r")`
 opens it), the key hashing S and each listed path with its size and modification time: editing,
 adding or removing an image makes a new file. An item without an image ('') is a zero row; a
-listed path that is missing or cannot be decoded is an error naming the file, and no cache file
-is left behind.
+listed path that is missing, a dangling symbolic link, a folder, or cannot be decoded is an
+error naming the file, and no cache file is left behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat as file_types
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from morec_core.data.atomic import atomic_file
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt
 
 CHUNK = 256
 
@@ -36,7 +38,16 @@ def image_cache_key(image_paths: Sequence[str], *, size: int) -> str:
         try:
             stat = Path(path).stat()
         except FileNotFoundError:
+            if os.path.islink(path):
+                target = excerpt(os.readlink(path))
+                raise DataError(f"dangling symbolic link (to {target})", path=path) from None
             raise DataError("missing image file", path=path) from None
+        except OSError as error:
+            raise DataError(f"cannot read image ({error.strerror})", path=path) from None
+        if not file_types.S_ISREG(stat.st_mode):
+            folder = file_types.S_ISDIR(stat.st_mode)
+            raise DataError("is a folder, not an image file" if folder else
+                            "is not a regular file", path=path)
         states.append([path, stat.st_size, stat.st_mtime_ns])
     return hashlib.sha256(json.dumps(states).encode()).hexdigest()[:20]
 

@@ -16,9 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt, shorten
 
 _INTEGER = r"\s*[+-]?\d+\s*"
+_INT64 = np.iinfo(np.int64)
+# A NUL inside an id would survive every later step as a distinct, invisible id (and a NUL in
+# a text file means a binary or UTF-16 file): rejected wherever a reader reads text.
+NUL_MESSAGE = "contains a NUL byte (\\x00); a binary or UTF-16 file?"
+_CHUNK_BYTES = 1 << 24
 
 
 def require_file(path: Path) -> Path:
@@ -47,6 +52,30 @@ def first_undecodable_line(path: Path, encoding: str) -> int:
     return 0
 
 
+def first_nul_line(path: Path) -> int:
+    """1-based number of the first line holding a NUL byte (0 if none), scanning the bytes in
+    chunks (memchr speed: a second for H&M's 3.5 GB of transactions)."""
+    lines_before = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK_BYTES):
+            position = chunk.find(b"\x00")
+            if position >= 0:
+                return lines_before + chunk.count(b"\n", 0, position) + 1
+            lines_before += chunk.count(b"\n")
+    return 0
+
+
+def reject_nul(path: Path, text: str | None = None) -> None:
+    """A DataError naming the first line of `path` (or of `text`, read from it) with a NUL."""
+    if text is None:
+        line = first_nul_line(path)
+    else:
+        position = text.find("\x00")
+        line = 0 if position < 0 else text.count("\n", 0, position) + 1
+    if line:
+        raise DataError(NUL_MESSAGE, path=path, line=line)
+
+
 def first_line(path: Path) -> str:
     """The first line, for sniffing a header; undecodable bytes are replaced, not fatal, here."""
     with path.open("rb") as handle:
@@ -57,10 +86,12 @@ def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     """All lines without their line ends (LF or CRLF), decoding errors reported by line."""
     require_file(path)
     try:
-        return path.read_text(encoding=encoding).splitlines()
+        text = path.read_text(encoding=encoding)
     except UnicodeDecodeError:
         line = first_undecodable_line(path, encoding)
         raise DataError(f"not valid {encoding} text", path=path, line=line) from None
+    reject_nul(path, text)
+    return text.splitlines()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,14 +107,14 @@ class Table:
     def require_columns(self, *names: str) -> None:
         missing = [name for name in names if name not in self.frame.columns]
         if missing:
-            found = ", ".join(map(str, self.frame.columns))
+            found = shorten(", ".join(map(str, self.frame.columns)))
             raise DataError(f"missing column (found: {found})", path=self.path, field=missing[0])
 
     def _fail(self, bad: np.ndarray, column: str, expected: str) -> None:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             value = self.frame[column].iat[row]
-            raise DataError(f"expected {expected}, got {value!r}", path=self.path,
+            raise DataError(f"expected {expected}, got {excerpt(value)}", path=self.path,
                             line=int(self.lines[row]), field=column)
 
     def text(self, column: str, *, nonempty: bool = False) -> np.ndarray:
@@ -94,10 +125,17 @@ class Table:
         return values.to_numpy(dtype=object)
 
     def integers(self, column: str) -> np.ndarray:
-        """(rows,) int64; a non-integer cell is an error naming its line."""
+        """(rows,) int64; a non-integer cell, or one beyond int64, is an error naming its line."""
         values = self.frame[column]
         self._fail(~values.str.fullmatch(_INTEGER).to_numpy(dtype=bool), column, "an integer")
-        return values.astype(np.int64).to_numpy()
+        try:
+            return values.astype(np.int64).to_numpy()
+        except OverflowError:
+            # Only now, one Python int per cell: the common path stays vectorised.
+            beyond = np.fromiter((not _INT64.min <= int(value) <= _INT64.max for value in values),
+                                 dtype=bool, count=len(values))
+            self._fail(beyond, column, "an integer in the int64 range (-2**63 to 2**63 - 1)")
+            raise
 
     def numbers(self, column: str) -> np.ndarray:
         """(rows,) float64; an empty or non-numeric cell is an error naming its line."""
@@ -127,6 +165,7 @@ def read_table(path: Path, *, sep: str, header: bool, names: list[str] | None = 
     `path` still names it in errors.
     """
     require_file(path)
+    reject_nul(path, text)
     try:
         frame = pd.read_csv(
             io.StringIO(text) if text is not None else path, sep=sep,

@@ -5,10 +5,22 @@ own `studies` and `trials`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+# 2: morec_user_results (per-user standing of every evaluated split).
+# 3: morec_metrics.value nullable (SQLite stores NaN as NULL).
+SCHEMA_VERSION = 3
 
 
 class Base(DeclarativeBase):
@@ -79,10 +91,25 @@ class MetricRow(Base):
     split: Mapped[str] = mapped_column(String(30))
     epoch: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(50))
-    value: Mapped[float] = mapped_column(Float)
+    # NULL is a NaN on SQLite (which stores NaN so); the store reads it back as float("nan").
+    value: Mapped[float | None] = mapped_column(Float)
 
     # One run's curves are read by (run_id) and a study table by (run_id, split, name, epoch).
     # Re-recording a value (a resumed run repeating an epoch) replaces it.
     __table_args__ = (
         UniqueConstraint("run_id", "split", "epoch", "name", name="uq_metric_point"),
     )
+
+
+class UserResultRow(Base):
+    """Per-user results of one split of one run: validation at the best epoch, the test split
+    and its cold/new subsets. One compressed blob per (run, split), not a row per user: a
+    50,000-user split is under 100 KB (`UserResults.to_bytes`)."""
+
+    __tablename__ = "morec_user_results"
+    run_id: Mapped[str] = mapped_column(ForeignKey("morec_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    split: Mapped[str] = mapped_column(String(30), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -3,6 +3,10 @@
 SQLite by default (WAL, busy_timeout, foreign keys, writes under BEGIN IMMEDIATE so that many
 processes can record at once without "database is locked"); PostgreSQL by URL with the same code.
 Every call opens its own short transaction; a Store may be shared by threads.
+
+Non-finite metric values are kept: SQLite stores NaN as NULL, PostgreSQL as NaN, and both read
+back as float("nan"), so a run whose loss became NaN is recorded (and ends `collapsed`) instead
+of failing on the store.
 """
 
 from __future__ import annotations
@@ -11,27 +15,89 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import math
 import os
 import socket
+import sqlite3
 import time
+import urllib.parse
+import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text, update
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
-from morec_core.store.rows import SCHEMA_VERSION, Base, MetricRow, RunRow, SchemaRow, StudyRow
+from morec_core.store.rows import (
+    SCHEMA_VERSION,
+    Base,
+    MetricRow,
+    RunRow,
+    SchemaRow,
+    StudyRow,
+    UserResultRow,
+)
+from morec_core.user_results import UserResults
+
+# morec_metrics as schema 3 made it. Frozen here rather than read from MetricRow: a later
+# migration that changes MetricRow must not change what the 2 -> 3 step builds.
+_METRICS_TABLE_V3 = """CREATE TABLE {name} (
+    id INTEGER NOT NULL,
+    run_id VARCHAR(32) NOT NULL,
+    split VARCHAR(30) NOT NULL,
+    epoch INTEGER NOT NULL,
+    name VARCHAR(50) NOT NULL,
+    value FLOAT,
+    PRIMARY KEY (id),
+    CONSTRAINT uq_metric_point UNIQUE (run_id, split, epoch, name),
+    FOREIGN KEY(run_id) REFERENCES morec_runs (id) ON DELETE CASCADE
+)"""
+
+
+def _metric_values_nullable(conn: Connection) -> None:
+    """2 -> 3: morec_metrics.value may be NULL, the NaN of SQLite (a NaN loss failed the run
+    with "NOT NULL constraint failed: morec_metrics.value")."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE morec_metrics ALTER COLUMN value DROP NOT NULL"))
+        return
+    # SQLite cannot drop NOT NULL in place: build the new table, copy, drop, rename
+    # (https://sqlite.org/lang_altertable.html#otheralter). The unique constraint is part of the
+    # new table; foreign keys stay on, as no table refers to morec_metrics. Rows of runs deleted
+    # with foreign keys off (the sqlite3 shell's default) could not be inserted and were never
+    # readable: they are left behind.
+    conn.execute(text(_METRICS_TABLE_V3.format(name="morec_metrics_new")))
+    conn.execute(text(
+        "INSERT INTO morec_metrics_new (id, run_id, split, epoch, name, value) "
+        "SELECT id, run_id, split, epoch, name, value FROM morec_metrics "
+        "WHERE run_id IN (SELECT id FROM morec_runs)"))
+    conn.execute(text("DROP TABLE morec_metrics"))
+    conn.execute(text("ALTER TABLE morec_metrics_new RENAME TO morec_metrics"))
+
 
 # Each migration takes a connection inside a transaction and moves the schema from version v to
-# v + 1. Version 1 is the first schema: nothing to migrate yet. A new column is added here as
-# `MIGRATIONS[1] = lambda conn: conn.execute(text("ALTER TABLE runs ADD COLUMN ..."))`.
-MIGRATIONS: dict[int, Any] = {}
+# v + 1. New tables are made by create_all before the migrations run; a new column is added here
+# as `MIGRATIONS[v] = lambda conn: conn.execute(text("ALTER TABLE morec_runs ADD COLUMN ..."))`.
+MIGRATIONS: dict[int, Any] = {
+    # 1 -> 2: the morec_user_results table (created by create_all); runs recorded before it
+    # have none, and `morec compare --recompute` evaluates them again from their checkpoints.
+    1: lambda conn: None,
+    2: _metric_values_nullable,
+}
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+"""libpq waits for the OS's TCP timeout (minutes) by default; an unreachable server should fail
+`Store(...)` while the user still watches."""
 HEARTBEAT_STALE_SECONDS = 300.0
+
+# Primary SQLite result codes (https://sqlite.org/rescode.html) behind the open errors we explain.
+_SQLITE_CORRUPT, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 8, 14, 26
 
 
 class StoreError(RuntimeError):
@@ -50,23 +116,41 @@ def normalize_url(url_or_path: str | os.PathLike[str]) -> str:
 
 
 class Store:
-    def __init__(self, url: str | os.PathLike[str]) -> None:
+    def __init__(self, url: str | os.PathLike[str], *, read_only: bool = False) -> None:
+        """Open the store at `url`, creating or migrating its schema unless `read_only`.
+
+        read_only: never migrate or write (a store this user may not write, e.g. one shared
+        read-only); the writing methods raise StoreError. Failing to open raises StoreError,
+        one line naming the store, never a driver's traceback.
+        """
         self.url = normalize_url(url)
+        self.read_only = read_only
         self.is_sqlite = self.url.startswith("sqlite")
-        if self.is_sqlite:
-            database = self.url.split(":///", 1)[-1]
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self._write_engine = _sqlite_engine(self.url, immediate=True)
-            self._read_engine = _sqlite_engine(self.url, immediate=False)
-        else:
-            self._write_engine = create_engine(self.url, pool_pre_ping=True)
-            self._read_engine = self._write_engine
-        self._migrate()
+        parsed = make_url(self.url)
+        self._database = (parsed.database or "") if self.is_sqlite else ""
+        # What messages name: the file, or the URL without its password.
+        self.where = (self._database if self.is_sqlite
+                      else parsed.render_as_string(hide_password=True))
+        self._write_engine: Engine | None = None
+        self._read_engine: Engine | None = None
+        try:
+            with self._open_errors():
+                self._write_engine, self._read_engine = (
+                    self._open_sqlite() if self.is_sqlite else self._open_server())
+                if self.is_sqlite:
+                    self._quick_check()
+                if read_only:
+                    self._check_schema()
+                else:
+                    self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
-        self._write_engine.dispose()
-        self._read_engine.dispose()
+        for engine in (self._write_engine, self._read_engine):
+            if engine is not None:
+                engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -74,10 +158,63 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- opening ------------------------------------------------------------------------
+
+    def _open_sqlite(self) -> tuple[Engine | None, Engine]:
+        database = self._database
+        in_memory = database in ("", ":memory:")
+        if self.read_only:
+            if not in_memory and not Path(database).is_file():
+                raise StoreError(f"store {database} does not exist")
+            return None, _sqlite_read_only_engine(database)
+        if not in_memory:
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the folder of store {database}: "
+                                 f"{error.strerror or error}") from None
+        return (_sqlite_engine(self.url, immediate=True),
+                _sqlite_engine(self.url, immediate=False))
+
+    def _open_server(self) -> tuple[Engine | None, Engine]:
+        parsed = make_url(self.url)
+        connect_args: dict[str, Any] = {}
+        if parsed.get_driver_name() in ("psycopg", "psycopg2"):
+            if "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+            if self.read_only:
+                # The server refuses writes too, whatever a caller does with the engine.
+                connect_args["options"] = "-c default_transaction_read_only=on"
+        engine = create_engine(self.url, pool_pre_ping=True, connect_args=connect_args)
+        return (None if self.read_only else engine), engine
+
+    @contextlib.contextmanager
+    def _open_errors(self) -> Iterator[None]:
+        """Driver errors while opening become one StoreError line naming the store."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except (SQLAlchemyError, sqlite3.Error, OSError) as error:
+            raise StoreError(f"cannot open store {self.where}: "
+                             f"{_open_problem(error, self.read_only)}") from None
+
+    def _quick_check(self) -> None:
+        """A damaged page otherwise shows only when a query reads it, perhaps mid-run; this
+        reads every page once (about 0.1 s per 100 MB of store, from the page cache)."""
+        with self._reader().connect() as conn:
+            found = conn.exec_driver_sql("PRAGMA quick_check").scalars().all()
+        if found != ["ok"]:
+            lines = [line for row in found for line in str(row).splitlines()
+                     if line.strip() and not line.startswith("***")]
+            raise StoreError(f"store {self.where} is damaged (SQLite quick_check: "
+                             f"{lines[0] if lines else found[0]}); restore it from a backup, "
+                             f"or save what is readable with `sqlite3 {self.where} .recover`")
+
     # --- schema -------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with self._write_engine.begin() as conn:
+        with self._writer().begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Serialise schema creation between processes starting at once.
                 conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
@@ -88,20 +225,47 @@ class Store:
                 return
             version = row[0]
             if version > SCHEMA_VERSION:
-                raise StoreError(f"{self.url}: written by a newer morec (schema {version}, "
-                                 f"this one knows {SCHEMA_VERSION}); upgrade morec")
+                raise StoreError(self._newer_schema(version))
             for step in range(version, SCHEMA_VERSION):
                 MIGRATIONS[step](conn)
             conn.execute(update(SchemaRow).where(SchemaRow.id == 1).values(version=SCHEMA_VERSION))
 
+    def _check_schema(self) -> None:
+        """Read-only: the schema must be this morec's, as nothing may migrate it."""
+        with self._reader().connect() as conn:
+            version = None
+            if inspect(conn).has_table(SchemaRow.__tablename__):
+                version = conn.execute(select(SchemaRow.version).where(SchemaRow.id == 1)).scalar()
+        if version is None:
+            raise StoreError(f"store {self.where} holds no morec schema (not a morec store, "
+                             "or never written)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(self._newer_schema(version))
+        if version < SCHEMA_VERSION:
+            raise StoreError(f"store {self.where} is at schema {version}; open it once writable "
+                             f"to migrate (this morec reads schema {SCHEMA_VERSION})")
+
+    def _newer_schema(self, version: int) -> str:
+        return (f"store {self.where} was written by a newer morec (schema {version}, this one "
+                f"knows {SCHEMA_VERSION}); upgrade morec")
+
+    def _writer(self) -> Engine:
+        if self._write_engine is None:
+            raise StoreError(f"store {self.where} is open read-only")
+        return self._write_engine
+
+    def _reader(self) -> Engine:
+        assert self._read_engine is not None, "used after a failed open"
+        return self._read_engine
+
     def schema_version(self) -> int:
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             return session.scalar(select(SchemaRow.version).where(SchemaRow.id == 1)) or 0
 
     # --- writing ------------------------------------------------------------------------
 
     def ensure_study(self, name: str, description: str = "") -> StudyRecord:
-        with Session(self._write_engine) as session, session.begin():
+        with Session(self._writer()) as session, session.begin():
             row = session.scalar(select(StudyRow).where(StudyRow.name == name))
             if row is None:
                 row = StudyRow(name=name, description=description, created_at=time.time())
@@ -111,9 +275,10 @@ class Store:
 
     def record(self, event: ev.Event) -> None:
         """Write one event in one short transaction."""
+        writer = self._writer()
         if isinstance(event, ev.Progress):
             return  # high-rate, for live displays only
-        with Session(self._write_engine) as session, session.begin():
+        with Session(writer) as session, session.begin():
             if isinstance(event, ev.RunStarted):
                 self._record_started(session, event)
                 return
@@ -131,10 +296,15 @@ class Store:
                 self._put_metrics(session, run.id, event.split, event.epoch, event.metrics)
                 run.protocol = event.protocol
                 value = event.metrics.get(run.selection_metric)
-                if event.split == "valid" and value is not None and (
-                        run.best_value is None or value > run.best_value):
+                new_best = event.split == "valid" and value is not None and (
+                    run.best_value is None or value > run.best_value)
+                if new_best:
                     run.best_value = value
                     run.best_epoch = event.epoch
+                # Validation per user only at the best epoch (the one the test split is read at).
+                if event.per_user is not None and (event.split != "valid" or new_best):
+                    self._put_user_results(session, run.id, event.split, event.epoch,
+                                           event.per_user)
             elif isinstance(event, ev.CheckpointSaved):
                 run.checkpoint_path = event.path
             elif isinstance(event, ev.CostMeasured):
@@ -176,7 +346,7 @@ class Store:
                     fcntl.flock(handle, fcntl.LOCK_UN)
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        with self._write_engine.connect() as conn:
+        with self._writer().connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
@@ -234,6 +404,20 @@ class Store:
         )
         session.execute(statement)
 
+    def _put_user_results(self, session: Session, run_id: str, split: str, epoch: int,
+                          results: UserResults) -> None:
+        row = session.get(UserResultRow, (run_id, split))
+        if row is None:
+            row = UserResultRow(run_id=run_id, split=split)
+            session.add(row)
+        row.epoch, row.users, row.data = epoch, len(results), results.to_bytes()
+
+    def put_user_results(self, run_id: str, split: str, epoch: int,
+                         results: UserResults) -> None:
+        """Record (or replace) one split's per-user results: `morec compare --recompute`."""
+        with Session(self._writer()) as session, session.begin():
+            self._put_user_results(session, run_id, split, epoch, results)
+
     def reap_dead_runs(self, stale_after_s: float = HEARTBEAT_STALE_SECONDS,
                        now: float | None = None) -> list[str]:
         """Mark `interrupted` every running run whose process is gone or whose heartbeat is stale.
@@ -244,7 +428,7 @@ class Store:
         now = time.time() if now is None else now
         host = socket.gethostname()
         marked: list[str] = []
-        with Session(self._write_engine) as session, session.begin():
+        with Session(self._writer()) as session, session.begin():
             for run in session.scalars(select(RunRow).where(RunRow.status == "running")):
                 gone = run.host == host and run.pid is not None and not pid_alive(run.pid)
                 stale = now - run.heartbeat_at > stale_after_s
@@ -259,12 +443,12 @@ class Store:
     # --- reading ------------------------------------------------------------------------
 
     def studies(self) -> list[StudyRecord]:
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             return [_study_record(row) for row in session.scalars(
                 select(StudyRow).order_by(StudyRow.name))]
 
     def run(self, run_id: str) -> RunRecord:
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             found = session.execute(_run_query().where(RunRow.id == run_id)).first()
             if found is None:
                 raise StoreError(f"no run {run_id!r} in {self.url}")
@@ -281,7 +465,7 @@ class Store:
         query = query.order_by(RunRow.started_at.desc())
         if limit is not None:
             query = query.limit(limit)
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             return [_run_record(*row) for row in session.execute(query)]
 
     def curves(self, run_id: str) -> Curves:
@@ -290,14 +474,14 @@ class Store:
                  .where(MetricRow.run_id == run_id)
                  .order_by(MetricRow.split, MetricRow.name, MetricRow.epoch))
         curves: Curves = {}
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             for split, name, epoch, value in session.execute(query):
                 curves.setdefault((split, name), []).append(CurvePoint(epoch=epoch, value=value))
         return curves
 
     def metrics(self, run_id: str, split: str, epoch: int | None = None) -> dict[str, float]:
         """One split's metrics of a run at `epoch` (default: the run's best validation epoch)."""
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             if epoch is None:
                 epoch = session.scalar(select(RunRow.best_epoch).where(RunRow.id == run_id))
                 if epoch is None:
@@ -319,9 +503,29 @@ class Store:
         if study is not None:
             query = query.join(StudyRow, RunRow.study_id == StudyRow.id).where(StudyRow.name == study)
         found: dict[str, dict[str, float]] = {}
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             for run_id, name, value in session.execute(query):
                 found.setdefault(run_id, {})[name] = value
+        return found
+
+    def user_results(self, run_ids: Iterable[str],
+                     split: str) -> dict[str, tuple[int, UserResults]]:
+        """Per-user results of one split of several runs: run id -> (epoch, results). Runs
+        recorded before per-user results existed (or still running) are absent."""
+        ids = list(run_ids)
+        found: dict[str, tuple[int, UserResults]] = {}
+        if not ids:
+            return found
+        query = select(UserResultRow.run_id, UserResultRow.epoch, UserResultRow.data).where(
+            UserResultRow.run_id.in_(ids), UserResultRow.split == split)
+        with Session(self._reader()) as session:
+            for run_id, epoch, data in session.execute(query):
+                try:
+                    found[run_id] = (epoch, UserResults.from_bytes(data))
+                except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+                    raise StoreError(f"{self.url}: per-user results of run {run_id} ({split}) "
+                                     f"are unreadable ({type(error).__name__}); re-run "
+                                     "`morec compare --recompute`") from None
         return found
 
     def run_versions(self) -> dict[str, tuple[Any, ...]]:
@@ -334,7 +538,7 @@ class Store:
         query = select(RunRow.id, RunRow.heartbeat_at, RunRow.finished_at, RunRow.status,
                        RunRow.last_epoch, RunRow.best_epoch, RunRow.best_value,
                        RunRow.seconds_per_epoch, RunRow.peak_memory_bytes)
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             return {row[0]: tuple(row[1:]) for row in session.execute(query)}
 
     def best_run(self, study: str, spec_key: str | None = None) -> RunRecord | None:
@@ -343,7 +547,7 @@ class Store:
         if spec_key is not None:
             query = query.where(RunRow.spec_key == spec_key)
         query = query.order_by(RunRow.best_value.desc(), RunRow.started_at).limit(1)
-        with Session(self._read_engine) as session:
+        with Session(self._reader()) as session:
             found = session.execute(query).first()
             return None if found is None else _run_record(*found)
 

@@ -30,6 +30,10 @@ def tune_command(
         help="train.compile for every end-to-end text or vision arm: torch.compile its "
              "pretrained network (for GPUs; a minute or more of compilation per run, then "
              "1.2-1.3x faster steps on an H100). The results pool with uncompiled runs.")] = False,
+    seeds: Annotated[int | None, typer.Option(
+        min=1, help="Seeds for each arm's selected configuration (default: the study's own): "
+                    "the grid is searched on the first seed, then the best configuration of "
+                    "each arm by validation runs again on the others.")] = None,
     as_worker: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Run a study's grid on Optuna: each grid point once, pruned on the validation metric,
@@ -42,6 +46,8 @@ def tune_command(
 
     try:
         definition = find_study(study)
+        if seeds is not None:
+            definition = definition.with_seeds(seeds)
         store_url = normalize_url(storage or paths.default_store_url())
         optuna_url = optuna_url_for(store_url)
         store = Store(store_url)
@@ -59,8 +65,11 @@ def tune_command(
 
     added = enqueue_grid(definition, optuna_storage(optuna_url, store), store)
     total = len(definition.points())
-    typer.echo(f"study {definition.name}: {total} grid points ({added} newly queued); "
-               f"store {store_url}", err=True)
+    first, *others = definition.seed_values
+    then = (f", then each arm's best on {len(others)} more seed{'s' * (len(others) > 1)}"
+            if others else "")
+    typer.echo(f"study {definition.name}: {total} grid points on seed {first}{then} "
+               f"({added} newly queued); store {store_url}", err=True)
     gpu_list = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
@@ -68,7 +77,7 @@ def tune_command(
                  compile_networks=compile_networks)
         else:
             _run_workers(study, store_url, gpu_list or [None] * workers, paths.runs_dir(),
-                         compile_networks)
+                         compile_networks, seeds)
     except KeyboardInterrupt:
         typer.echo(f"study {definition.name}: interrupted; run the same command again to finish "
                    "the grid", err=True)
@@ -78,7 +87,7 @@ def tune_command(
 
 
 def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: Path,
-                 compile_networks: bool = False) -> None:
+                 compile_networks: bool = False, seeds: int | None = None) -> None:
     from morec_core.tune import worker_env
 
     logs = runs_dir / "logs"
@@ -88,7 +97,8 @@ def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: P
         log = (logs / f"{Path(study).stem}-worker{index}.log").open("a")
         command = [sys.executable, "-m", "morec_tui.cli", "tune", "--study", study,
                    "--storage", store_url, "--as-worker",
-                   "--compile" if compile_networks else "--no-compile"]
+                   "--compile" if compile_networks else "--no-compile",
+                   *(["--seeds", str(seeds)] if seeds is not None else [])]
         processes.append(subprocess.Popen(command, env=worker_env(gpu), stdout=log,
                                           stderr=subprocess.STDOUT))
         typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
@@ -114,19 +124,43 @@ def compare_command(
     cold_new: Annotated[bool, typer.Option(
         help="Add HR/NDCG on the test users whose target is a cold item (< 10 training "
              "interactions) or a new item (none), as in the paper's Table 9.")] = False,
+    by: Annotated[list[str] | None, typer.Option(
+        help="A spec key (section.key, e.g. train.loss) whose values split the rows and the "
+             "verdicts; repeat for several.")] = None,
+    correction: Annotated[str, typer.Option(
+        help="Multiple-comparison correction across the table's comparisons: holm | bh "
+             "(Benjamini-Hochberg) | none.")] = "holm",
+    test: Annotated[str, typer.Option(
+        help="The p-value the verdict reads: randomization (paired, sign-flip) | t (paired "
+             "t-test). Both are printed.")] = "randomization",
+    alpha: Annotated[float, typer.Option(help="Significance level of the verdicts.")] = 0.05,
+    wilcoxon: Annotated[bool, typer.Option(
+        help="Also print Wilcoxon signed-rank p-values (never used for the verdict).")] = False,
+    recompute: Annotated[bool, typer.Option(
+        help="Evaluate again, from their best checkpoints, the selected runs recorded without "
+             "per-user results (by an older morec), so that they get verdicts.")] = False,
     storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
 ) -> None:
-    """Print the paper's tables: per study and arm, the best-by-validation configuration's test
-    HR@10 / NDCG@10 (in %), the Improv. of the best MoRec over the best IDRec, and how many
-    trials collapsed, failed or were pruned."""
+    """Print the paper's tables with verdicts: per study and arm, the best-by-validation
+    configuration's test HR@10 / NDCG@10 (in %, mean and 95% interval over seeds); for each
+    MoRec arm, the paired difference with the best IDRec arm of the same dataset, backbone and
+    loss (95% bootstrap CI, t-test and randomization p-values) and a verdict (MoRec better, on
+    par, IDRec better) after a correction across the table; and how many trials collapsed,
+    failed or were pruned."""
     from morec_core import paths
-    from morec_core.compare import FORMATS, compare_rows, render
+    from morec_core.compare import FORMATS, Settings, compare_rows
+    from morec_core.compare_format import render
     from morec_core.config import ConfigError
     from morec_core.store import Store
     from morec_core.studies import group_studies
 
     if output_format not in FORMATS:
         fail(f"--format: unknown format {output_format!r}; known: {', '.join(FORMATS)}")
+    try:
+        settings = Settings(alpha=alpha, correction=correction, test=test, wilcoxon=wilcoxon,
+                            by=tuple(_spec_key(key) for key in by or ()))
+    except ValueError as error:
+        fail(str(error))
     try:
         names = list(study or [])
         if group:
@@ -138,10 +172,42 @@ def compare_command(
     if not names:
         names = [record.name for record in store.studies()]
     splits = ("test", "test_cold", "test_new") if cold_new else ("test",)
-    rows = compare_rows(store, names, splits)
+    rows = compare_rows(store, names, splits, settings)
     if not rows:
         fail(f"no runs of {', '.join(names) or 'any study'} in {store.url}", code=1)
-    typer.echo(render(rows, output_format))
+    if recompute:
+        _recompute(store, rows)
+        rows = compare_rows(store, names, splits, settings)
+    if wilcoxon:
+        typer.echo("warning: Wilcoxon's signed-rank test over-rejects at tens of thousands of "
+                   "users (most differences are 0 or tied); the verdicts read the "
+                   f"{settings.test} test", err=True)
+    typer.echo(render(rows, output_format, settings))
+
+
+def _spec_key(key: str) -> str:
+    """--by train.loss: a `section.key` of RunSpec."""
+    from morec_core.config import RunSpec
+
+    section, _, name = key.partition(".")
+    sections = RunSpec().to_dict()
+    if section not in sections or name not in sections[section]:
+        fail(f"--by: unknown spec key {key!r}; e.g. train.loss, backbone.name, data.max_seq_len")
+    return key
+
+
+def _recompute(store, rows) -> None:
+    from morec_core import paths
+    from morec_core.recompute import recompute_user_results
+
+    missing = sorted({run_id for row in rows for run_id in row.missing_user_results})
+    if not missing:
+        typer.echo("--recompute: every selected run has its per-user results", err=True)
+    for index, run_id in enumerate(missing, start=1):
+        outcome = recompute_user_results(store, store.run(run_id), paths.runs_dir())
+        said = (f"recomputed {', '.join(outcome.splits)}" if not outcome.problem
+                else f"not recomputed: {outcome.problem}")
+        typer.echo(f"run {run_id[:8]} ({index}/{len(missing)}): {said}", err=True)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

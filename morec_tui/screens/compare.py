@@ -1,13 +1,13 @@
-"""The compare screen: the tables of `morec compare`, by all studies, one study or one group.
+"""The compare screen: `morec compare` by all studies, one study or one group, as one table.
 
-Rows come from `compare_rows` and cells from `render(rows, "csv")`, the very code behind
-`morec compare`, so the dashboard can never disagree with the command line.
+Rows come from `compare_rows` and cells from `dashboard_table`: a line per arm (Enter opens its
+best run), with each MoRec line's verdict against its IDRec arm per metric, coloured. The lines
+of `notes` (how to read the table, why a row has no verdict) sit under it. The same code is
+behind `morec compare`, so the dashboard can never disagree with the command line.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,17 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Select, Static
 
-from morec_core.compare import CompareRow, compare_rows, render
+from morec_core.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
+from morec_core.compare_format import dashboard_table, notes
 from morec_core.studies import load_studies, studies_dir
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
 
 ALL_STUDIES = "all studies"
+VERDICT_STYLES = {"MoRec better": "bold green", "IDRec better": "bold red", "on par": "dim"}
 _groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str]] = {}
 
 
@@ -49,6 +52,11 @@ def study_groups(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
 
 
 class CompareScreen(PollingScreen):
+    # The notes wrap, and scroll past 40% of the screen: the table keeps the rest.
+    DEFAULT_CSS = """
+    #note-box { height: auto; max-height: 40%; }
+    #note { height: auto; padding: 0 1; color: $text-muted; }
+    """
     BINDINGS = [
         Binding("g", "next_table", "Next table"),
         Binding("b", "pick_table", "By…"),
@@ -69,7 +77,8 @@ class CompareScreen(PollingScreen):
         yield Select([(ALL_STUDIES, ALL_STUDIES)], value=ALL_STUDIES, allow_blank=False,
                      id="table-choice", compact=True)
         yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
-        yield Static("", id="note", classes="hint")
+        with VerticalScroll(id="note-box"):
+            yield Static("", id="note", markup=False)  # notes hold "[95% ...]" and `code`
         yield from self.compose_problem()
         yield Footer(compact=True)
 
@@ -103,18 +112,19 @@ class CompareScreen(PollingScreen):
         if message.rows is not None:
             self._shown = (message.chosen, message.versions)
             self.rows = message.rows
-            self._show_rows(list(csv.reader(io.StringIO(render(message.rows, "csv"))))
-                            if message.rows else [])
+            self._show_rows(dashboard_table(message.rows) if message.rows else [])
         studies = escape(", ".join(message.chosen.studies) or "none in the store")
         self.show_text("#bar", f"compare · [b]{escape(message.chosen.label)}[/b] · "
                                f"studies: {studies}")
-        self.show_text("#note", escape(message.note) or (
-            "Chosen on validation; test in % at the best epoch. Enter: open the best run."
-            if self._cells else "No finished runs in these studies yet."))
+        lines = [message.note] if message.note else []
+        if self._cells:
+            lines += ["Enter: open the line's best run; ← →: more columns (verdicts on the right)",
+                      *notes(self.rows, DEFAULT_SETTINGS)]
+        self.show_text("#note", "\n".join(lines or ["No finished runs in these studies yet."]))
         self.loaded()
 
     def _show_rows(self, cells: list[list[str]]) -> None:
-        """The header and rows of `morec compare --format csv`, as a table."""
+        """The header and lines of `dashboard_table`, as a table; verdicts coloured."""
         if cells == self._cells:
             return
         self._cells = cells
@@ -122,7 +132,9 @@ class CompareScreen(PollingScreen):
         row = table.cursor_row
         table.clear(columns=True)
         if cells:  # Text, not str: DataTable reads a str as markup, and a name may hold "["
-            rows = [[Text(cell) for cell in row] for row in cells[1:]]
+            verdicts = [label.startswith("verdict ") for label in cells[0]]
+            rows = [[Text(cell, style=VERDICT_STYLES.get(cell, "") if verdict else "")
+                     for cell, verdict in zip(row, verdicts, strict=True)] for row in cells[1:]]
             for index, label in enumerate(cells[0]):
                 header = Text(label)
                 # Measured here rather than on the table's next Idle: a frame drawn before that
@@ -130,6 +142,8 @@ class CompareScreen(PollingScreen):
                 width = max([header.cell_len, *(row[index].cell_len for row in rows)])
                 table.add_column(header, width=width)
             table.add_rows(rows)
+            # The arm's name stays in view while the verdicts, on the right, scroll in.
+            table.fixed_columns = cells[0].index("arm") + 1
             table.move_cursor(row=min(row, len(cells) - 2), animate=False)
 
     @on(Select.Changed, "#table-choice")

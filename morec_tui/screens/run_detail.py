@@ -76,7 +76,7 @@ class RunDetailScreen(PollingScreen):
         self.show_text("#summary", _summary(run, message.test))
         self.query_one("#loss", CurvePlot).show({"loss": curves.get(("train", "loss"), [])})
         valid = {name: points for (split, name), points in sorted(curves.items())
-                 if split == "valid" and name != "users"}
+                 if split == "valid" and _is_metric(name)}
         self.query_one("#valid", CurvePlot).show(valid or {"ndcg@10": []})
         if first:
             self.show_text("#spec-text", escape(_spec_lines(run.spec)))
@@ -110,7 +110,7 @@ def _summary(run: RunRecord, test: dict[str, float]) -> str:
     valid = ("" if run.best_value is None else
              f" · valid {run.selection_metric} [b]{run.best_value:.4f}[/b]")
     tests = " ".join(f"{name} [b]{value:.4f}[/b]" for name, value in sorted(test.items())
-                     if name != "users")
+                     if _is_metric(name))
     lines = [
         f"{escape(run.encoder)} · {escape(run.backbone)} · "
         f"{escape(run.device or 'no device yet')} · {escape(run.host)} pid {run.pid}",
@@ -148,3 +148,8 @@ def _spec_lines(spec: dict[str, Any]) -> str:
     """The spec as the `--set section.key=value` lines that would reproduce it."""
     return "\n".join(f"{section}.{key} = {value}" for section, values in spec.items()
                      for key, value in values.items())
+
+
+def _is_metric(name: str) -> bool:
+    """HR@k and NDCG@k; not the evaluation's user count or share of tied targets."""
+    return name != "users" and not name.startswith("ties@")

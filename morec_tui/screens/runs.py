@@ -1,5 +1,6 @@
 """The runs screen: every run of the store with its status, best validation and test metrics
-and cost; filter by text, study and status; sort; Enter opens a run."""
+and cost; filter by text, study and status; sort; Enter opens a run. G groups the runs that
+differ only by seed into one line each (means with 95% intervals; Enter opens the best run)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ from morec_tui.widgets.runs_table import (
     SORTS,
     RunsTable,
     base_columns,
+    group_columns,
     metric_names,
     run_cells,
+    seed_groups,
     visible_runs,
 )
 
@@ -44,6 +47,7 @@ class RunsScreen(PollingScreen):
         Binding("f", "next_status", "Status"),
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("G", "group_seeds", "Group seeds", show=False),
         Binding("escape", "leave_filter", "Table", show=False),
     ]
 
@@ -51,6 +55,8 @@ class RunsScreen(PollingScreen):
     status: reactive[str] = reactive(ALL)
     sort: reactive[str] = reactive("newest")
     reverse: reactive[bool] = reactive(False)
+    grouped: reactive[bool] = reactive(False)
+    """One line per configuration (its runs on every seed) instead of one per run."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,6 +69,8 @@ class RunsScreen(PollingScreen):
         self._finished: tuple[Any, ...] = ()
         self._typing: Timer | None = None
         self._row_cache: dict[str, tuple[RunRecord, dict[str, float], list[Any]]] = {}
+        self._shown = 0
+        """Runs that pass the filters (with seeds grouped, more than the table's lines)."""
 
     def compose(self) -> ComposeResult:
         yield Static("runs", id="bar", classes="bar")
@@ -110,7 +118,7 @@ class RunsScreen(PollingScreen):
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.jobs = message.jobs
         if message.runs is None or message.tests is None:
-            self._show_bar(len(self.query_one(RunsTable).keys))
+            self._show_bar(self._shown)
             self.loaded()
             return
         self.runs, self.tests, self._versions = message.runs, message.tests, message.versions
@@ -133,12 +141,16 @@ class RunsScreen(PollingScreen):
         shown = visible_runs(self.runs, self.tests, text=text, study=self.study,
                              status=self.status, sort=self.sort, reverse=self.reverse)
         names = metric_names(self.tests)
-        columns = base_columns(names)
-        if columns != self.query_one(RunsTable).columns:
-            self._row_cache = {}
-        self.query_one(RunsTable).show(columns, [(run.id, self._cells(run, names))
-                                                 for run in shown])
-        self._show_bar(len(shown))
+        table = self.query_one(RunsTable)
+        if self.grouped:  # after the filters and the sort: groups in the order of their runs
+            table.show(group_columns(names), seed_groups(shown, self.tests, names))
+        else:
+            columns = base_columns(names)
+            if columns != table.columns:
+                self._row_cache = {}
+            table.show(columns, [(run.id, self._cells(run, names)) for run in shown])
+        self._shown = len(shown)
+        self._show_bar(self._shown)
         self._show_reason()
 
     def _cells(self, run: RunRecord, names: list[str]) -> list[Any]:
@@ -158,6 +170,8 @@ class RunsScreen(PollingScreen):
                   if counts[status]]
         if jobs["running"] or jobs["queued"]:
             parts.append(f"jobs {jobs['running']} running {jobs['queued']} queued")
+        if self.grouped:
+            parts.append(f"{len(self.query_one(RunsTable).keys)} seed groups")
         arrow = "↑" if SORTS[self.sort][1] == self.reverse else "↓"
         parts.append(f"sort {self.sort} {arrow}")
         self.show_text("#bar", " · ".join(parts))
@@ -174,6 +188,7 @@ class RunsScreen(PollingScreen):
             why = run.error or run.status_reason
             text = f"{run.id[:8]} {run.status}" + (f": {why}" if why else
                                                   f" · {run.encoder} · {run.backbone} · {run.host}")
+            text = f"best run {text}" if self.grouped else text
         self.show_text("#reason", escape(text))
 
     @on(RunsTable.Highlighted)
@@ -226,6 +241,9 @@ class RunsScreen(PollingScreen):
     def watch_reverse(self) -> None:
         self.show_runs()
 
+    def watch_grouped(self) -> None:
+        self.show_runs()
+
     def _sync_select(self, selector: str, value: str) -> None:
         if not self.is_mounted:
             return
@@ -256,6 +274,9 @@ class RunsScreen(PollingScreen):
 
     def action_reverse_sort(self) -> None:
         self.reverse = not self.reverse
+
+    def action_group_seeds(self) -> None:
+        self.grouped = not self.grouped
 
 
 def _finished(runs: list[RunRecord]) -> tuple[Any, ...]:

@@ -1,5 +1,5 @@
 """The runs table: one row per run, filtered and sorted; a line-API widget that paints only
-the rows in view.
+the rows in view. Seed groups: one line per configuration, its runs on every seed summed up.
 
 Textual's DataTable repaints every visible cell through Rich whenever any cell changes (about
 0.3 s for 40 rows of 13 columns on two cores) and measures every cell it is given; a dashboard
@@ -9,6 +9,8 @@ and a line is a few segments.
 
 from __future__ import annotations
 
+import statistics
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,6 +27,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from morec_core.events import RUN_STATUSES
+from morec_core.stats import seed_interval
 from morec_core.store import RunRecord
 
 STATUS_STYLES = {
@@ -93,7 +97,8 @@ def visible_runs(runs: Sequence[RunRecord], tests: dict[str, dict[str, float]], 
 
 
 def metric_names(tests: dict[str, dict[str, float]]) -> list[str]:
-    names = {name for metrics in tests.values() for name in metrics if name != "users"}
+    names = {name for metrics in tests.values() for name in metrics
+             if name != "users" and not name.startswith("ties@")}
     return sorted(names) or ["hr@10", "ndcg@10"]
 
 
@@ -109,6 +114,60 @@ def run_cells(run: RunRecord, test: dict[str, float], test_metrics: Sequence[str
     if run.status == "collapsed":
         return [status, *(Text(cell, style="red") for cell in cells)]
     return [status, *cells]
+
+
+def group_columns(test_metrics: Sequence[str]) -> list[Column]:
+    return [
+        # Study to test metrics fit in 80 columns, as in base_columns; the status summary is long.
+        Column("study", "study", 10), Column("arm", "arm", 14), Column("data", "data", 6),
+        Column("runs", "N", 2), Column("valid", "valid", 13),
+        *[Column(f"test:{name}", f"T {name} %", max(10, len(name) + 4)) for name in test_metrics],
+        Column("status", "status", 24), Column("spe", "s/ep", 6), Column("memory", "mem", 6),
+        Column("backbone", "bb", 6), Column("id", "best", 8),
+    ]
+
+
+def seed_groups(runs: Sequence[RunRecord], tests: dict[str, dict[str, float]],
+                test_metrics: Sequence[str]) -> list[tuple[str, list[Any]]]:
+    """One line per (study, arm, spec_key) of `runs`, the runs that differ only by seed, in the
+    order of each group's first run: the id of its best run (highest validation, completed
+    first: what Enter opens) and its cells. Means and 95% intervals over its completed runs."""
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
+    for run in runs:
+        key = (run.study or NO_STUDY, run.arm or run.encoder, run.spec_key)
+        groups.setdefault(key, []).append(run)
+    lines = []
+    for members in groups.values():
+        best = max(members, key=lambda run: (run.status == "completed", _number(run.best_value)))
+        done = [run for run in members if run.status == "completed"]
+        counts = Counter(run.status for run in members)
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(
+            counts.items(), key=lambda item: (-item[1], RUN_STATUSES.index(item[0]))))
+        speeds = [run.seconds_per_epoch for run in members if run.seconds_per_epoch is not None]
+        memory = [run.peak_memory_bytes for run in members if run.peak_memory_bytes is not None]
+        cells: list[Any] = [
+            best.study or NO_STUDY, best.arm or best.encoder, best.dataset, str(len(members)),
+            _mean_interval([run.best_value for run in done if run.best_value is not None]),
+            *[_mean_interval([tests[run.id][name] for run in done
+                              if name in tests.get(run.id, {})], percent=True)
+              for name in test_metrics],
+            Text(summary, style=STATUS_STYLES.get(best.status, "") if len(counts) == 1 else ""),
+            f"{statistics.fmean(speeds):.1f}" if speeds else "", _bytes(max(memory, default=None)),
+            best.backbone, best.id[:8],
+        ]
+        lines.append((best.id, cells))
+    return lines
+
+
+def _mean_interval(values: Sequence[float], *, percent: bool = False) -> str:
+    """Mean±half of its 95% interval over seeds, e.g. 0.1170±0.0012 or, in %, 23.40±1.20;
+    n/a for one value."""
+    if not values:
+        return ""
+    scale, digits = (100.0, 2) if percent else (1.0, 4)
+    interval = seed_interval(values)
+    half = "n/a" if interval is None else f"{scale * (interval[1] - interval[0]) / 2:.{digits}f}"
+    return f"{scale * statistics.fmean(values):.{digits}f}±{half}"
 
 
 def _metric(value: float | None) -> str:

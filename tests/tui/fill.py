@@ -1,6 +1,6 @@
 """Fixed data for the dashboard's tests and snapshots: two studies of one group, a run without a
-study, every run status, and a jobs file. Timestamps are fixed; nothing shown depends on the
-clock or the machine."""
+study, every run status, per-user test results (so the compare screen has verdicts), and a jobs
+file. Timestamps are fixed; nothing shown depends on the clock or the machine."""
 
 from __future__ import annotations
 
@@ -10,13 +10,18 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.store import Store
+from morec_core.user_results import UserResults
 from morec_tui.app import MorecApp, make_app
 from morec_tui.jobs import Job
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13 UTC
+USERS = 1000
+"""Test users of every dataset: runs of one dataset are paired over the same users."""
 
 STUDY_MODULE = '''
 from morec_core.studies import Arm, Study
@@ -98,9 +103,13 @@ def _record(store: Store, plan: Plan, start: float) -> None:
                                   metrics={"hr@10": round(2.1 * value, 4), "ndcg@10": value},
                                   time=clock + 1))
     if plan.end == "completed":
-        store.record(ev.Evaluated(run_id=plan.run_id, epoch=best, split="test", metrics={
-            "hr@10": round(2.0 * plan.valid[best], 4),
-            "ndcg@10": round(0.95 * plan.valid[best], 4)}, time=clock + 2))
+        per_user = user_results(round(2.0 * plan.valid[best], 4), round(0.95 * plan.valid[best], 4))
+        metrics = per_user.metrics("expected")
+        store.record(ev.Evaluated(
+            run_id=plan.run_id, epoch=best, split="test", per_user=per_user,
+            # hr@10 and ndcg@10 only, as before: the snapshots show every test metric.
+            metrics={name: round(metrics[name], 4) for name in ("hr@10", "ndcg@10")},
+            time=clock + 2))
         store.record(ev.CostMeasured(
             run_id=plan.run_id, trainable_params=2_400_000 if modality else 900_000,
             total_params=24_000_000 if modality else 900_000, seconds_per_epoch=60.0,
@@ -113,6 +122,23 @@ def _record(store: Store, plan: Plan, start: float) -> None:
     elif plan.end == "running":
         # Alive on another machine: a fresh heartbeat (never shown) keeps it from being reaped.
         store.record(ev.Heartbeat(run_id=plan.run_id, time=time.time() + 3600))
+
+
+def user_results(hr: float, ndcg: float, k: int = 10) -> UserResults:
+    """Per-user counts whose HR@k and NDCG@k are `hr` and `ndcg` to 4 decimals. The first
+    round(hr * USERS) users are the hits, so a run with the higher HR hits every user a lower
+    one hits (a clear paired verdict); each hit's rank is picked so that the running NDCG sum
+    stays closest to its share of the target (error diffusion: off by under half a rank step)."""
+    hits = round(hr * USERS)
+    gains = 1.0 / np.log2(np.arange(k) + 2.0)  # (k,) NDCG of a hit at rank 0 .. k-1
+    greater = np.full(USERS, k, dtype=np.int64)  # k: a miss
+    total = 0.0
+    for user in range(hits):
+        goal = ndcg * USERS * (user + 1) / hits
+        rank = int(np.argmin(np.abs(total + gains - goal)))
+        greater[user], total = rank, total + gains[rank]
+    return UserResults(users=np.arange(USERS, dtype=np.int64), greater=greater,
+                       equal=np.zeros(USERS, dtype=np.int64), k=k)
 
 
 def write_jobs(runs_dir: Path, host: str) -> None:

@@ -1,7 +1,5 @@
 """Pilot tests of the dashboard's screens on a store with fixed runs (no job processes)."""
 
-import csv
-import io
 import sqlite3
 import time
 
@@ -17,7 +15,8 @@ from textual.widgets import (
     Static,
 )
 
-from morec_core.compare import compare_rows, render
+from morec_core.compare import compare_rows
+from morec_core.compare_format import dashboard_table
 from morec_core.store import Store
 from morec_tui.app import make_app
 from morec_tui.jobs import Gpu, Job
@@ -72,13 +71,10 @@ def test_runs_screen_lists_filters_and_sorts_every_run(filled):
 
 def test_compare_screen_shows_the_tables_of_morec_compare(filled):
     with Store(filled["store"]) as store:
-        expected_all = list(csv.reader(io.StringIO(render(
-            compare_rows(store, ["hm-vision", "mind-text"]), "csv"))))
-        expected_hm = list(csv.reader(io.StringIO(render(compare_rows(store, ["hm-vision"]),
-                                                         "csv"))))
+        expected_all = dashboard_table(compare_rows(store, ["hm-vision", "mind-text"]))
+        expected_hm = dashboard_table(compare_rows(store, ["hm-vision"]))
         # A group's studies in their module's order, as `morec compare --group` has them.
-        expected_group = list(csv.reader(io.StringIO(render(
-            compare_rows(store, ["mind-text", "hm-vision"]), "csv"))))
+        expected_group = dashboard_table(compare_rows(store, ["mind-text", "hm-vision"]))
 
     def cells(screen):
         table = screen.query_one("#compare", DataTable)
@@ -91,9 +87,19 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         await pilot.press("c")
         screen = await loaded(app, pilot, CompareScreen)
         assert cells(screen) == expected_all
+        # The MoRec arm with per-user results on both sides has its verdicts, coloured, and
+        # their intervals; the notes say how to read them.
+        table = screen.query_one("#compare", DataTable)
+        minilm = [row.arm for row in screen.rows].index("MiniLM E2E")
+        line = table.get_row_at(minilm)
+        assert [str(cell) for cell in line].count("MoRec better") == 2  # hr@10 and ndcg@10
+        assert {str(cell.style) for cell in line if str(cell) == "MoRec better"} == {"bold green"}
+        assert any(str(cell).startswith("+") and "[" in str(cell) for cell in line)
+        note = str(screen.query_one("#note", Static).render())
+        assert "verdicts: each MoRec arm against the best IDRec arm" in note
+        assert "hm-vision/MobileNetV2 E2E: no verdict: no completed run" in note
         # Each column as wide as its widest cell from the moment it is filled, not only after
         # the table's next Idle (a frame drawn before that kept the header's width).
-        table = screen.query_one("#compare", DataTable)
         for index, column in enumerate(table.ordered_columns):
             assert not column.auto_width
             assert column.width == max(len(row[index]) for row in expected_all)

@@ -12,7 +12,10 @@ def list_images(folder: Path) -> dict[str, str]:
     """Map file stem -> absolute path of every image directly inside `folder`.
 
     A stem present with several suffixes resolves to the first in IMAGE_SUFFIXES order, so the
-    result does not depend on the order the file system lists entries in.
+    result does not depend on the order the file system lists entries in. An entry named like
+    an image that is not one (a dangling symbolic link, a folder) is listed all the same: the
+    image cache then names it, as it names any listed image it cannot read, instead of the
+    item quietly losing its image.
     """
     found: dict[str, str] = {}
     if not folder.is_dir():
@@ -24,7 +27,7 @@ def list_images(folder: Path) -> dict[str, str]:
         for entry in entries:
             stem, suffix = os.path.splitext(entry.name)
             position = rank.get(suffix.lower())
-            if position is None or not entry.is_file():
+            if position is None:
                 continue
             if stem not in best or position < best[stem]:
                 best[stem] = position

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt
 from morec_core.data.raw import RawDataset
 from morec_core.data.tables import read_table, require_folder
 
@@ -68,7 +68,7 @@ def read_mind(path: Path) -> RawDataset:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         token = shown["item"].iat[row]
-        raise DataError(f"expected impressions like 'N123-1 N456-0', got {token!r}",
+        raise DataError(f"expected impressions like 'N123-1 N456-0', got {excerpt(token)}",
                         path=behaviors.path, line=int(shown["line"].iat[row]), field="impressions")
     clicks = shown.assign(item=item).loc[(label == "1").to_numpy()]
     interactions = pd.concat([history, clicks], ignore_index=True)

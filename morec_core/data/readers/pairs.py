@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt
 from morec_core.data.raw import RawDataset
 from morec_core.data.readers.images import list_images
 from morec_core.data.tables import (
@@ -83,12 +83,12 @@ def read_users(path: Path) -> pd.DataFrame:
         if not tab or not user:
             raise DataError("expected 'user<TAB>item item ...'", path=path, line=number)
         if user in first_line:
-            raise DataError(f"user {user!r} already listed on line {first_line[user]}",
+            raise DataError(f"user {excerpt(user)} already listed on line {first_line[user]}",
                             path=path, line=number)
         first_line[user] = number
         line_items = rest.split()
         if not line_items:
-            raise DataError(f"user {user!r} has no items", path=path, line=number)
+            raise DataError(f"user {excerpt(user)} has no items", path=path, line=number)
         users.append(user)
         counts.append(len(line_items))
         items.extend(line_items)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt
 from morec_core.data.raw import RawDataset
 from morec_core.data.tables import Table, read_table
 
@@ -41,7 +41,7 @@ def _read_atomic(path: Path) -> Table:
     for column in table.frame.columns:
         name, colon, kind = str(column).partition(":")
         if not colon or kind not in FIELD_TYPES:
-            raise DataError(f"header field {column!r} is not name:type with type in "
+            raise DataError(f"header field {excerpt(column)} is not name:type with type in "
                             f"{', '.join(sorted(FIELD_TYPES))}", path=path, line=1)
         names.append(name)
     return Table(path=path, frame=table.frame.set_axis(names, axis=1), lines=table.lines)

@@ -1,0 +1,280 @@
+"""`morec compare`'s tables as text: table, markdown and latex print two tables (the arms, then
+the verdicts of every MoRec arm against its IDRec arm) and the notes that say how to read them;
+csv is one wide line per arm (for scripts); json holds everything, unrounded.
+
+Metrics and differences are in % and percentage points, as in the paper's tables; every mean
+of several seeds carries its 95% interval and every difference its 95% paired-bootstrap CI.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from morec_core.compare import DEFAULT_SETTINGS, FORMATS, CompareRow, Comparison, Settings
+
+ONE_SEED = "n/a (1 seed)"
+
+
+def render(rows: Sequence[CompareRow], output_format: str,
+           settings: Settings = DEFAULT_SETTINGS) -> str:
+    if output_format not in FORMATS:
+        raise ValueError(f"unknown format {output_format!r}; known: {', '.join(FORMATS)}")
+    if output_format == "json":
+        return json.dumps({"settings": asdict(settings), "rows": [asdict(row) for row in rows],
+                           "notes": notes(rows, settings)}, indent=2)
+    if output_format == "csv":
+        return _csv(rows)
+    arms = arm_table(rows)
+    verdicts = verdict_table(rows, settings)
+    lines = _formatted(arms, output_format)
+    if len(verdicts) > 1:
+        title = "MoRec vs IDRec, paired over users:"
+        lines += ["", title if output_format != "latex" else f"% {title}",
+                  *_formatted(verdicts, output_format)]
+    text_notes = notes(rows, settings)
+    if output_format == "latex":
+        return "\n".join(lines + [f"% {note}" for note in text_notes])
+    return "\n".join([*lines, "", *text_notes])
+
+
+def metrics_of(rows: Sequence[CompareRow]) -> list[str]:
+    """Regular test metrics first, then the cold and new item subsets."""
+    return sorted({name for row in rows for name in row.test},
+                  key=lambda name: (name.count(" "), name))
+
+
+def _varying(rows: Sequence[CompareRow], value: str) -> bool:
+    return len({getattr(row, value) for row in rows}) > 1
+
+
+def arm_table(rows: Sequence[CompareRow]) -> list[list[str]]:
+    """Header and one line per arm: means over seeds with their 95% intervals."""
+    metrics = metrics_of(rows)
+    show_loss = _varying(rows, "loss")
+    by_keys = list(rows[0].by) if rows else []
+    protocols = {row.protocol for row in rows}
+    header = ["study", "dataset", "backbone", *(["loss"] if show_loss else []), *by_keys, "arm",
+              "paradigm", "seeds", *metrics, "valid", "configs", "trials", "collapsed",
+              "failed", "pruned", *(["protocol"] if len(protocols) > 1 else [])]
+    body = [[row.study, row.dataset, row.backbone, *([row.loss] if show_loss else []),
+             *[row.by[key] for key in by_keys], row.arm, row.paradigm, str(row.seeds),
+             *[metric_cell(row, metric) for metric in metrics],
+             "" if row.valid is None else f"{row.valid:.4f}", str(row.configurations),
+             str(row.trials), *[str(row.outcomes.get(status, 0))
+                                for status in ("collapsed", "failed", "pruned")],
+             *([row.protocol] if len(protocols) > 1 else [])] for row in rows]
+    return [header, *body]
+
+
+def verdict_table(rows: Sequence[CompareRow], settings: Settings) -> list[list[str]]:
+    """Header and one line per (MoRec arm, metric) with a comparison."""
+    show_loss = _varying(rows, "loss")
+    by_keys = list(rows[0].by) if rows else []
+    adjusted = f"p adj. ({settings.correction}, {_test_label(settings.test)})"
+    header = ["dataset", "backbone", *(["loss"] if show_loss else []), *by_keys, "MoRec",
+              "IDRec", "metric", "users", "Δ pp [95% CI]", "Improv. [95% CI]", "p t",
+              "p rand.", *(["p Wilcoxon"] if settings.wilcoxon else []), adjusted, "verdict"]
+    body = []
+    for row in rows:
+        for metric in metrics_of([row]):
+            comparison = row.comparisons.get(metric)
+            if comparison is None:
+                continue
+            body.append([row.dataset, row.backbone, *([row.loss] if show_loss else []),
+                         *[row.by[key] for key in by_keys], row.label, comparison.control,
+                         metric, str(comparison.users), difference_cell(comparison),
+                         relative_cell(comparison), p_cell(comparison.p_t),
+                         p_cell(comparison.p_randomization),
+                         *([p_cell(comparison.p_wilcoxon)] if settings.wilcoxon else []),
+                         p_cell(comparison.p_adjusted), comparison.verdict])
+    return [header, *body]
+
+
+def dashboard_table(rows: Sequence[CompareRow]) -> list[list[str]]:
+    """The arms table with, on each MoRec line, its verdict columns per metric: the compare
+    screen's one table (a line per arm, so Enter opens the line's best run)."""
+    header, *body = arm_table(rows)
+    metrics = metrics_of(rows)
+    header = header + [column for metric in metrics
+                       for column in (f"Δ {metric} pp [95% CI]", f"p adj. {metric}",
+                                      f"verdict {metric}")]
+    for row, cells in zip(rows, body, strict=True):
+        for metric in metrics:
+            comparison = row.comparisons.get(metric)
+            cells += (["", "", ""] if comparison is None else
+                      [difference_cell(comparison), p_cell(comparison.p_adjusted),
+                       comparison.verdict])
+    return [header, *body]
+
+
+def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:
+    """How to read the tables, then what the table cannot say and why."""
+    lines = ["arms: test-split % at the best validation epoch of the best-by-validation "
+             "configuration, mean over its seeds [95% t-interval over seeds]"]
+    if any(row.seeds == 1 for row in rows):
+        lines.append(f"{ONE_SEED}: one seed gives no interval over seeds; `morec tune --study "
+                     "NAME --seeds 3` runs each arm's selected configuration on more seeds")
+    compared = sum(len(row.comparisons) for row in rows)
+    if compared:
+        wilcoxon = ", Wilcoxon signed-rank on request" if settings.wilcoxon else ""
+        lines.append(
+            "verdicts: each MoRec arm against the best IDRec arm (by validation) of the same "
+            "dataset, backbone and loss; each user's metric averaged over the arm's seeds; "
+            f"Δ = MoRec - IDRec in percentage points, 95% paired-bootstrap CI "
+            f"({settings.resamples} resamples of users); p: paired t-test and paired "
+            f"randomization test, two-sided{wilcoxon}; verdict at α = {settings.alpha:g} on the "
+            f"{_test_label(settings.test)} p after {_correction_label(settings.correction)} "
+            f"over the {compared} comparisons of this table. The intervals count the users as "
+            "the sample; seed-to-seed variation shows in the arms' intervals")
+    for row in rows:
+        if row.paradigm == "MoRec" and row.verdict_note:
+            lines.append(f"{row.label}: {row.verdict_note}")
+    lines += _budget_notes(rows)
+    for row in rows:
+        if row.ties is not None and row.ties >= 0.001:
+            constant = " (scores look constant)" if row.ties >= 0.5 else ""
+            lines.append(f"{row.label}: {row.ties:.1%} of test targets tied with another item"
+                         f"{constant}; tie rule {row.protocol_fields.get('ties')}")
+    missing = sum(len(row.missing_user_results) for row in rows)
+    if missing:
+        lines.append(f"{missing} selected runs have no per-user results (recorded by an older "
+                     "morec): re-run `morec compare --recompute` for their verdicts")
+    lines += [note for row in rows for note in row.notes]
+    protocols = {row.protocol for row in rows}
+    if len(protocols) == 1 and (protocol := protocols.pop()):
+        lines.append(f"protocol: {protocol}")
+    return lines
+
+
+def _budget_notes(rows: Sequence[CompareRow]) -> list[str]:
+    by_label = {row.label: row for row in rows}
+    lines = []
+    for row in rows:
+        controls = {comparison.control for comparison in row.comparisons.values()}
+        for control in controls:
+            other = by_label.get(control)
+            if other is not None and other.configurations != row.configurations:
+                lines.append(f"tuning budgets differ: {row.label} searched "
+                             f"{_configurations(row.configurations)}, {other.label} "
+                             f"{_configurations(other.configurations)}")
+    return lines
+
+
+def _configurations(count: int) -> str:
+    return f"{count} configuration{'s' * (count != 1)}"
+
+
+def _test_label(test: str) -> str:
+    return {"randomization": "randomization", "t": "t-test"}[test]
+
+
+def _correction_label(correction: str) -> str:
+    return {"holm": "Holm's correction", "bh": "Benjamini-Hochberg's correction",
+            "none": "no correction"}[correction]
+
+
+# --- cells --------------------------------------------------------------------------------
+
+
+def metric_cell(row: CompareRow, metric: str) -> str:
+    if metric not in row.test:
+        return "-"
+    mean = f"{100 * row.test[metric]:.2f}"
+    if metric in row.test_ci:
+        low, high = row.test_ci[metric]
+        return f"{mean} [{100 * low:.2f}, {100 * high:.2f}]"
+    return f"{mean} [{ONE_SEED}]" if row.seeds == 1 else mean
+
+
+def difference_cell(comparison: Comparison) -> str:
+    low, high = comparison.difference_ci
+    return (f"{100 * comparison.difference:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]")
+
+
+def relative_cell(comparison: Comparison) -> str:
+    if comparison.relative is None or comparison.relative_ci is None:
+        return "n/a (IDRec at 0)"
+    low, high = comparison.relative_ci
+    return f"{comparison.relative:+.1%} [{low:+.1%}, {high:+.1%}]"
+
+
+def p_cell(p_value: float | None) -> str:
+    if p_value is None:
+        return ""
+    return f"{p_value:.2g}" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+# --- output formats -----------------------------------------------------------------------
+
+
+def _formatted(table: list[list[str]], output_format: str) -> list[str]:
+    header, *body = table
+    if output_format == "markdown":
+        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                *["| " + " | ".join(cells) + " |" for cells in body]]
+    if output_format == "latex":
+        return ["\\begin{tabular}{" + "l" * len(header) + "}", "\\toprule",
+                " & ".join(_latex(cell) for cell in header) + " \\\\", "\\midrule",
+                *[" & ".join(_latex(cell) for cell in cells) + " \\\\" for cells in body],
+                "\\bottomrule", "\\end{tabular}"]
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+            for cells in table]
+
+
+def _csv(rows: Sequence[CompareRow]) -> str:
+    """One line per arm: every number unrounded in its own column, in % for metrics."""
+    metrics = metrics_of(rows)
+    by_keys = list(rows[0].by) if rows else []
+    header = ["study", "dataset", "backbone", "loss", *by_keys, "arm", "paradigm", "seeds"]
+    for metric in metrics:
+        header += [metric, f"{metric} ci low", f"{metric} ci high"]
+    header += ["valid", "configs", "trials", "collapsed", "failed", "pruned", "protocol",
+               "IDRec"]
+    for metric in metrics:
+        header += [f"Δ {metric}", f"Δ {metric} ci low", f"Δ {metric} ci high",
+                   f"Improv. {metric}", f"Improv. {metric} ci low", f"Improv. {metric} ci high",
+                   f"p t {metric}", f"p randomization {metric}", f"p wilcoxon {metric}",
+                   f"p adjusted {metric}", f"verdict {metric}"]
+    header.append("note")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        cells = [row.study, row.dataset, row.backbone, row.loss, *[row.by[key] for key in by_keys],
+                 row.label.split("/", 1)[1], row.paradigm, row.seeds]
+        for metric in metrics:
+            low, high = row.test_ci.get(metric, (None, None))
+            cells += [_percent(row.test.get(metric)), _percent(low), _percent(high)]
+        controls = {comparison.control for comparison in row.comparisons.values()}
+        cells += ["" if row.valid is None else row.valid, row.configurations, row.trials,
+                  *[row.outcomes.get(status, 0) for status in ("collapsed", "failed", "pruned")],
+                  row.protocol, ", ".join(sorted(controls))]
+        for metric in metrics:
+            comparison = row.comparisons.get(metric)
+            if comparison is None:
+                cells += [""] * 11
+                continue
+            relative_low, relative_high = comparison.relative_ci or (None, None)
+            cells += [_percent(comparison.difference), _percent(comparison.difference_ci[0]),
+                      _percent(comparison.difference_ci[1]), _percent(comparison.relative),
+                      _percent(relative_low), _percent(relative_high), comparison.p_t,
+                      comparison.p_randomization,
+                      "" if comparison.p_wilcoxon is None else comparison.p_wilcoxon,
+                      comparison.p_adjusted, comparison.verdict]
+        cells.append(row.verdict_note)
+        writer.writerow(cells)
+    return out.getvalue()
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.4f}"
+
+
+def _latex(cell: str) -> str:
+    return (cell.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
+            .replace("Δ", "$\\Delta$").replace("α", "$\\alpha$"))
