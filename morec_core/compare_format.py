@@ -95,20 +95,24 @@ def verdict_table(rows: Sequence[CompareRow], settings: Settings) -> list[list[s
 
 
 def dashboard_table(rows: Sequence[CompareRow]) -> list[list[str]]:
-    """The arms table with, on each MoRec line, its verdict columns per metric: the compare
-    screen's one table (a line per arm, so Enter opens the line's best run)."""
+    """The arms table with, on each MoRec line, its verdict against IDRec per metric right after
+    the paradigm (in view on an 80-column screen), then the means, then each difference's CI and
+    adjusted p-value: the compare screen's one table (a line per arm: Enter opens its best run)."""
     header, *body = arm_table(rows)
     metrics = metrics_of(rows)
-    header = header + [column for metric in metrics
-                       for column in (f"Δ {metric} pp [95% CI]", f"p adj. {metric}",
-                                      f"verdict {metric}")]
+    cut = header.index("paradigm") + 1
+    verdicts = [f"verdict {metric}" for metric in metrics]
+    details = [column for metric in metrics
+               for column in (f"Δ {metric} pp [95% CI]", f"p adj. {metric}")]
+    table = [header[:cut] + verdicts + header[cut:] + details]
     for row, cells in zip(rows, body, strict=True):
-        for metric in metrics:
-            comparison = row.comparisons.get(metric)
-            cells += (["", "", ""] if comparison is None else
-                      [difference_cell(comparison), p_cell(comparison.p_adjusted),
-                       comparison.verdict])
-    return [header, *body]
+        found = [row.comparisons.get(metric) for metric in metrics]
+        table.append(cells[:cut] + ["" if item is None else item.verdict for item in found]
+                     + cells[cut:]
+                     + [cell for item in found for cell in (
+                         ("", "") if item is None else
+                         (difference_cell(item), p_cell(item.p_adjusted)))])
+    return table
 
 
 def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:

@@ -23,6 +23,7 @@ from morec_core import checkpoint, cost, distributed
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
+from morec_core.faults import pause_point
 from morec_core.user_results import UserResults
 
 
@@ -38,6 +39,10 @@ class RunContext:
     """Continue from `run_dir/last.pt` when it exists."""
     progress_every_s: float = 0.5
     """Minimum seconds between Progress events."""
+
+
+LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")
+"""What `last.pt` holds (written at the end of `_main_epoch`, read on resume)."""
 
 
 @dataclass
@@ -73,7 +78,7 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
 
     best, start_epoch, epoch_seconds = _Best(), 0, []
     if context.resume and last_path.exists():
-        state = checkpoint.load(last_path)
+        state = checkpoint.load(last_path, required=LAST_CHECKPOINT_KEYS)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
@@ -111,7 +116,7 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
             raise
 
     if best.epoch is not None:
-        model.load_state_dict(checkpoint.load(best_path)["model"])
+        model.load_state_dict(checkpoint.load_weights(best_path)["model"])
         # One item table for the test split and its cold/new subsets: with an end-to-end
         # encoder each table is a pass of the whole catalogue through it.
         with placement.autocast():
@@ -144,6 +149,7 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
                         learning_rates={param_group["name"]: param_group["lr"]
                                         for param_group in optimizer.param_groups})
+    pause_point("validation")
     results = _evaluate(built, placement, "valid")
     metrics = results.metrics(spec.eval.ties)
     yield ev.Evaluated(run_id=run_id, epoch=epoch, split="valid", metrics=metrics,
@@ -154,6 +160,7 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
         checkpoint.save_atomic({"model": model.state_dict(), "epoch": epoch}, best_path)
     else:
         best.evaluations_without_gain += 1
+    # Tensors and plain types only: resuming reads it with torch's weights_only unpickler.
     checkpoint.save_atomic({
         "model": model.state_dict(), "optimizer": optimizer.state_dict(),
         "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "epoch": epoch,
@@ -211,6 +218,7 @@ def _train_epoch(built, train_model: torch.nn.Module, placement: Placement,
         scaler.step(optimizer)
         scaler.update()
         loss_sum += loss.detach().float()
+        pause_point("mid-epoch")
         now = time.monotonic()
         if not group.enabled and (now - last_progress >= context.progress_every_s
                                   or step + 1 == total_steps):

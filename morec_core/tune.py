@@ -4,13 +4,21 @@ the validation metric, collapsed trials flagged; dead workers' trials run again.
 One Optuna study per arm (`<study>:<arm>`): a pruner must compare an IDRec curve with IDRec
 curves only. Each trial is one run of the run store (its id in the trial's user attributes).
 
-Exactly once: the grid is enqueued under a store-wide lock, and a worker claims a WAITING trial
-by Optuna's own conditional state change (WAITING -> RUNNING), which only one worker can win.
+Exactly once: every change of a trial's bookkeeping (enqueue, claim, recovery, the final tell)
+happens under one store lock per study, `morec-trials:<study>`. A claim changes a WAITING trial
+to RUNNING and records, in the same locked step, the claiming worker (host, pid, time) and the
+trial's run id; so a recovery, holding the lock, knows that no claim is half done, and a RUNNING
+trial without them belongs to a worker that died while claiming.
+Liveness is the claiming worker's, never the run row's (a run row is missing before the run's
+first event and says `completed` before Optuna is told): on the same host, its process (pid, and
+started before the claim, so a reused pid does not count); on another host, the trial's
+heartbeat attribute, written every 30 s. A dead worker's trial is failed and re-queued with its
+run id, so that the retry resumes the run from its last checkpoint; if the run had already
+ended, its recorded result is told to Optuna instead (never trained again).
 Seeds: the grid is searched on the study's first seed; when an arm's search is over, its best
-configuration by validation is queued on the further seeds (never pruned).
-Dead workers: a trial whose run the store marks `interrupted` (same host: pid gone; elsewhere:
-stale heartbeat), or whose Optuna heartbeat is stale, is failed and re-enqueued with its run id,
-so the retry resumes that run from its last checkpoint. Finished trials are never run again.
+configuration by validation is queued on the further seeds (never pruned). Grids can grow: new
+points are queued, points that ran are kept; a waiting trial of a point this definition lacks
+is left for a definition that has it.
 """
 
 from __future__ import annotations
@@ -18,28 +26,38 @@ from __future__ import annotations
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from morec_core import events as ev
 from morec_core.collapse import CollapseDetector
 from morec_core.config import RunSpec
+from morec_core.faults import pause_point
 from morec_core.runner import drive
 from morec_core.store import Store, StoreError, pid_alive
+from morec_core.store.store import HEARTBEAT_STALE_SECONDS
 from morec_core.studies import GridPoint, Study
 
-HEARTBEAT_INTERVAL_S = 30
-SEED_POLL_S = 5.0
-GRACE_PERIOD_S = 300
+if TYPE_CHECKING:
+    from morec_core.store import RunRecord
+
+POLL_S = 5.0
+"""How often, at most, an idle worker looks again while trials run elsewhere (a query per arm)."""
+POLL_FIRST_S = 0.25
+CLOCK_SLACK_S = 2.0
+"""/proc gives a process's start time to about a second (boot time in whole seconds)."""
 POINT_ATTR = "morec_point"
 RUN_ATTR = "morec_run_id"
 RESUME_ATTR = "morec_resume_run_id"
 WORKER_ATTR = "morec_worker"
+HEARTBEAT_ATTR = "morec_heartbeat"
 STATUS_ATTR = "morec_status"
 REASON_ATTR = "morec_reason"
+# Statuses of a run that reached its end: a dead worker's trial with such a run is told, not rerun.
+ENDED = ("completed", "pruned", "collapsed", "failed")
 
 
 def optuna_url_for(store_url: str) -> str:
@@ -51,28 +69,25 @@ def optuna_url_for(store_url: str) -> str:
     return store_url
 
 
-def optuna_storage(url: str, store: Store, *, heartbeat_interval: int = HEARTBEAT_INTERVAL_S,
-                   grace_period: int = GRACE_PERIOD_S) -> Any:
+def optuna_storage(url: str, store: Store) -> Any:
     """Optuna's RDB storage, created under the store's lock: Optuna creates its tables without
-    one, and two processes doing so at once on PostgreSQL collide."""
+    one, and two processes doing so at once on PostgreSQL collide.
+
+    Without Optuna's heartbeat: its stale-trial check fails a trial on the heartbeat alone, on
+    any host, and its retry copies the trial without our bookkeeping; liveness is ours (above)."""
     with store.lock("morec-optuna-schema"):
-        return _optuna_storage(url, heartbeat_interval, grace_period)
+        return _optuna_storage(url)
 
 
-def _optuna_storage(url: str, heartbeat_interval: int, grace_period: int) -> Any:
+def _optuna_storage(url: str) -> Any:
     import optuna
     from sqlalchemy import event
 
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # Heartbeats are marked experimental in Optuna, though they have been there since 2.8.
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = optuna.storages.RDBStorage(
-        url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {},
-        heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-        heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-            max_retry=3))
+        url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
     if url.startswith("sqlite"):
         # Several worker processes claim trials at once: serialise writers and let them wait,
         # instead of "database is locked" when two deferred transactions both try to write.
@@ -105,10 +120,20 @@ def _optuna_study(storage: Any, study: Study, arm: str) -> Any:
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=3))
 
 
+def _trials_lock(study_name: str) -> str:
+    return f"morec-trials:{study_name}"
+
+
+def _trial_id(storage: Any, optuna_study: Any, number: int) -> int:
+    """A trial's storage id from its number, through the storage's public API."""
+    study_id = storage.get_study_id_from_name(optuna_study.study_name)
+    return storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+
 def enqueue_grid(study: Study, storage: Any, store: Store) -> int:
     """Enqueue every grid point that has no trial yet; returns how many were added."""
     added = 0
-    with store.lock(f"morec-enqueue:{study.name}"):
+    with store.lock(_trials_lock(study.name)):
         store.ensure_study(study.name, study.description)
         for arm in study.arms:
             optuna_study = _optuna_study(storage, study, arm.name)
@@ -116,9 +141,9 @@ def enqueue_grid(study: Study, storage: Any, store: Store) -> int:
                 deepcopy=False)}
             for point in study.points():
                 if point.arm == arm.name and point.key not in known:
-                    optuna_study.enqueue_trial(_optuna_params(point),
-                                               user_attrs={POINT_ATTR: point.key})
+                    _enqueue(optuna_study, point.key, _optuna_params(point))
                     added += 1
+                    pause_point("enqueue")
     return added
 
 
@@ -134,7 +159,7 @@ def enqueue_seed_runs(study: Study, storage: Any, store: Store) -> int:
         return 0
     added = 0
     search_keys = {point.key: point for point in study.points()}
-    with store.lock(f"morec-enqueue:{study.name}"):
+    with store.lock(_trials_lock(study.name)):
         for arm in study.arms:
             optuna_study = _optuna_study(storage, study, arm.name)
             trials = optuna_study.get_trials(deepcopy=False)
@@ -152,63 +177,73 @@ def enqueue_seed_runs(study: Study, storage: Any, store: Store) -> int:
             known = {trial.user_attrs.get(POINT_ATTR) for trial in trials}
             for point in study.seed_points(arm.name, winner.params):
                 if point.key not in known:
-                    optuna_study.enqueue_trial(_optuna_params(point),
-                                               user_attrs={POINT_ATTR: point.key})
+                    _enqueue(optuna_study, point.key, _optuna_params(point))
                     added += 1
     return added
 
 
-def search_running(study: Study, storage: Any) -> bool:
-    """Whether a search trial is still running somewhere: its end may queue further seeds."""
+def trials_running(study: Study, storage: Any) -> bool:
+    """Whether a trial of the study still runs somewhere: a worker out of work waits for it, to
+    run it again if its worker dies, and for its end to queue further seeds."""
     import optuna
 
-    if len(study.seed_values) == 1:
-        return False
-    search_keys = {point.key for point in study.points()}
-    return any(trial.user_attrs.get(POINT_ATTR) in search_keys
-               for arm in study.arms
-               for trial in _optuna_study(storage, study, arm.name).get_trials(
-                   deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)))
+    return any(_optuna_study(storage, study, arm.name).get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)) for arm in study.arms)
 
 
 def _optuna_params(point: GridPoint) -> dict[str, Any]:
     return {name: value for name, value in point.params.items()} | {"seed": point.seed}
 
 
+def _enqueue(optuna_study: Any, key: str, params: dict[str, Any],
+             resume_run_id: str | None = None) -> None:
+    attrs = {POINT_ATTR: key} | ({RESUME_ATTR: resume_run_id} if resume_run_id else {})
+    optuna_study.enqueue_trial(params, user_attrs=attrs, skip_if_exists=False)
+
+
 @dataclass(frozen=True)
 class Claimed:
     study: Any
     trial: Any
+    trial_id: int
     point: GridPoint
-    resume_run_id: str | None
+    run_id: str
+    resume: bool
+    """A retry of a dead worker's trial: the run continues from its last checkpoint."""
+    worker: dict[str, Any]
+    """The WORKER_ATTR recorded at the claim: host, pid, claimed_at."""
 
 
-def claim_next(study: Study, storage: Any) -> Claimed | None:
+def claim_next(study: Study, storage: Any, store: Store) -> Claimed | None:
     """Claim one WAITING trial of any arm; None when nothing is left to claim."""
     import optuna
 
     points = {point.key: point for point in study.every_point()}
-    for arm in study.arms:
-        optuna_study = _optuna_study(storage, study, arm.name)
-        waiting = optuna_study.get_trials(deepcopy=False,
-                                          states=(optuna.trial.TrialState.WAITING,))
-        for frozen in waiting:
-            trial_id = frozen._trial_id
-            if not storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING):
-                continue  # another worker won this one
-            storage.record_heartbeat(trial_id)
-            trial = optuna.trial.Trial(optuna_study, trial_id)
-            point = points.get(frozen.user_attrs.get(POINT_ATTR, ""))
-            if point is None:
-                _tell(trial, optuna_study, optuna.trial.TrialState.FAIL, "failed",
-                      "the grid point is no longer in the study")
-                continue
-            grid = study.arm(arm.name).grid
-            for name, value in point.params.items():
-                _record_param(trial, name, value, tuple(grid[name]))
-            _record_param(trial, "seed", point.seed, study.seed_values)
-            return Claimed(study=optuna_study, trial=trial, point=point,
-                           resume_run_id=frozen.user_attrs.get(RESUME_ATTR))
+    with store.lock(_trials_lock(study.name)):
+        for arm in study.arms:
+            optuna_study = _optuna_study(storage, study, arm.name)
+            for frozen in optuna_study.get_trials(deepcopy=False,
+                                                  states=(optuna.trial.TrialState.WAITING,)):
+                point = points.get(frozen.user_attrs.get(POINT_ATTR, ""))
+                if point is None:
+                    continue  # another definition's point (more seeds, a wider grid): left to it
+                trial_id = _trial_id(storage, optuna_study, frozen.number)
+                if not storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING):
+                    continue  # taken outside the lock (optuna's own ask); never by a morec worker
+                pause_point("claim")
+                resume_run_id = frozen.user_attrs.get(RESUME_ATTR)
+                run_id = resume_run_id or ev.new_run_id()
+                worker = {"host": socket.gethostname(), "pid": os.getpid(),
+                          "claimed_at": time.time()}
+                storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker)
+                storage.set_trial_user_attr(trial_id, RUN_ATTR, run_id)
+                trial = optuna.trial.Trial(optuna_study, trial_id)
+                grid = study.arm(arm.name).grid
+                for name, value in point.params.items():
+                    _record_param(trial, name, value, tuple(grid[name]))
+                _record_param(trial, "seed", point.seed, study.seed_values)
+                return Claimed(study=optuna_study, trial=trial, trial_id=trial_id, point=point,
+                               run_id=run_id, resume=resume_run_id is not None, worker=worker)
     return None
 
 
@@ -234,43 +269,119 @@ def _record_param(trial: Any, name: str, value: object, choices: tuple[object, .
 
 
 def recover_dead_trials(study: Study, storage: Any, store: Store) -> list[int]:
-    """Fail and re-enqueue RUNNING trials whose run is gone; returns their trial numbers."""
-
-    # Under the study's lock: two workers recovering at once would each re-enqueue a dead trial.
-    with store.lock(f"morec-recover:{study.name}"):
+    """Settle every RUNNING trial whose worker is dead; returns their trial numbers. A trial
+    whose run ended is told its recorded result; one whose point another trial already covers
+    (a recovery killed halfway) is failed; any other is failed and re-queued with its run id."""
+    # Under the lock of claims too: a claim in progress is never taken for a dead one, and two
+    # workers recovering at once cannot both re-queue a dead trial.
+    with store.lock(_trials_lock(study.name)):
         return _recover_dead_trials(study, storage, store)
 
 
 def _recover_dead_trials(study: Study, storage: Any, store: Store) -> list[int]:
     import optuna
 
+    state = optuna.trial.TrialState
     store.reap_dead_runs()
+    points = {point.key: point for point in study.every_point()}
     recovered = []
     for arm in study.arms:
         optuna_study = _optuna_study(storage, study, arm.name)
-        optuna.storages.fail_stale_trials(optuna_study)  # Optuna's heartbeat, any host
-        for frozen in optuna_study.get_trials(deepcopy=False,
-                                              states=(optuna.trial.TrialState.RUNNING,)):
-            run_id = frozen.user_attrs.get(RUN_ATTR)
-            if run_id is None:
-                continue  # just claimed; its worker sets the run id next, or its heartbeat lapses
-            if _run_is_dead(store, run_id, frozen.user_attrs.get(WORKER_ATTR, "")):
-                storage.set_trial_state_values(frozen._trial_id, optuna.trial.TrialState.FAIL)
-                optuna_study.enqueue_trial(frozen.params, user_attrs={
-                    POINT_ATTR: frozen.user_attrs[POINT_ATTR], RESUME_ATTR: run_id},
-                    skip_if_exists=False)
-                recovered.append(frozen.number)
+        trials = optuna_study.get_trials(deepcopy=False)
+        dead = [trial for trial in trials
+                if trial.state == state.RUNNING and not _worker_alive(trial.user_attrs)]
+        dead_numbers = {trial.number for trial in dead}
+        covered = {trial.user_attrs.get(POINT_ATTR): trial.number for trial in trials
+                   if trial.number not in dead_numbers
+                   and trial.state in (state.WAITING, state.RUNNING, state.COMPLETE, state.PRUNED)}
+        for frozen in dead:
+            key = frozen.user_attrs.get(POINT_ATTR, "")
+            trial_id = _trial_id(storage, optuna_study, frozen.number)
+            run_id = frozen.user_attrs.get(RUN_ATTR) or frozen.user_attrs.get(RESUME_ATTR)
+            record = _run_record(store, run_id)
+            if key in covered:
+                _tell(optuna_study, storage, trial_id, frozen.number, state.FAIL, "interrupted",
+                      f"its worker died; trial {covered[key]} has its grid point")
+            elif record is not None and record.status in ENDED:
+                _tell_result(optuna_study, storage, trial_id, frozen.number, record.status,
+                             record)
+            else:
+                point = points.get(key)
+                # A point this definition lacks keeps the params recorded at its claim.
+                _enqueue(optuna_study, key,
+                         _optuna_params(point) if point is not None else frozen.params, run_id)
+                pause_point("requeue")
+                _tell(optuna_study, storage, trial_id, frozen.number, state.FAIL, "interrupted",
+                      "its worker died; queued again to resume its run")
+            covered[key] = frozen.number
+            recovered.append(frozen.number)
     return recovered
 
 
-def _run_is_dead(store: Store, run_id: str, worker: str) -> bool:
-    """A trial's run is dead when the store says so, or, before its run row exists (data still
-    being prepared), when its worker process on this host is gone."""
+def _worker_alive(attrs: dict[str, Any]) -> bool:
+    """Whether the worker that claimed a RUNNING trial is alive. Called under the trials lock,
+    where no claim is half done: a trial without its worker and run id lost its worker while
+    claiming (or was claimed by a morec from before this bookkeeping)."""
+    worker = attrs.get(WORKER_ATTR)
+    if not isinstance(worker, dict) or RUN_ATTR not in attrs:
+        return False
+    if worker["host"] == socket.gethostname():
+        return process_alive(worker["pid"], worker["claimed_at"])
+    # The stale limit of run rows: a worker is judged as the run it trains would be.
+    beat = max(worker["claimed_at"], attrs.get(HEARTBEAT_ATTR, 0.0))
+    return time.time() - beat <= HEARTBEAT_STALE_SECONDS
+
+
+def process_alive(pid: int, since: float) -> bool:
+    """Whether process `pid` of this host is alive and was already there at `since` (epoch
+    seconds): a killed process's pid may since belong to another process."""
+    if not pid_alive(pid):
+        return False
+    started = _process_started_at(pid)
+    return started is None or started <= since + CLOCK_SLACK_S
+
+
+def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
+    """Whether the process that records a run (`running`, or reaped as `interrupted` for a stale
+    heartbeat) is still at it: on this host, its pid (started before the run's last heartbeat);
+    on another, a heartbeat younger than the store's stale limit. `morec run --resume` refuses
+    such a run."""
+    if record.status not in ("running", "interrupted") or record.pid is None:
+        return False
+    if record.host == socket.gethostname():
+        return process_alive(record.pid, record.heartbeat_at)
+    now = time.time() if now is None else now
+    return record.status == "running" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS
+
+
+def _process_started_at(pid: int) -> float | None:
+    """Start time of a process in epoch seconds, from /proc (None where there is none)."""
     try:
-        return store.run(run_id).status in ("interrupted", "cancelled")
+        with open(f"/proc/{pid}/stat") as handle:
+            # Field 22, starttime in clock ticks after boot; fields from 3 on follow the ")".
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+    boot = _boot_time()
+    return None if boot is None else boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+@cache
+def _boot_time() -> float | None:
+    try:
+        with open("/proc/stat") as handle:
+            return next(float(line.split()[1]) for line in handle if line.startswith("btime"))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
+
+
+def _run_record(store: Store, run_id: str | None) -> RunRecord | None:
+    if run_id is None:
+        return None
+    try:
+        return store.run(run_id)
     except StoreError:
-        host, _, pid = worker.rpartition(":")
-        return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
+        return None  # killed before the run's first event
 
 
 def trial_spec(point: GridPoint, compile_networks: bool = False) -> RunSpec:
@@ -288,52 +399,89 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
     compile_networks: train.compile for the trial's network where it applies (trial_spec)."""
     import optuna
 
-    trial, point = claimed.trial, claimed.point
-    run_id = claimed.resume_run_id or ev.new_run_id()
-    trial.set_user_attr(WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
-    trial.set_user_attr(RUN_ATTR, run_id)
     from morec_core.train import RunContext, iter_run
 
+    trial, point, run_id = claimed.trial, claimed.point, claimed.run_id
+    ended = _run_record(store, run_id) if claimed.resume else None
+    if ended is not None and ended.status in ENDED:
+        # Re-queued while its run was ending (a worker judged dead by a stale heartbeat).
+        _finish(claimed, storage, store, ended.status, ended)
+        return ended.status
     context = RunContext(run_id=run_id, run_dir=runs_dir / run_id, study=point.study,
-                         arm=point.arm, trial_number=trial.number,
-                         resume=claimed.resume_run_id is not None)
+                         arm=point.arm, trial_number=trial.number, resume=claimed.resume)
     # The further seeds of a selected configuration run to the end: a pruned seed would leave
     # the configuration's mean to the luckier seeds.
     pruner = [_PrunerSink(trial, point.spec.eval.selection_metric)] if point.search else []
-    sinks = [store, CollapseDetector(), *pruner, *extra_sinks]
+    # The collapse detector before the store: a NaN loss stops the run before it is recorded.
+    sinks: list[ev.Sink] = [CollapseDetector(), store, *pruner, *extra_sinks]
 
     def beat() -> None:
+        # The trial's first: before its first event the run has no row, and that beat fails.
+        storage.set_trial_user_attr(claimed.trial_id, HEARTBEAT_ATTR, time.time())
         store.heartbeat(run_id)
-        storage.record_heartbeat(trial._trial_id)
 
+    pause_point("trial-start")
     try:
         status = drive(iter_run(trial_spec(point, compile_networks), context), sinks,
                        run_id=run_id, heartbeat=beat)
     except KeyboardInterrupt:
-        _tell(trial, claimed.study, optuna.trial.TrialState.FAIL, "cancelled", "interrupted")
-        claimed.study.enqueue_trial(trial.params, user_attrs={
-            POINT_ATTR: point.key, RESUME_ATTR: run_id})
+        with store.lock(_trials_lock(point.study)):
+            if _still_claimed(claimed, storage):
+                # The successor first: killed in between, recovery finds the point covered.
+                _enqueue(claimed.study, point.key, _optuna_params(point), run_id)
+                _tell(claimed.study, storage, claimed.trial_id, trial.number,
+                      optuna.trial.TrialState.FAIL, "cancelled", "interrupted")
         raise
     except Exception as error:  # noqa: BLE001 - recorded as RunFailed by drive; the study goes on
-        _tell(trial, claimed.study, optuna.trial.TrialState.FAIL, "failed",
-              f"{type(error).__name__}: {error}")
+        _finish(claimed, storage, store, "failed", None, f"{type(error).__name__}: {error}")
         return "failed"
-    record = store.run(run_id)
-    if status == "completed" and record.best_value is not None:
-        claimed.study.tell(trial, record.best_value)
-    elif status == "pruned":
-        _tell(trial, claimed.study, optuna.trial.TrialState.PRUNED, status, record.status_reason)
-    else:
-        # Collapsed (or a run with no validation value): FAIL keeps it out of the pruner's
-        # medians and the sampler's history, and it is not retried.
-        _tell(trial, claimed.study, optuna.trial.TrialState.FAIL, status, record.status_reason)
+    pause_point("before-tell")
+    _finish(claimed, storage, store, status, store.run(run_id))
     return status
 
 
-def _tell(trial: Any, optuna_study: Any, state: Any, status: str, reason: str) -> None:
-    trial.set_user_attr(STATUS_ATTR, status)
-    trial.set_user_attr(REASON_ATTR, reason)
-    optuna_study.tell(trial, state=state)
+def _finish(claimed: Claimed, storage: Any, store: Store, status: str,
+            record: RunRecord | None, reason: str = "") -> None:
+    """Tell Optuna how the claimed trial's run ended, unless it is no longer this worker's."""
+    with store.lock(_trials_lock(claimed.point.study)):
+        if _still_claimed(claimed, storage):
+            _tell_result(claimed.study, storage, claimed.trial_id, claimed.trial.number, status,
+                         record, reason)
+
+
+def _still_claimed(claimed: Claimed, storage: Any) -> bool:
+    """False for a trial another worker settled, having judged this one dead by a stale
+    heartbeat (another host): its bookkeeping is that worker's now. Under the trials lock."""
+    import optuna
+
+    frozen = storage.get_trial(claimed.trial_id)
+    return (frozen.state == optuna.trial.TrialState.RUNNING
+            and frozen.user_attrs.get(WORKER_ATTR) == claimed.worker)
+
+
+def _tell_result(optuna_study: Any, storage: Any, trial_id: int, number: int, status: str,
+                 record: RunRecord | None, reason: str = "") -> None:
+    import optuna
+
+    state = optuna.trial.TrialState
+    if record is not None:
+        reason = reason or record.status_reason or record.error
+    if status == "completed" and record is not None and record.best_value is not None:
+        _tell(optuna_study, storage, trial_id, number, state.COMPLETE, status, reason,
+              record.best_value)
+    elif status == "pruned":
+        _tell(optuna_study, storage, trial_id, number, state.PRUNED, status, reason)
+    else:
+        # Collapsed, failed (or a run with no validation value): FAIL keeps it out of the
+        # pruner's medians and the sampler's history, and it is not retried.
+        _tell(optuna_study, storage, trial_id, number, state.FAIL, status, reason)
+
+
+def _tell(optuna_study: Any, storage: Any, trial_id: int, number: int, state: Any, status: str,
+          reason: str, value: float | None = None) -> None:
+    storage.set_trial_user_attr(trial_id, STATUS_ATTR, status)
+    storage.set_trial_user_attr(trial_id, REASON_ATTR, reason)
+    optuna_study.tell(number, value, state=state)
 
 
 class _PrunerSink:
@@ -352,25 +500,32 @@ class _PrunerSink:
 
 def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
          on_trial: Callable[[GridPoint, str], None] | None = None, *,
-         compile_networks: bool = False, poll_s: float = SEED_POLL_S) -> int:
-    """A worker: claim and run trials until none is left; returns how many it ran.
+         compile_networks: bool = False, poll_s: float = POLL_S) -> int:
+    """A worker: claim and run trials until none is left to claim and none runs elsewhere;
+    returns how many it ran.
 
-    With several seeds, a worker that runs out while another worker's search trial still runs
-    waits for it (polling, and recovering trials of dead workers): its end queues the seeds."""
+    A worker out of work waits for the trials other workers run (polling, and settling those
+    of dead workers at once): their end may queue further seeds, and a trial whose worker dies
+    is run again here instead of waiting for the next `morec tune`."""
     store = Store(store_url)
     storage = optuna_storage(optuna_url, store)
     done = 0
     recover_dead_trials(study, storage, store)
+    # Short waits first: the trials still running at the end of a study end at about the same
+    # time; a long one then waits at poll_s.
+    wait_s = POLL_FIRST_S
     while True:
-        claimed = claim_next(study, storage)
+        claimed = claim_next(study, storage, store)
         if claimed is None:
             if enqueue_seed_runs(study, storage, store):
                 continue
-            if not search_running(study, storage):
+            if not trials_running(study, storage):
                 return done
-            time.sleep(poll_s)
+            time.sleep(wait_s)
+            wait_s = min(2 * wait_s, poll_s)
             recover_dead_trials(study, storage, store)
             continue
+        wait_s = POLL_FIRST_S
         status = run_trial(claimed, storage, store, runs_dir, compile_networks=compile_networks)
         done += 1
         if on_trial is not None:

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.worker import Worker
 
 from morec_core import paths
-from morec_core.store import Store
+from morec_core.store import Store, open_for_reading
 from morec_tui.jobs import Gpu, JobQueue, JobRequest, detect_gpus
 from morec_tui.messages import JobSubmitted, OpenRun
 from morec_tui.screens.compare import CompareScreen
@@ -74,7 +74,8 @@ class MorecApp(App[None]):
         # Runs whose process died without a word become `interrupted`. A store that is locked
         # or down fails this round quietly (the screens' own loads show store problems); the
         # next round tries again.
-        self.store.reap_dead_runs()
+        if not self.store.read_only:  # a store this user may only read is shown as it is
+            self.store.reap_dead_runs()
 
     def action_keys(self) -> None:
         """Show or hide the panel of every key the focused widget and its screen take."""
@@ -124,6 +125,6 @@ def make_app(store: str | None = None, *, runs_dir: Path | None = None,
     """The dashboard on a store URL or path (default $MOREC_STORE or runs/morec.db) and the job
     queue of a runs folder (default $MOREC_RUNS_DIR or runs/). Studies come from `studies_dir`
     (default $MOREC_STUDIES_DIR or studies/); `gpus=None` asks nvidia-smi."""
-    return MorecApp(Store(store or paths.default_store_url()),
+    return MorecApp(open_for_reading(store or paths.default_store_url()),
                     JobQueue(runs_dir or paths.runs_dir()), gpus=gpus, studies_dir=studies_dir,
                     poll_s=poll_s, reap_s=reap_s)

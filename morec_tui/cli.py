@@ -12,6 +12,7 @@ import typer
 from morec_core import __version__
 from morec_tui.commands.data import data_app
 from morec_tui.commands.run import run_command
+from morec_tui.commands.studies import studies_command
 from morec_tui.commands.study import STORE_HELP, compare_command, tune_command
 from morec_tui.console import DEBUG_ENV, debugging, print_user_error, user_error_types
 
@@ -29,6 +30,7 @@ app.add_typer(data_app, name="data")
 app.command("run")(run_command)
 app.command("tune")(tune_command)
 app.command("compare")(compare_command)
+app.command("studies")(studies_command)
 
 
 def _version(value: bool) -> None:

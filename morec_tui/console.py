@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from typing import Any, NoReturn
 
 import typer
@@ -21,13 +22,18 @@ USER_ERRORS = (("morec_core.config", "ConfigError"), ("morec_core.data.errors", 
                ("morec_core.store.store", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
                ("morec_core.encoders.packaged", "PackagedModelError"))
 MESSAGE_CHARACTERS = 400
-# Ids of the runs whose failure a ConsoleSink saw in this process, for `report_error`: an error
-# that ended a run exits 1 (the run is recorded as failed), one before any run exits 2.
-_failed_runs: list[str] = []
+# (exception, run id) of each run a ConsoleSink saw fail in this process: an error that ended a
+# run exits 1 (the store records the run as failed), one before any run exits 2. Matched by
+# identity, so that no other error is taken for a run's, even in a process (a test) that runs
+# many commands.
+_run_errors: list[tuple[BaseException, str]] = []
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """A one-line error on stderr and a non-zero exit."""
+    """A one-line error on stderr and a non-zero exit; under --debug, after the traceback of the
+    exception being handled, if any."""
+    if debugging() and sys.exc_info()[1] is not None:
+        traceback.print_exc()
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=code)
 
@@ -48,10 +54,11 @@ def print_user_error(error: BaseException) -> int:
     code: 1 when it ended a run, else 2."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     message = shorten(lines[0] if lines else type(error).__name__, MESSAGE_CHARACTERS)
-    if _failed_runs:
-        message = f"run {_failed_runs[-1]} failed: {message}"
+    run_id = next((run for failed, run in _run_errors if failed is error), None)
+    if run_id is not None:
+        message = f"run {run_id} failed: {message}"
     typer.echo(f"error: {message}", err=True)
-    return 1 if _failed_runs else 2
+    return 2 if run_id is None else 1
 
 
 class ConsoleSink:
@@ -85,7 +92,11 @@ class ConsoleSink:
             typer.echo(f"run {event.run_id}: {event.status}{reason}", err=True)
         elif isinstance(event, ev.RunFailed):
             self._close_bar()
-            _failed_runs.append(event.run_id)
+            # runner.drive reports a failure inside its `except` clause: the exception being
+            # handled is the one that ended the run, and the one that reaches cli.main.
+            failure = sys.exc_info()[1]
+            if failure is not None:
+                _run_errors.append((failure, event.run_id))
 
     def _progress(self, event: ev.Progress) -> None:
         if self._quiet:

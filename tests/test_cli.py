@@ -29,7 +29,7 @@ def test_version():
     assert result.output.startswith("morec ")
 
 
-@pytest.mark.parametrize("command", ["tui", "tune", "compare", "run", "data"])
+@pytest.mark.parametrize("command", ["tui", "tune", "compare", "run", "data", "studies"])
 def test_every_command_has_help(command):
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -81,3 +81,214 @@ def test_compare_prints_verdicts_and_wilcoxon_only_with_its_warning(compared_sto
     assert "Benjamini-Hochberg" in result.output
     plain = CliRunner().invoke(app, ["compare", "--storage", compared_store])
     assert "Wilcoxon" not in plain.output and "Holm's correction" in plain.output
+
+
+# Issue 12: bad settings and inputs end in one `error: ...` line and a non-zero exit.
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.device=cudaXYZ", "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'cudaXYZ'"),
+    ("backbone.embed_dim=1000000000",
+     "backbone.embed_dim: must be in [1, 65,536], got 1,000,000,000"),
+    ("train.seed=-1", "train.seed: must be in [0, 2**32 - 1], got -1"),
+    ("data.sample_seed=-1", "data.sample_seed: must be in [0, 2**32 - 1], got -1"),
+    ("train.lr=inf", "train.lr: must be a finite number, got inf"),
+    ("train.lr=nan", "train.lr: must be a finite number, got nan"),
+    ("train.weight_decay=inf", "train.weight_decay: must be a finite number, got inf"),
+])
+def test_run_refuses_bad_settings_in_one_line(tmp_path, override, message):
+    result = CliRunner().invoke(app, ["run", "--storage", str(tmp_path / "runs.db"),
+                                      "--set", override])
+    assert result.exit_code == 2
+    assert result.output == f"error: {message}\n"
+
+
+@pytest.fixture
+def pairs_folder(tmp_path, monkeypatch):
+    """Six items one user saw, in the `pairs` layout; data and runs land in tmp_path."""
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    (folder / "d_users.tsv").write_text("u1\t1 2 3 4 5 6\n", encoding="utf-8")
+    (folder / "d_items.csv").write_text(
+        "item,title\n" + "".join(f"{item},title {item}\n" for item in range(1, 7)), "utf-8")
+    return folder
+
+
+def test_run_refuses_eval_k_above_the_catalogue(tmp_path, pairs_folder):
+    result = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(pairs_folder),
+                                      "--storage", str(tmp_path / "runs.db"), "--set", "eval.k=7"])
+    assert result.exit_code == 2
+    last = result.output.splitlines()[-1]
+    assert last.startswith("error: run ") and last.endswith(
+        " failed: eval.k: 7 is more than the 6 items of raw; HR@k and NDCG@k rank the whole "
+        "catalogue")
+    assert "Traceback" not in result.output
+
+
+def test_data_prepare_names_an_image_that_is_a_dangling_link(tmp_path, pairs_folder):
+    (pairs_folder / "images").mkdir()
+    (pairs_folder / "images" / "3.jpg").symlink_to(tmp_path / "moved.jpg")
+    result = CliRunner().invoke(app, ["data", "prepare", "pairs", "--path", str(pairs_folder),
+                                      "--keep-all", "--images"])
+    assert result.exit_code == 2
+    broken = (pairs_folder / "images").resolve() / "3.jpg"
+    assert result.output.splitlines()[-1] == (
+        f"error: {broken}: dangling symbolic link (to '{tmp_path / 'moved.jpg'}')")
+    assert not any((tmp_path / "data" / "cache").glob("*images*"))
+
+
+def test_debug_is_a_global_option():
+    result = CliRunner().invoke(app, ["--help"])
+    assert "--debug" in result.output and "MOREC_DEBUG=1" in result.output
+
+
+@pytest.fixture
+def run_main(monkeypatch, capsys):
+    """run_main(*arguments) -> (exit code, stderr) of the `morec` script, in this process."""
+    from morec_tui import cli
+
+    monkeypatch.delenv("MOREC_DEBUG", raising=False)  # and restored if --debug sets it
+
+    def invoke(*arguments: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["morec", *arguments])
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as raised:
+            cli.main()
+        return raised.value.code, capsys.readouterr().err
+
+    return invoke
+
+
+def _raise(error):
+    def raising(*args, **kwargs):
+        raise error
+    return raising
+
+
+def _operational_error():
+    from sqlalchemy.exc import OperationalError
+
+    return OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+
+@pytest.mark.parametrize(("error", "line"), [
+    (PermissionError(13, "Permission denied", "/data/prepared"),
+     "[Errno 13] Permission denied: '/data/prepared'"),
+    (OSError(28, "No space left on device"), "[Errno 28] No space left on device"),
+    # SQLAlchemy's message has three lines: the first one is printed.
+    (_operational_error(), "(builtins.Exception) database is locked"),
+])
+def test_errors_escaping_a_command_print_one_line_and_exit_2(monkeypatch, run_main, error,
+                                                             line):
+    import morec_core.data.prepare
+
+    monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared", _raise(error))
+    assert run_main("data", "info", "demo") == (2, f"error: {line}\n")
+
+
+def test_store_errors_escaping_a_command_print_one_line(monkeypatch, run_main):
+    import morec_core.data.prepare
+    from morec_core.store import StoreError
+
+    monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared",
+                        _raise(StoreError("store runs.db: locked\nby process 7")))
+    assert run_main("data", "info", "demo") == (2, "error: store runs.db: locked\n")
+
+
+def test_debug_and_morec_debug_show_the_traceback(monkeypatch, run_main):
+    import morec_core.data.prepare
+
+    error = PermissionError(13, "Permission denied", "/data/prepared")
+    monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared", _raise(error))
+    with pytest.raises(PermissionError):
+        run_main("--debug", "data", "info", "demo")
+    monkeypatch.setenv("MOREC_DEBUG", "1")
+    with pytest.raises(PermissionError):
+        run_main("data", "info", "demo")
+
+
+def test_a_bug_keeps_its_traceback_without_debug(monkeypatch, run_main):
+    import morec_core.data.prepare
+
+    monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared", _raise(KeyError("x")))
+    with pytest.raises(KeyError):
+        run_main("data", "info", "demo")
+
+
+def test_an_error_that_ends_a_run_exits_1_naming_the_run(tmp_path, monkeypatch, run_main,
+                                                         pairs_folder):
+    import morec_core.build
+
+    monkeypatch.setattr(morec_core.build, "build_run",
+                        _raise(OSError(28, "No space left on device", "/runs/x/last.pt")))
+    code, err = run_main("run", "--dataset", "pairs", "--path", str(pairs_folder),
+                         "--storage", str(tmp_path / "runs.db"))
+    assert code == 1
+    last = err.splitlines()[-1]
+    assert last.startswith("error: run ") and last.endswith(
+        " failed: [Errno 28] No space left on device: '/runs/x/last.pt'")
+
+
+def test_a_real_os_error_in_a_subprocess_and_its_traceback_under_debug(tmp_path, pairs_folder):
+    import os
+
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("", encoding="utf-8")
+    environment = {**os.environ, "MOREC_DATA_DIR": str(not_a_folder)}
+    environment.pop("MOREC_DEBUG", None)
+    command = [sys.executable, "-m", "morec_tui.cli", "data", "info", "pairs", "--path",
+               str(pairs_folder)]
+    plain = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           env=environment)
+    assert plain.returncode == 2
+    assert plain.stderr == f"error: [Errno 20] Not a directory: '{not_a_folder / 'prepared'}'\n"
+    debug = subprocess.run(command[:3] + ["--debug"] + command[3:], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120, env=environment)
+    assert debug.returncode == 1
+    assert debug.stderr.startswith("Traceback") and "NotADirectoryError" in debug.stderr
+
+
+def test_studies_lists_the_packaged_demo_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./studies here
+    monkeypatch.delenv("MOREC_STUDIES_DIR", raising=False)
+    result = CliRunner().invoke(app, ["studies", "--grids", "--group", "demo"])
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if line.startswith("demo ")]
+    assert line.split()[:6] == ["demo", "demo", "2", "4", "3", "8"]  # arms, points, seeds, runs
+    assert "IDRec: train.lr in 0.001, 0.0005" in result.output
+    mine = tmp_path / "studies"
+    mine.mkdir()
+    (mine / "demo.py").write_text(
+        "from morec_core.studies import Arm, Study\n"
+        "STUDY = Study(name='demo', description='my own demo', group='demo', "
+        "arms=(Arm(name='IDRec'),))\n")
+    result = CliRunner().invoke(app, ["studies", "--group", "demo"])
+    assert "my own demo" in result.output  # the user's study of the same name wins
+
+
+def test_compare_reads_a_store_in_a_folder_it_cannot_write(compared_store):
+    """`morec compare` on a store shared read-only: opened read-only, nothing written."""
+    import os
+
+    from tests.test_store import WITHOUT_FILE_OVERRIDES
+
+    path = Path(compared_store)
+    before = sorted(path.parent.iterdir())
+    path.parent.chmod(0o555)
+    path.chmod(0o444)
+    try:
+        prefix = ["-c", WITHOUT_FILE_OVERRIDES] if os.geteuid() == 0 else []
+        result = subprocess.run([sys.executable, *prefix, "-m", "morec_tui.cli", "compare",
+                                 "--storage", str(path)], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        recompute = subprocess.run([sys.executable, *prefix, "-m", "morec_tui.cli", "compare",
+                                    "--storage", str(path), "--recompute"], cwd=ROOT,
+                                   capture_output=True, text=True, timeout=120)
+    finally:
+        path.parent.chmod(0o755)
+        path.chmod(0o644)
+    assert result.returncode == 0, result.stderr
+    assert "MoRec better" in result.stdout
+    assert sorted(path.parent.iterdir()) == before
+    assert recompute.returncode == 2
+    assert recompute.stderr.strip().endswith("is read-only for this user")

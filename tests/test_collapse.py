@@ -58,3 +58,63 @@ def test_detector_sink_stops_the_run_as_collapsed():
     with pytest.raises(ev.StopRun) as stopped:
         detector(ev.Evaluated(run_id="r", epoch=2, split="valid", metrics={"ndcg@10": 0.0}))
     assert stopped.value.status == "collapsed"
+
+
+def test_an_exploding_loss_is_flagged_though_ranking_stays_above_random():
+    losses, valid = [1.3, 0.9, 0.8, 1e5], [0.05, 0.08, 0.09, 0.085]
+    for epochs in range(1, 4):
+        assert collapse_reason(losses[:epochs], valid[:epochs], random_level=RANDOM) is None
+    reason = collapse_reason(losses, valid, random_level=RANDOM)
+    assert reason is not None and "exploded to 1e+05 at epoch 4" in reason
+    assert "100x its first epoch's 1.3" in reason
+
+
+def test_the_explosion_threshold_is_a_multiple_of_the_first_epoch_loss():
+    valid = [0.05, 0.08]
+    assert collapse_reason([2.0, 199.0], valid, random_level=RANDOM) is None
+    assert collapse_reason([2.0, 201.0], valid, random_level=RANDOM) is not None
+
+
+def test_a_loss_exploded_within_the_first_epoch_is_measured_by_the_catalogue():
+    """The demo data at lr 100 (3,910 items): 2e5 in epoch 1 and falling, ranking at 2.5x random;
+    ln(3910) = 8.3 bounds what constant scores cost under any loss here."""
+    random_level = random_expectation("ndcg", 10, 3910)
+    losses = [187278.1, 152295.2, 138400.6, 102492.9, 75084.0, 62257.6]
+    valid = [2.5 * random_level] * len(losses)
+    reason = collapse_reason(losses[:1], valid[:1], random_level=random_level, num_items=3910)
+    assert reason is not None and "exploded to 1.873e+05 at epoch 1" in reason
+    assert "ln(3910 items) = 8.271" in reason
+    for epochs in range(1, len(losses) + 1):  # what let it complete: nothing else holds
+        assert collapse_reason(losses[:epochs], valid[:epochs], random_level=random_level) is None
+    # A full-softmax run starts at about ln(num_items), and falls: never flagged.
+    healthy = [9.9, 8.1, 7.2, 7.5, 6.8]
+    for epochs in range(1, len(healthy) + 1):
+        assert collapse_reason(healthy[:epochs], [0.05] * epochs, random_level=RANDOM,
+                               num_items=17000) is None
+
+
+def test_healthy_loss_curves_with_spikes_are_not_flagged():
+    """A falling BCE loss from 2 ln 2, a spike to three times its low (a high learning rate,
+    then recovery), and a softmax loss that starts at ln(K + 1) and wobbles."""
+    valid = [0.02, 0.06, 0.05, 0.09, 0.07, 0.1, 0.085, 0.095, 0.06, 0.1]
+    for losses in ([1.386, 0.9, 0.7, 2.1, 0.8, 0.6, 0.62, 0.55, 0.58, 0.5],
+                   [9.8, 7.5, 6.9, 7.4, 6.2, 6.8, 6.0, 6.1, 5.9, 6.3]):
+        for epochs in range(1, len(valid) + 1):
+            assert collapse_reason(losses[:epochs], valid[:epochs], random_level=RANDOM) is None
+
+
+def test_detector_stops_a_run_whose_loss_explodes():
+    detector = CollapseDetector()
+    detector(ev.RunStarted(run_id="r", spec={}, spec_key="k", selection_metric="ndcg@10",
+                           host="h", pid=1, device="cpu", num_items=2000))
+    detector(ev.EpochEnded(run_id="r", epoch=0, loss=1.3, learning_rates={}, seconds=1))
+    detector(ev.Evaluated(run_id="r", epoch=0, split="valid", metrics={"ndcg@10": 0.05}))
+    with pytest.raises(ev.StopRun) as stopped:
+        detector(ev.EpochEnded(run_id="r", epoch=1, loss=1e5, learning_rates={}, seconds=1))
+    assert stopped.value.status == "collapsed" and "exploded" in stopped.value.reason
+    # Exploded within its first epoch: measured by the catalogue the run started with.
+    detector = CollapseDetector()
+    detector(ev.RunStarted(run_id="r", spec={}, spec_key="k", selection_metric="ndcg@10",
+                           host="h", pid=1, device="cpu", num_items=2000))
+    with pytest.raises(ev.StopRun, match="ln.2000 items."):
+        detector(ev.EpochEnded(run_id="r", epoch=0, loss=1e5, learning_rates={}, seconds=1))

@@ -85,3 +85,57 @@ def test_json_is_stable_and_complete():
     raw = json.loads(RunSpec().to_json())
     assert set(raw) == {"data", "encoder", "backbone", "train", "eval"}
     assert raw["train"]["seed"] == 42
+
+
+# Issue 12: settings that used to end in a traceback far from the command line, or to run.
+@pytest.mark.parametrize("override, message", [
+    ("train.device=cudaXYZ", "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'cudaXYZ'"),
+    ("train.device=cuda:", "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'cuda:'"),
+    ("train.device=cuda:-1", "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'cuda:-1'"),
+    ("train.device=gpu", "train.device: must be auto, cpu, cuda, cuda:N or mps, got 'gpu'"),
+    ("backbone.embed_dim=1000000000",
+     "backbone.embed_dim: must be in [1, 65,536], got 1,000,000,000"),
+    ("train.seed=-1", "train.seed: must be in [0, 2**32 - 1], got -1"),
+    ("train.seed=4294967296", "train.seed: must be in [0, 2**32 - 1], got 4294967296"),
+    ("data.sample_seed=-1", "data.sample_seed: must be in [0, 2**32 - 1], got -1"),
+    ("train.lr=inf", "train.lr: must be a finite number, got inf"),
+    ("train.lr=nan", "train.lr: must be a finite number, got nan"),
+    ("train.weight_decay=inf", "train.weight_decay: must be a finite number, got inf"),
+    ("backbone.dropout=nan", "backbone.dropout: must be a finite number, got nan"),
+])
+def test_bad_settings_are_refused_in_one_line_naming_the_setting(override, message):
+    with pytest.raises(ConfigError) as raised:
+        RunSpec().with_overrides([override])
+    assert str(raised.value) == message
+
+
+def _float_fields() -> list[tuple[str, str]]:
+    import dataclasses
+    import typing
+
+    return [(section.name, key) for section in dataclasses.fields(RunSpec)
+            for key, hint in typing.get_type_hints(typing.get_type_hints(RunSpec)[section.name])
+            .items() if hint is float]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize(("section", "key"), _float_fields())
+def test_every_float_setting_refuses_non_finite_values(section, key, value):
+    # From JSON too: Python's json reads Infinity and NaN.
+    raw = json.loads(json.dumps({section: {key: value}}))
+    with pytest.raises(ConfigError) as raised:
+        RunSpec.from_dict(raw)
+    assert str(raised.value) == f"{section}.{key}: must be a finite number, got {value}"
+
+
+def test_float_fields_are_found():
+    assert {"train.lr", "train.weight_decay", "backbone.dropout"} <= {
+        f"{section}.{key}" for section, key in _float_fields()}
+
+
+@pytest.mark.parametrize("override", [
+    "train.device=auto", "train.device=cpu", "train.device=cuda", "train.device=cuda:3",
+    "train.device=mps", "backbone.embed_dim=65536", "train.seed=0", "train.seed=4294967295",
+    "data.sample_seed=4294967295"])
+def test_the_limits_themselves_are_accepted(override):
+    RunSpec().with_overrides([override])

@@ -238,3 +238,28 @@ def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_pa
         assert {run.spec_key for run in seeded} == {best.spec_key}
     # Nothing is queued twice: a third pass finds no work.
     assert work(study, store_url, optuna_url, tmp_path / "runs") == 0
+
+
+def test_a_definition_leaves_the_points_it_lacks_waiting_for_one_that_has_them(tmp_path,
+                                                                               monkeypatch):
+    """A shrunk grid (or fewer seeds) neither runs nor fails the trials of the points it lacks:
+    the fuller definition runs them later, and what ran is not run again."""
+    from morec_core.tune import enqueue_grid, optuna_storage, work
+
+    data = write_chain_dataset(tmp_path / "chains", users=80, items=30)
+    module = tmp_path / "seeded.py"
+    module.write_text(SEEDED_MODULE.format(data=data))
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    optuna_url = optuna_url_for(store_url)
+    store = Store(store_url)
+    full = find_study(str(module)).with_seeds(1)
+    enqueue_grid(full, optuna_storage(optuna_url, store), store)
+    arm_a = full.arms[0]
+    shrunk = Study(name=full.name, description="", overrides=full.overrides, seeds=1,
+                   arms=(Arm(name="A", overrides=arm_a.overrides, grid={"train.lr": (1e-2,)}),))
+    assert work(shrunk, store_url, optuna_url, tmp_path / "runs") == 1
+    trials = optuna.load_study(study_name=arm_study_name(full, "A"), storage=optuna_url).trials
+    assert sorted(t.state.name for t in trials) == ["COMPLETE", "WAITING"]
+    assert work(full, store_url, optuna_url, tmp_path / "runs") == 3
+    assert len(store.runs(study="seeded")) == 4

@@ -8,6 +8,7 @@ import pytest
 
 from morec_core import events as ev
 from morec_core.store import Store
+from morec_core.store.rows import SCHEMA_VERSION
 from morec_core.user_results import UserResults
 
 
@@ -90,7 +91,7 @@ def test_a_schema_1_store_migrates_and_keeps_its_runs(tmp_path):
         connection.execute("DROP TABLE morec_user_results")
         connection.execute("UPDATE morec_schema SET version = 1")
     migrated = Store(path)
-    assert migrated.schema_version() == 2
+    assert migrated.schema_version() == SCHEMA_VERSION
     assert migrated.run("old").best_value == 0.1
     assert migrated.user_results(["old"], "valid") == {}
     record_run(migrated, "new", [0.2])

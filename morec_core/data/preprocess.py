@@ -146,7 +146,9 @@ def _assemble(raw: RawDataset, users: np.ndarray, items: np.ndarray, user_names:
 
     raw_ids = item_names[kept_items].tolist()
     table = raw.items.drop_duplicates("item").set_index("item")
-    found = table.reindex(raw_ids)
+    # Object columns: items absent from the table come back as NaN, which makes a column of
+    # them float64, where fillna("") is a pandas 4 error.
+    found = table.reindex(raw_ids).astype({"title": object, "image_path": object})
     content = ItemContent(
         raw_ids=[""] + raw_ids,
         titles=[""] + found["title"].fillna("").astype(str).tolist(),

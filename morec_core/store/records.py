@@ -57,6 +57,7 @@ class RunRecord:
 class CurvePoint:
     epoch: int
     value: float
+    """As recorded: NaN or infinite where the run's loss or metric was (a collapsed run)."""
 
 
 # (split, name) -> points in epoch order, e.g. ("valid", "ndcg@10") or ("train", "loss").

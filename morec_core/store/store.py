@@ -6,7 +6,8 @@ Every call opens its own short transaction; a Store may be shared by threads.
 
 Non-finite metric values are kept: SQLite stores NaN as NULL, PostgreSQL as NaN, and both read
 back as float("nan"), so a run whose loss became NaN is recorded (and ends `collapsed`) instead
-of failing on the store.
+of failing on the store. `Store(url, read_only=True)` reads a store this user may not write
+(a colleague's, a read-only mount) and never migrates it.
 """
 
 from __future__ import annotations
@@ -91,9 +92,10 @@ MIGRATIONS: dict[int, Any] = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
-POSTGRES_CONNECT_TIMEOUT_S = 5
-"""libpq waits for the OS's TCP timeout (minutes) by default; an unreachable server should fail
-`Store(...)` while the user still watches."""
+POSTGRES_CONNECT_TIMEOUT_S = 3
+"""Per attempt (libpq tries twice under sslmode=prefer). libpq's default is to wait for ever on a
+server that does not answer; an unreachable one should fail `Store(...)` while the user still
+watches. A `connect_timeout` in the URL wins."""
 HEARTBEAT_STALE_SECONDS = 300.0
 
 # Primary SQLite result codes (https://sqlite.org/rescode.html) behind the open errors we explain.
@@ -102,6 +104,19 @@ _SQLITE_CORRUPT, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 8, 14,
 
 class StoreError(RuntimeError):
     pass
+
+
+class StoreNotWritableError(StoreError):
+    """This user cannot write the store (file or folder): it can still be opened read-only."""
+
+
+def open_for_reading(url: str | os.PathLike[str]) -> Store:
+    """The store for a reader (`morec compare`, the dashboard): writable where this user may
+    write it (so it migrates and dead runs are marked), else read-only."""
+    try:
+        return Store(url)
+    except StoreNotWritableError:
+        return Store(url, read_only=True)
 
 
 def normalize_url(url_or_path: str | os.PathLike[str]) -> str:
@@ -164,7 +179,9 @@ class Store:
         database = self._database
         in_memory = database in ("", ":memory:")
         if self.read_only:
-            if not in_memory and not Path(database).is_file():
+            if in_memory:
+                raise StoreError("an in-memory store starts empty: it cannot be read-only")
+            if not Path(database).is_file():
                 raise StoreError(f"store {database} does not exist")
             return None, _sqlite_read_only_engine(database)
         if not in_memory:
@@ -196,8 +213,12 @@ class Store:
         except StoreError:
             raise
         except (SQLAlchemyError, sqlite3.Error, OSError) as error:
-            raise StoreError(f"cannot open store {self.where}: "
-                             f"{_open_problem(error, self.read_only)}") from None
+            original = getattr(error, "orig", None) or error
+            unwritable = (not self.read_only and isinstance(original, sqlite3.Error)
+                          and _sqlite_code(original) in (_SQLITE_READONLY, _SQLITE_CANTOPEN))
+            raise (StoreNotWritableError if unwritable else StoreError)(
+                f"cannot open store {self.where}: "
+                f"{_open_problem(error, self.where, self.read_only)}") from None
 
     def _quick_check(self) -> None:
         """A damaged page otherwise shows only when a query reads it, perhaps mid-run; this
@@ -296,8 +317,10 @@ class Store:
                 self._put_metrics(session, run.id, event.split, event.epoch, event.metrics)
                 run.protocol = event.protocol
                 value = event.metrics.get(run.selection_metric)
-                new_best = event.split == "valid" and value is not None and (
-                    run.best_value is None or value > run.best_value)
+                # A NaN or infinite value is never a best epoch (a NaN compares false anyway,
+                # but would have been taken as the first best).
+                new_best = (event.split == "valid" and value is not None and math.isfinite(value)
+                            and (run.best_value is None or value > run.best_value))
                 if new_best:
                     run.best_value = value
                     run.best_epoch = event.epoch
@@ -311,7 +334,9 @@ class Store:
                 for name in ("trainable_params", "total_params", "flops_per_sample",
                              "seconds_per_epoch", "peak_memory_bytes"):
                     value = getattr(event, name)
-                    if value is not None:
+                    # Unknown stays NULL; a non-finite cost is no measurement either (and SQLite
+                    # would store a NaN as NULL, PostgreSQL as NaN: two readings of one event).
+                    if value is not None and math.isfinite(value):
                         setattr(run, name, value)
             elif isinstance(event, ev.RunFinished):
                 run.status = event.status
@@ -335,8 +360,9 @@ class Store:
         PostgreSQL: an advisory lock. SQLite (one machine by nature): an flock on a file beside
         the database, which leaves the database itself free for writers, this process's too.
         """
+        writer = self._writer()  # a lock guards writes: none on a read-only store
         if self.is_sqlite:
-            database = self.url.split(":///", 1)[-1]
+            database = self._database
             digest = hashlib.sha256(name.encode()).hexdigest()[:12]
             with open(f"{database}.{digest}.lock", "a") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX)
@@ -346,7 +372,7 @@ class Store:
                     fcntl.flock(handle, fcntl.LOCK_UN)
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        with self._writer().connect() as conn:
+        with writer.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
@@ -476,7 +502,8 @@ class Store:
         curves: Curves = {}
         with Session(self._reader()) as session:
             for split, name, epoch, value in session.execute(query):
-                curves.setdefault((split, name), []).append(CurvePoint(epoch=epoch, value=value))
+                curves.setdefault((split, name), []).append(
+                    CurvePoint(epoch=epoch, value=_metric_value(value)))
         return curves
 
     def metrics(self, run_id: str, split: str, epoch: int | None = None) -> dict[str, float]:
@@ -488,7 +515,7 @@ class Store:
                     return {}
             rows = session.execute(select(MetricRow.name, MetricRow.value).where(
                 MetricRow.run_id == run_id, MetricRow.split == split, MetricRow.epoch == epoch))
-            return {name: value for name, value in rows}
+            return {name: _metric_value(value) for name, value in rows}
 
     def best_epoch_metrics(self, split: str, study: str | None = None) -> dict[str, dict[str, float]]:
         """`metrics(run, split)` of every run (of one study) in one query: run id -> {name: value}.
@@ -505,7 +532,7 @@ class Store:
         found: dict[str, dict[str, float]] = {}
         with Session(self._reader()) as session:
             for run_id, name, value in session.execute(query):
-                found.setdefault(run_id, {})[name] = value
+                found.setdefault(run_id, {})[name] = _metric_value(value)
         return found
 
     def user_results(self, run_ids: Iterable[str],
@@ -573,6 +600,78 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _sqlite_read_only_engine(database: str) -> Engine:
+    """An engine that never writes the file, nor creates its -wal or -shm.
+
+    mode=ro reads a WAL store whose -shm it can use: one in a folder this user may write, or one a
+    writer has open now. A WAL store in a read-only folder with no writer has no -shm, and SQLite
+    cannot make one: that connection opens with immutable=1 (no locks, no -wal read). As a writer
+    may open the store later, and an immutable connection would not see its writes, connections
+    are not pooled: each one chooses again.
+    """
+    location = "file:" + urllib.parse.quote(database)
+
+    def open_file(query: str) -> sqlite3.Connection:
+        return sqlite3.connect(location + query, uri=True, check_same_thread=False,
+                               timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+
+    def connect() -> sqlite3.Connection:
+        connection = open_file("?mode=ro")
+        try:
+            # The -shm is needed (and found missing) at the first read, not at connect.
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return connection
+        except sqlite3.OperationalError as error:
+            connection.close()
+            if _sqlite_code(error) not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
+                raise
+        return open_file("?mode=ro&immutable=1")
+
+    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")  # one snapshot per session, as on the writable engine
+
+    return engine
+
+
+def _sqlite_code(error: sqlite3.Error) -> int:
+    """The primary result code (https://sqlite.org/rescode.html); 0 for pysqlite's own errors."""
+    return (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _open_problem(error: BaseException, where: str, read_only: bool) -> str:
+    """One line: the driver's message, and for the usual SQLite cases what to do."""
+    original = getattr(error, "orig", None) or error
+    message = " ".join(line.strip() for line in str(original).splitlines() if line.strip())
+    if not isinstance(original, sqlite3.Error):
+        return message or type(original).__name__
+    code = _sqlite_code(original)
+    if code == _SQLITE_NOTADB:
+        return f"{message} (not an SQLite file, or its header is damaged)"
+    if code == _SQLITE_CORRUPT:
+        return (f"{message}; restore it from a backup, or save what is readable with "
+                f"`sqlite3 {where} .recover`")
+    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN) and not read_only:
+        return (f"{message}: this user cannot write the file or its folder; fix the "
+                "permissions, or open the store read-only")
+    return message
+
+
+def _metric_value(value: float | None) -> float:
+    """SQLite keeps a NaN metric as NULL (morec_metrics.value)."""
+    return math.nan if value is None else value
 
 
 def pid_alive(pid: int) -> bool:

@@ -16,6 +16,7 @@ import typer
 
 from morec_core.config import ConfigError, DataConfig, RunSpec
 from morec_core.data.errors import DataError
+from morec_tui.console import fail
 
 if TYPE_CHECKING:
     from morec_core.data.prepare import PrepareReport
@@ -40,8 +41,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except (DataError, ConfigError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(str(error))
 
 
 def data_config(source: str, path: str, overrides: list[str] | None) -> DataConfig:

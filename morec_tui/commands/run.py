@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from typing import Annotated
@@ -48,20 +49,27 @@ def run_command(
     from morec_core.collapse import CollapseDetector
     from morec_core.config import ConfigError, RunSpec
     from morec_core.distributed import is_main_process
-    from morec_core.events import new_run_id
+    from morec_core.events import Sink, new_run_id
     from morec_core.runner import drive
     from morec_core.store import Store, StoreError
     from morec_core.train import RunContext, iter_run
+    from morec_core.tune import run_process_alive
 
-    if nproc_per_node > 1 and "LOCAL_RANK" not in os.environ:
-        _relaunch_under_torchrun(nproc_per_node, run_id_option or new_run_id())
     main = is_main_process()
+    # Set in the processes torchrun starts, not in the one the user started.
+    launched = "LOCAL_RANK" in os.environ
     try:
         run_store = Store(store or paths.default_store_url())
         if resume:
-            spec = RunSpec.from_json(run_store.run(resume).spec_json)
-            run_id = resume
             previous = run_store.run(resume)
+            # Checked once, before torchrun: rank 0's own RunStarted would fail the others.
+            if not launched and run_process_alive(previous):
+                # Two processes on one run id would write one checkpoint folder and one row.
+                where = (f"pid {previous.pid}" if previous.host == socket.gethostname()
+                         else f"{previous.host}, pid {previous.pid}")
+                fail(f"run {resume} is still being trained ({where}); stop that process first")
+            spec = RunSpec.from_json(previous.spec_json)
+            run_id = resume
             study = study or previous.study
         else:
             spec = RunSpec().with_overrides([
@@ -70,6 +78,8 @@ def run_command(
             run_id = run_id_option or new_run_id()
     except (ConfigError, StoreError) as error:
         fail(str(error))
+    if nproc_per_node > 1 and not launched:
+        _relaunch_under_torchrun(nproc_per_node, run_id)
 
     context = RunContext(run_id=run_id, run_dir=paths.runs_dir() / run_id, study=study,
                          resume=bool(resume))
@@ -83,9 +93,11 @@ def run_command(
             typer.echo(f"run {run_id}: train.compile: the first training steps and the first "
                        "evaluation compile the network (a minute or more each)", err=True)
     try:
-        # Under torchrun only rank 0 yields events; the other ranks only train.
-        sinks = ([run_store, console, *([CollapseDetector()] if stop_on_collapse else [])]
-                 if main else [])
+        # Under torchrun only rank 0 yields events; the other ranks only train. The collapse
+        # detector before the store: a NaN loss stops the run before it is recorded.
+        sinks: list[Sink] = (
+            [*([CollapseDetector()] if stop_on_collapse else []), run_store, console]
+            if main else [])
         status = drive(iter_run(spec, context), sinks, run_id=run_id,
                        heartbeat=(lambda: run_store.heartbeat(run_id)) if main else None)
     except KeyboardInterrupt:

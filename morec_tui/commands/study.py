@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -70,7 +69,7 @@ def tune_command(
             if others else "")
     typer.echo(f"study {definition.name}: {total} grid points on seed {first}{then} "
                f"({added} newly queued); store {store_url}", err=True)
-    gpu_list = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
+    gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
             work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
@@ -103,17 +102,22 @@ def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: P
                                           stderr=subprocess.STDOUT))
         typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
     try:
-        while any(process.poll() is None for process in processes):
-            time.sleep(1.0)
+        for process in processes:
+            process.wait()
     except KeyboardInterrupt:
         for process in processes:
             process.terminate()  # each worker re-queues its trial before it exits
         for process in processes:
             process.wait(timeout=60)
         raise
-    failed = [index for index, process in enumerate(processes) if process.returncode != 0]
+    failed = [f"worker {index} " + (f"was killed by signal {-process.returncode}"
+                                    if process.returncode < 0
+                                    else f"exited with code {process.returncode}")
+              for index, process in enumerate(processes) if process.returncode != 0]
     if failed:
-        fail(f"workers {failed} exited with an error; see their logs in {logs}", code=1)
+        # The other workers ran the failed ones' trials again (a worker waits for the trials
+        # that run elsewhere); the exit code still says that something went wrong.
+        fail(f"{'; '.join(failed)}; see the logs in {logs}", code=1)
 
 
 def compare_command(
@@ -151,7 +155,7 @@ def compare_command(
     from morec_core.compare import FORMATS, Settings, compare_rows
     from morec_core.compare_format import render
     from morec_core.config import ConfigError
-    from morec_core.store import Store
+    from morec_core.store import StoreError, open_for_reading
     from morec_core.studies import group_studies
 
     if output_format not in FORMATS:
@@ -167,8 +171,15 @@ def compare_command(
             names += [definition.name for definition in group_studies(group)]
     except ConfigError as error:
         fail(str(error))
-    store = Store(storage or paths.default_store_url())
-    store.reap_dead_runs()
+    try:
+        store = open_for_reading(storage or paths.default_store_url())
+    except StoreError as error:
+        fail(str(error))
+    if store.read_only:
+        if recompute:
+            fail(f"--recompute: store {store.url} is read-only for this user")
+    else:
+        store.reap_dead_runs()
     if not names:
         names = [record.name for record in store.studies()]
     splits = ("test", "test_cold", "test_new") if cold_new else ("test",)

@@ -118,7 +118,7 @@ class CompareScreen(PollingScreen):
                                f"studies: {studies}")
         lines = [message.note] if message.note else []
         if self._cells:
-            lines += ["Enter: open the line's best run; ← →: more columns (verdicts on the right)",
+            lines += ["Enter: open the line's best run; ← →: more columns (intervals, p-values)",
                       *notes(self.rows, DEFAULT_SETTINGS)]
         self.show_text("#note", "\n".join(lines or ["No finished runs in these studies yet."]))
         self.loaded()

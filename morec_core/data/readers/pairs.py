@@ -123,7 +123,10 @@ def read_items(path: Path) -> pd.DataFrame:
 
 def _read(name: str, users: Path, items: Path | None, images: Path | None) -> RawDataset:
     interactions = read_users(users)
-    table = read_items(items) if items is not None else pd.DataFrame({"item": [], "title": []})
+    # Object columns when there is no items file: a float64 empty frame would make fillna("")
+    # below cast strings into floats (a pandas 4 error).
+    empty = pd.DataFrame({"item": pd.Series(dtype=object), "title": pd.Series(dtype=object)})
+    table = read_items(items) if items is not None else empty
     stems = list_images(images) if images is not None else {}
     known = pd.Index(table["item"]).union(pd.Index(list(stems)), sort=False)
     table = table.set_index("item").reindex(known).reset_index(names="item")
