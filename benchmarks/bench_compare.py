@@ -59,7 +59,7 @@ def fill(store: Store, users: int, per_user: bool) -> None:
             store.record(ev.Evaluated(run_id=run_id, epoch=0, split=split,
                                       metrics=results.metrics("expected"),
                                       per_user=results if per_user else None,
-                                      protocol=f"full ranking over all 20000 items"))
+                                      protocol="full ranking over all 20000 items"))
         store.record(ev.RunFinished(run_id=run_id, status="completed", best_epoch=0))
 
 

@@ -125,7 +125,7 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
     if spec.eval.k > dataset.num_items:
         raise ConfigError(f"eval.k: {spec.eval.k} is more than the {dataset.num_items} items of "
                           f"{dataset.name}; HR@k and NDCG@k rank the whole catalogue")
-    cache_dir = paths.data_dir() / "cache" / dataset.name
+    cache_dir = paths.content_cache_dir(dataset.name)
     inputs = encoder_inputs(spec, dataset, cache_dir)
     item_encoder = build_item_encoder(spec.encoder, inputs, spec.backbone.embed_dim,
                                       dropout=spec.backbone.dropout, device=device)

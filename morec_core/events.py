@@ -17,10 +17,11 @@ from morec_core.user_results import UserResults
 FinishStatus = Literal["completed", "pruned", "collapsed", "cancelled"]
 FINISH_STATUSES: tuple[str, ...] = ("completed", "pruned", "collapsed", "cancelled")
 
-# Every status a run row can hold. `interrupted` is set by the store, never by a run:
-# it marks a run whose process died without a word (SIGKILL, power loss, OOM killer).
+# Every status a run row can hold. `queued`: recorded before any process took it (a dashboard
+# job); `starting`: its process is loading data. `interrupted` is set by the store, never by a
+# run: it marks a run whose process died without a word (SIGKILL, power loss, OOM killer).
 RUN_STATUSES: tuple[str, ...] = (
-    "queued", "running", *FINISH_STATUSES, "failed", "interrupted",
+    "queued", "starting", "running", *FINISH_STATUSES, "failed", "interrupted",
 )
 
 

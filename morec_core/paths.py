@@ -14,6 +14,12 @@ def data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_ENV, "data")).expanduser()
 
 
+def content_cache_dir(dataset_name: str) -> Path:
+    """The content caches (title tokens, resized images, frozen features) of one prepared
+    dataset. The one home of this folder: what `morec data prepare` builds is what runs read."""
+    return data_dir() / "cache" / dataset_name
+
+
 def default_store_url() -> str:
     """The run store: $MOREC_STORE (a URL or a file path), else runs/morec.db."""
     return os.environ.get(STORE_ENV, "runs/morec.db")

@@ -14,7 +14,6 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,22 +23,8 @@ from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
 from morec_core.faults import pause_point
+from morec_core.run_context import RunContext
 from morec_core.user_results import UserResults
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunContext:
-    run_id: str
-    run_dir: Path
-    """Folder of this run's checkpoints (`last.pt`, `best.pt`)."""
-    study: str | None = None
-    arm: str | None = None
-    trial_number: int | None = None
-    resume: bool = False
-    """Continue from `run_dir/last.pt` when it exists."""
-    progress_every_s: float = 0.5
-    """Minimum seconds between Progress events."""
-
 
 LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")
 """What `last.pt` holds (written at the end of `_main_epoch`, read on resume)."""

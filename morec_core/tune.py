@@ -28,16 +28,14 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from morec_core import events as ev
-from morec_core.collapse import CollapseDetector
 from morec_core.config import RunSpec
 from morec_core.faults import pause_point
-from morec_core.runner import drive
-from morec_core.store import Store, StoreError, pid_alive
+from morec_core.processes import alive_since
+from morec_core.store import Store, StoreError
 from morec_core.store.store import HEARTBEAT_STALE_SECONDS
 from morec_core.studies import GridPoint, Study
 
@@ -326,53 +324,10 @@ def _worker_alive(attrs: dict[str, Any]) -> bool:
     if not isinstance(worker, dict) or RUN_ATTR not in attrs:
         return False
     if worker["host"] == socket.gethostname():
-        return process_alive(worker["pid"], worker["claimed_at"])
+        return alive_since(worker["pid"], worker["claimed_at"], CLOCK_SLACK_S)
     # The stale limit of run rows: a worker is judged as the run it trains would be.
     beat = max(worker["claimed_at"], attrs.get(HEARTBEAT_ATTR, 0.0))
     return time.time() - beat <= HEARTBEAT_STALE_SECONDS
-
-
-def process_alive(pid: int, since: float) -> bool:
-    """Whether process `pid` of this host is alive and was already there at `since` (epoch
-    seconds): a killed process's pid may since belong to another process."""
-    if not pid_alive(pid):
-        return False
-    started = _process_started_at(pid)
-    return started is None or started <= since + CLOCK_SLACK_S
-
-
-def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
-    """Whether the process that records a run (`running`, or reaped as `interrupted` for a stale
-    heartbeat) is still at it: on this host, its pid (started before the run's last heartbeat);
-    on another, a heartbeat younger than the store's stale limit. `morec run --resume` refuses
-    such a run."""
-    if record.status not in ("running", "interrupted") or record.pid is None:
-        return False
-    if record.host == socket.gethostname():
-        return process_alive(record.pid, record.heartbeat_at)
-    now = time.time() if now is None else now
-    return record.status == "running" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS
-
-
-def _process_started_at(pid: int) -> float | None:
-    """Start time of a process in epoch seconds, from /proc (None where there is none)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            # Field 22, starttime in clock ticks after boot; fields from 3 on follow the ")".
-            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-    boot = _boot_time()
-    return None if boot is None else boot + ticks / os.sysconf("SC_CLK_TCK")
-
-
-@cache
-def _boot_time() -> float | None:
-    try:
-        with open("/proc/stat") as handle:
-            return next(float(line.split()[1]) for line in handle if line.startswith("btime"))
-    except (OSError, StopIteration, IndexError, ValueError):
-        return None
 
 
 def _run_record(store: Store, run_id: str | None) -> RunRecord | None:
@@ -399,7 +354,7 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
     compile_networks: train.compile for the trial's network where it applies (trial_spec)."""
     import optuna
 
-    from morec_core.train import RunContext, iter_run
+    from morec_core.launch import RunContext, execute
 
     trial, point, run_id = claimed.trial, claimed.point, claimed.run_id
     ended = _run_record(store, run_id) if claimed.resume else None
@@ -412,18 +367,15 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
     # The further seeds of a selected configuration run to the end: a pruned seed would leave
     # the configuration's mean to the luckier seeds.
     pruner = [_PrunerSink(trial, point.spec.eval.selection_metric)] if point.search else []
-    # The collapse detector before the store: a NaN loss stops the run before it is recorded.
-    sinks: list[ev.Sink] = [CollapseDetector(), store, *pruner, *extra_sinks]
 
     def beat() -> None:
-        # The trial's first: before its first event the run has no row, and that beat fails.
         storage.set_trial_user_attr(claimed.trial_id, HEARTBEAT_ATTR, time.time())
-        store.heartbeat(run_id)
 
     pause_point("trial-start")
     try:
-        status = drive(iter_run(trial_spec(point, compile_networks), context), sinks,
-                       run_id=run_id, heartbeat=beat)
+        # The engine's front door: the collapse detector, the store and the heartbeat.
+        status = execute(trial_spec(point, compile_networks), context, store,
+                         sinks=[*pruner, *extra_sinks], heartbeat=beat)
     except KeyboardInterrupt:
         with store.lock(_trials_lock(point.study)):
             if _still_claimed(claimed, storage):

@@ -6,6 +6,7 @@ data in worker threads and get it back as messages. `make_app` is what the CLI a
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from textual import work
@@ -14,7 +15,9 @@ from textual.binding import Binding
 from textual.worker import Worker
 
 from morec_core import paths
-from morec_core.store import Store, open_for_reading
+from morec_core.config import RunSpec
+from morec_core.launch import queue_run
+from morec_core.store import Store, StoreError, open_for_reading
 from morec_tui.jobs import Gpu, JobQueue, JobRequest, detect_gpus
 from morec_tui.messages import JobSubmitted, OpenRun
 from morec_tui.screens.compare import CompareScreen
@@ -50,6 +53,8 @@ class MorecApp(App[None]):
         self.gpus = gpus
         """None until `nvidia-smi` has answered; [] means the CPU slot only."""
         self.studies_dir = studies_dir
+        self._settled: set[int] = set()
+        """Finished run jobs whose queued run was looked at (`_reap`)."""
         self.poll_s = poll_s
         self.reap_s = reap_s
         self._reaping: Worker[None] | None = None
@@ -76,6 +81,15 @@ class MorecApp(App[None]):
         # next round tries again.
         if not self.store.read_only:  # a store this user may only read is shown as it is
             self.store.reap_dead_runs()
+            # A run job that ended before its command started the run (cancelled while queued,
+            # its runner gone): its queued run says so.
+            for job in self.queue.jobs():
+                if job.run_id is not None and not job.active and job.id not in self._settled:
+                    self._settled.add(job.id)  # one look per finished job
+                    self.store.end_queued_run(
+                        job.run_id, "cancelled" if job.status == "cancelled" else "failed",
+                        f"job {job.id} {job.status} before the run started"
+                        + (f" ({job.note})" if job.note else ""))
 
     def action_keys(self) -> None:
         """Show or hide the panel of every key the focused widget and its screen take."""
@@ -95,8 +109,16 @@ class MorecApp(App[None]):
     @work(thread=True, exit_on_error=False, group="submit")
     def _submit_job(self, request: JobRequest) -> None:
         try:
+            if request.run_id is not None and request.spec_json is not None:
+                # The run's row first, `queued`: the job's command resumes it by id.
+                queue_run(self.store, RunSpec.from_json(request.spec_json),
+                          run_id=request.run_id, study=request.study)
             job = self.queue.submit(request)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, StoreError) as error:
+            if request.run_id is not None:
+                with contextlib.suppress(StoreError):
+                    self.store.end_queued_run(request.run_id, "failed",
+                                              f"could not queue the job: {error}")
             self.post_message(JobSubmitted(None, f"could not queue the job: {error}"))
             return
         self.post_message(JobSubmitted(job))

@@ -7,6 +7,12 @@ runner waits for free slots (oldest job first), starts the job's command with
 CUDA_VISIBLE_DEVICES set to its GPUs, records the exit status, and forwards a cancel (SIGTERM)
 to the command, which records its run as `cancelled`. Runner and command write one log,
 `<runs>/logs/job-<id>.log`. No Textual here: the dashboard reads `JobQueue.jobs()` in a worker.
+
+The file is checked on every read (issue 13): a record's argv is what a runner executes, and its
+runner_pid is what a cancel signals. A file that is not JSON, has duplicate ids, a next_id not
+above every id, or records of the wrong shape is set aside (`jobs.json.corrupt-<time>`) and the
+queue starts afresh, with one line for the dashboard in `JobQueue.problem`. A pid is signalled
+only while it is still the job's runner: the same start time and command line it recorded.
 """
 
 from __future__ import annotations
@@ -23,18 +29,33 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from morec_core.processes import (
+    pid_alive,
+    process_arguments,
+    process_matches,
+    process_start_time,
+)
+
 CPU = "cpu"
+JOB_KINDS = ("run", "study")
 JOB_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 WAIT_POLL_S = 1.0
 LOST_AFTER_S = 60.0
-_RUN_LINE = re.compile(r"^run ([0-9a-f]{32}): ", re.MULTILINE)
+_LOG_NAME = re.compile(r"job-(\d+)\.log")
+RUNNER_DIED = "job runner died"
+PID_REUSED = "runner gone (pid reused)"
+
+
+class JobFileError(ValueError):
+    """The jobs file is not one this queue wrote: one line naming the file and what is wrong."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,11 +81,19 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     runner_pid: int | None = None
+    runner_started: int | None = None
+    """The runner's start time (clock ticks since boot): with the pid, it names the runner, so a
+    reused pid is never taken for it."""
     child_pid: int | None = None
     returncode: int | None = None
     cancel_requested: bool = False
     note: str = ""
     """Why a job failed or was cancelled, in a few words."""
+    run_id: str | None = None
+    """A run job's run: recorded (`queued`) in the store before the job was submitted, so the
+    dashboard knows it by id from the start; its command is `morec run --resume RUN_ID`."""
+    spec_json: str | None = None
+    """A run job's RunSpec as JSON (what the run was queued with), for display."""
 
     @property
     def active(self) -> bool:
@@ -87,6 +116,8 @@ class JobRequest:
     study: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    run_id: str | None = None
+    spec_json: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,16 +173,10 @@ def morec_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "morec_tui.cli", *args]
 
 
-def run_argv(*, dataset: str, path: str, encoder: str, model: str, backbone: str,
-             overrides: Sequence[str], store_url: str, study: str | None = None) -> list[str]:
-    argv = morec_argv("run", "--dataset", dataset, "--encoder", encoder, "--backbone", backbone,
-                      "--storage", store_url, "--quiet")
-    argv += ["--path", path] if path else []
-    argv += ["--model", model] if model else []
-    argv += ["--study", study] if study else []
-    for override in overrides:
-        argv += ["--set", override]
-    return argv
+def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> list[str]:
+    """A run job's command: the run queued in the store under `run_id` (its spec is there)."""
+    argv = morec_argv("run", "--resume", run_id, "--storage", store_url, "--quiet")
+    return argv if stop_on_collapse else [*argv, "--no-stop-on-collapse"]
 
 
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False) -> list[str]:
@@ -168,7 +193,8 @@ class JobQueue:
         self.logs = self.root / "logs"
         self.host = socket.gethostname()
         self._spawned: dict[int, subprocess.Popen[bytes]] = {}
-        self._run_ids: dict[int, list[str]] = {}
+        self.problem: str | None = None
+        """Why the last jobs file was set aside, as of the last read; cleared by `submit`."""
 
     # --- the file -------------------------------------------------------------------
 
@@ -178,7 +204,11 @@ class JobQueue:
         with open(self.root / "jobs.json.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                state = self._read()
+                try:
+                    state = self._parse()
+                except JobFileError as error:
+                    state = self._set_aside(error)
+                self.problem = state.get("problem")
                 before = json.dumps(state, sort_keys=True)
                 yield state
                 if json.dumps(state, sort_keys=True) != before:
@@ -187,17 +217,64 @@ class JobQueue:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _read(self) -> dict[str, Any]:
+        """The state, for readers that do not lock; a bad file is set aside under the lock."""
         try:
-            state = json.loads(self.path.read_text())
+            state = self._parse()
+        except JobFileError:
+            with self._transaction() as state:  # checks again: a writer may have replaced it
+                return state
+        self.problem = state.get("problem")
+        return state
+
+    def _parse(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_bytes()
         except FileNotFoundError:
-            return {"next_id": 1, "jobs": []}
+            return self._fresh()
+        try:
+            state = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, absurd nesting
+            raise JobFileError(f"{self.path}: not valid JSON, truncated or overwritten? "
+                               f"({error})".splitlines()[0]) from error
+        problem = _state_problem(state)
+        if problem is not None:
+            raise JobFileError(f"{self.path}: {problem}")
+        return state
+
+    def _fresh(self) -> dict[str, Any]:
+        # Ids continue past the logs of jobs a lost file held: a new job never appends to an
+        # old job's log, whose run ids would become its own.
+        logged = [int(match[1]) for path in self.logs.glob("job-*.log")
+                  if (match := _LOG_NAME.fullmatch(path.name))]
+        return {"next_id": max(logged, default=0) + 1, "jobs": []}
+
+    def _set_aside(self, error: JobFileError) -> dict[str, Any]:
+        """Rename the bad file out of the way (never run a record of it); the fresh state."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        copies = 1
+        while target.exists():  # two bad files within a second: keep both
+            copies += 1
+            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{copies}")
+        os.replace(self.path, target)
+        state = {**self._fresh(), "problem": f"{error}; set aside as {target.name}, "
+                                             "the job queue started afresh"}
+        self._write(state)
         return state
 
     def _write(self, state: dict[str, Any]) -> None:
-        # Readers never lock: they see the old file or the new one, never half of one.
-        scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.write_text(json.dumps(state, indent=1, sort_keys=True))
-        os.replace(scratch, self.path)
+        # Readers never lock: they see the old file or the new one, never half of one; fsync
+        # before the rename, so that a crash leaves one of the two too, not an empty file.
+        with tempfile.NamedTemporaryFile("w", dir=self.root, prefix=f"{self.path.name}.",
+                                         suffix=".tmp", delete=False) as scratch:
+            try:
+                json.dump(state, scratch, indent=1, sort_keys=True)
+                scratch.flush()
+                os.fsync(scratch.fileno())
+            except BaseException:
+                os.unlink(scratch.name)
+                raise
+        os.replace(scratch.name, self.path)
 
     def _stored(self, job_id: int) -> Job:
         """The job as its record stands, without looking at processes."""
@@ -228,21 +305,38 @@ class JobQueue:
             with self._transaction() as state:
                 for raw in state["jobs"]:
                     job = _job(raw)
-                    if self._lost(job, now):
+                    lost = self._lost(job, now)
+                    if lost is not None:
                         raw.update(status="cancelled" if job.cancel_requested else "failed",
-                                   note=job.note or "job runner died", finished_at=time.time(),
-                                   slots=[])
+                                   note=job.note or lost, finished_at=time.time(), slots=[])
                 jobs = [_job(raw) for raw in state["jobs"]]
         return sorted(jobs, key=lambda job: job.id, reverse=True)
 
-    def _lost(self, job: Job, now: float) -> bool:
-        from morec_core.store import pid_alive  # sqlalchemy: not in the runner's start-up
-
+    def _lost(self, job: Job, now: float) -> str | None:
+        """Why an active job of this host has no runner any more; None while it has one."""
         if not job.active or job.host != self.host:
-            return False
+            return None
         if job.runner_pid is None:  # its dashboard died between queueing it and starting it
-            return now - job.created_at > LOST_AFTER_S
-        return not pid_alive(job.runner_pid)
+            return RUNNER_DIED if now - job.created_at > LOST_AFTER_S else None
+        return self._runner_gone(job)
+
+    def _runner_gone(self, job: Job) -> str | None:
+        """Why the job's runner_pid no longer names its runner (a note); None while it does, or
+        while the runner is on its way out (the next look finds it dead)."""
+        pid = job.runner_pid
+        if pid is None or self._is_runner(job):
+            return None
+        if not pid_alive(pid):
+            return RUNNER_DIED
+        if process_start_time(pid) == job.runner_started and not process_arguments(pid):
+            return None  # exiting: its command line is gone a moment before it is a zombie
+        return PID_REUSED
+
+    def _is_runner(self, job: Job) -> bool:
+        """Whether the job's runner_pid still names its runner: the start time it recorded and
+        its command line. Whatever else holds that pid now is never signalled."""
+        return job.runner_pid is not None and process_matches(
+            job.runner_pid, job.runner_started, _runner_argv(job.id, self.root)[2:])
 
     def job(self, job_id: int) -> Job:
         for job in self.jobs():
@@ -258,36 +352,49 @@ class JobQueue:
         self.logs.mkdir(parents=True, exist_ok=True)
         with self._transaction() as state:
             job_id = state["next_id"]
-            state["next_id"] += 1
             job = Job(id=job_id, kind=request.kind, label=request.label, argv=request.argv,
                       candidates=candidates, slots_needed=request.slots_needed,
                       study=request.study, env=dict(request.env),
                       cwd=str(Path(request.cwd or os.getcwd()).resolve()), host=self.host,
-                      log=str(self.logs / f"job-{job_id}.log"), created_at=time.time())
-            state["jobs"].append(_jsonable(dataclasses.asdict(job)))
+                      log=str(self.logs / f"job-{job_id}.log"), created_at=time.time(),
+                      run_id=request.run_id, spec_json=request.spec_json)
+            record = _jsonable(dataclasses.asdict(job))
+            problem = _record_problem(record)
+            if problem is not None:  # refused now, not by every later read of the file
+                raise ValueError(f"cannot queue this job: {problem}")
+            state["next_id"] += 1
+            state["jobs"].append(record)
+            state.pop("problem", None)  # a set-aside file stays news until the next job
         with open(job.log, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "morec_tui.jobs", str(job.id), "--root", str(self.root)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=job.cwd, start_new_session=True)
+                _runner_argv(job.id, self.root), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, cwd=job.cwd, start_new_session=True)
         self._spawned[process.pid] = process
+        # Popen returns after the exec, and the pid stays ours until we reap it: this start
+        # time and command line are the runner's.
+        started = process_start_time(process.pid)
         with self._transaction() as state:
             for raw in state["jobs"]:
-                if raw["id"] == job.id and raw["runner_pid"] is None:
-                    raw["runner_pid"] = process.pid
+                if raw["id"] == job.id and raw.get("runner_pid") is None:
+                    raw.update(runner_pid=process.pid, runner_started=started)
         return self.job(job.id)
 
     def cancel(self, job_id: int, *, force: bool = False) -> Job:
         """Ask the runner to stop the job (SIGTERM, forwarded to the command); `force` kills the
-        job's whole process group at once (SIGKILL)."""
+        job's whole process group at once (SIGKILL). Only a pid that is still the job's runner
+        is signalled; a job of another host is only marked, for its runner to see."""
         if not self.job(job_id).active:
             return self.job(job_id)
-        from morec_core.store import pid_alive
-
         job = self._update(job_id, cancel_requested=True)
-        if job.runner_pid is None or not pid_alive(job.runner_pid):
-            return self._update(job_id, status="cancelled", finished_at=time.time(), slots=[],
-                                note="cancelled before its runner started")
+        if job.host != self.host:
+            return job
+        if job.runner_pid is None:
+            return self._end_active(job_id, "cancelled before its runner started")
+        gone = self._runner_gone(job)
+        if gone is not None:
+            return self._end_active(job_id, gone)
+        if not self._is_runner(job):
+            return job  # exiting already: nothing to signal
         with contextlib.suppress(ProcessLookupError):  # it ended meanwhile: nothing to stop
             if force:
                 os.killpg(job.runner_pid, signal.SIGKILL)
@@ -295,16 +402,24 @@ class JobQueue:
                 os.kill(job.runner_pid, signal.SIGTERM)
         return job
 
+    def _end_active(self, job_id: int, note: str) -> Job:
+        """Mark a job cancelled unless its runner recorded an end meanwhile."""
+        with self._transaction() as state:
+            for raw in state["jobs"]:
+                if raw["id"] == job_id:
+                    if raw["status"] in ACTIVE:
+                        raw.update(status="cancelled", finished_at=time.time(), slots=[],
+                                   note=note)
+                    return _job(raw)
+        raise KeyError(f"no job {job_id} in {self.path}")
+
     def run_ids(self, job: Job) -> list[str]:
-        """Ids of the runs a job's command announced in its log (`morec run` prints one)."""
-        if job.id in self._run_ids and not job.active:
-            return self._run_ids[job.id]
-        found = list(dict.fromkeys(_RUN_LINE.findall(_head(Path(job.log)))))
-        self._run_ids[job.id] = found
-        return found
+        """The runs of a job: a run job's own, known from its record (a study's runs are the
+        study's, in the store)."""
+        return [job.run_id] if job.run_id else []
 
     def job_of_run(self, run_id: str, host: str, pid: int | None) -> Job | None:
-        """The job that ran a run: by the run id in its log, or by the pid of its command."""
+        """The job that ran a run: by its run id, or by the pid of its command."""
         for job in self.jobs():
             if run_id in self.run_ids(job):
                 return job
@@ -321,7 +436,8 @@ class JobQueue:
             granted = assign(jobs)
             for raw in state["jobs"]:
                 if raw["id"] == job_id:
-                    raw["runner_pid"] = os.getpid()
+                    raw.update(runner_pid=os.getpid(),
+                               runner_started=process_start_time(os.getpid()))
                     if job_id in granted and raw["status"] == "queued":
                         raw.update(status="running", slots=list(granted[job_id]),
                                    started_at=time.time())
@@ -400,14 +516,6 @@ def tail(path: Path, *, max_lines: int = 200, max_bytes: int = 64 * 1024) -> lis
     return [line.rsplit("\r", 1)[-1] for line in lines[-max_lines:]]
 
 
-def _head(path: Path, max_bytes: int = 256 * 1024) -> str:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(max_bytes).decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
 def _slot_name(slot: str) -> str:
     return "CPU" if slot == CPU else f"GPU {slot}"
 
@@ -417,10 +525,122 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
             for key, value in values.items()}
 
 
+def _runner_argv(job_id: int, root: Path) -> list[str]:
+    """A job's runner command; its arguments after the interpreter identify the runner."""
+    return [sys.executable, "-m", "morec_tui.jobs", str(job_id), "--root", str(root)]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number in JSON")
+
+
+def _json_name(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def _or_none(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _is_positive(value: Any) -> bool:
+    # A pid of 0 or -1 would signal a whole process group, or every process we may signal.
+    return _is_int(value) and value > 0
+
+
+# What each field of a record must hold, and how a message says it; a test checks that every
+# field of Job is here.
+_FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "id": (_is_positive, "a positive integer"),
+    "kind": (lambda value: value in JOB_KINDS, " or ".join(JOB_KINDS)),
+    "label": (lambda value: isinstance(value, str), "a string"),
+    "argv": (lambda value: _is_strings(value) and bool(value), "a non-empty list of strings"),
+    "candidates": (lambda value: _is_strings(value) and bool(value),
+                   "a non-empty list of strings"),
+    "slots_needed": (_is_positive, "a positive integer"),
+    "status": (lambda value: value in JOB_STATUSES, "one of " + ", ".join(JOB_STATUSES)),
+    "slots": (_is_strings, "a list of strings"),
+    "study": (_or_none(lambda value: isinstance(value, str)), "a string or null"),
+    "env": (lambda value: isinstance(value, dict)
+            and all(isinstance(item, str) for item in (*value, *value.values())),
+            "an object of strings"),
+    "cwd": (lambda value: isinstance(value, str), "a string"),
+    "host": (lambda value: isinstance(value, str), "a string"),
+    "log": (lambda value: isinstance(value, str), "a string"),
+    "created_at": (_is_number, "a number"),
+    "started_at": (_or_none(_is_number), "a number or null"),
+    "finished_at": (_or_none(_is_number), "a number or null"),
+    "runner_pid": (_or_none(_is_positive), "a positive integer or null"),
+    "runner_started": (_or_none(_is_int), "an integer or null"),
+    "child_pid": (_or_none(_is_positive), "a positive integer or null"),
+    "returncode": (_or_none(_is_int), "an integer or null"),
+    "cancel_requested": (lambda value: isinstance(value, bool), "a boolean"),
+    "note": (lambda value: isinstance(value, str), "a string"),
+    "run_id": (_or_none(lambda value: isinstance(value, str)
+                        and re.fullmatch(r"[0-9a-f]{32}", value) is not None),
+               "a run id (32 hex digits) or null"),
+    "spec_json": (_or_none(lambda value: isinstance(value, str)), "a string or null"),
+}
+_REQUIRED = tuple(f.name for f in dataclasses.fields(Job)
+                  if f.default is dataclasses.MISSING
+                  and f.default_factory is dataclasses.MISSING)
+
+
+def _record_problem(record: Any) -> str | None:
+    """What is wrong with one job record, or None. Unknown keys pass: a newer morec's fields."""
+    if not isinstance(record, dict):
+        return f"{_json_name(record)}, not an object"
+    missing = [name for name in _REQUIRED if name not in record]
+    if missing:
+        return f"no {missing[0]}"
+    for name, (check, expected) in _FIELD_CHECKS.items():
+        if name in record and not check(record[name]):
+            return f"{name} is {record[name]!r:.40}, not {expected}"
+    return None
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a parsed jobs file, or None: its shape, and ids that are unique and
+    below next_id (a duplicate would make a new job's runner run another job's command)."""
+    if not isinstance(state, dict):
+        return f"holds {_json_name(state)}, not an object"
+    next_id, records = state.get("next_id"), state.get("jobs")
+    if not _is_positive(next_id):
+        return f"next_id is {next_id!r:.40}, not a positive integer"
+    if not isinstance(records, list):
+        return f"jobs is {_json_name(records)}, not a list"
+    if not isinstance(state.get("problem", ""), str):
+        return "problem is not a string"
+    seen: set[int] = set()
+    for index, record in enumerate(records):
+        problem = _record_problem(record)
+        if problem is not None:
+            return f"jobs[{index}]: {problem}"
+        if record["id"] in seen:
+            return f"job id {record['id']} appears twice"
+        if record["id"] >= next_id:
+            return f"next_id {next_id} is not above job id {record['id']}"
+        seen.add(record["id"])
+    return None
+
+
 def _job(raw: dict[str, Any]) -> Job:
     known = {f.name for f in dataclasses.fields(Job)}
-    values = {key: tuple(value) if isinstance(value, list) else value
-              for key, value in raw.items() if key in known}
+    values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in raw.items() if key in known}
     return Job(**values)
 
 

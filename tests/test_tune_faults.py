@@ -20,7 +20,8 @@ import pytest
 
 from morec_core import events as ev
 from morec_core.faults import MARKER_ENV, PAUSE_AT_ENV
-from morec_core.store import Store
+from morec_core.processes import alive_since
+from morec_core.store import Store, run_process_alive
 from morec_core.studies import find_study
 from morec_core.tune import (
     arm_study_name,
@@ -28,9 +29,7 @@ from morec_core.tune import (
     enqueue_grid,
     optuna_storage,
     optuna_url_for,
-    process_alive,
     recover_dead_trials,
-    run_process_alive,
     work,
 )
 from tests.synthetic import write_chain_dataset
@@ -375,14 +374,14 @@ def _record_completed_run(store, run_id, best_value):
 
 def test_process_alive_tells_a_reused_pid_from_the_process_that_claimed(tmp_path):
     now = time.time()
-    assert process_alive(os.getpid(), now)
+    assert alive_since(os.getpid(), now)
     # This process started before `now`; a claim recorded an hour before it started was not
     # this process's, whatever the pid says.
     started = now - time.monotonic() - 3600  # before boot: before any process
-    assert not process_alive(os.getpid(), started)
+    assert not alive_since(os.getpid(), started)
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True, check=True)
-    assert not process_alive(int(finished.stdout), now)
+    assert not alive_since(int(finished.stdout), now)
 
 
 def test_resume_refuses_a_run_whose_process_is_alive(tmp_path, monkeypatch):

@@ -1,5 +1,7 @@
 """The run store: SQLite by default, PostgreSQL by URL."""
 
+# pid_alive: its home is morec_core.processes; kept here for callers of the store.
+from morec_core.processes import pid_alive
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.store import (
     Store,
@@ -7,8 +9,8 @@ from morec_core.store.store import (
     StoreNotWritableError,
     normalize_url,
     open_for_reading,
-    pid_alive,
+    run_process_alive,
 )
 
 __all__ = ["CurvePoint", "Curves", "RunRecord", "Store", "StoreError", "StoreNotWritableError",
-           "StudyRecord", "normalize_url", "open_for_reading", "pid_alive"]
+           "StudyRecord", "normalize_url", "open_for_reading", "pid_alive", "run_process_alive"]

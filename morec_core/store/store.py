@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
+from morec_core.processes import alive_since
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import (
     SCHEMA_VERSION,
@@ -383,27 +384,74 @@ class Store:
     def heartbeat(self, run_id: str) -> None:
         self.record(ev.Heartbeat(run_id=run_id))
 
-    def _record_started(self, session: Session, event: ev.RunStarted) -> None:
+    def create_run(self, run_id: str, spec: dict[str, Any], spec_key: str, *, status: str,
+                   study: str | None = None, arm: str | None = None,
+                   trial_number: int | None = None, selection_metric: str = "") -> None:
+        """The row of a run before its first event (`launch.queue_run`: `queued`, no process
+        yet; `launch.execute`: `starting`, this process, loading data). An existing row keeps
+        its results; only a `queued` one moves on to `starting`."""
+        if status not in ("queued", "starting"):
+            raise ValueError(f"create_run: status {status!r} is not queued or starting")
+        now = time.time()
+        with Session(self._writer()) as session, session.begin():
+            run = session.get(RunRow, run_id)
+            if run is None:
+                run = self._new_run(session, run_id, spec, spec_key, study=study, arm=arm,
+                                    trial_number=trial_number,
+                                    selection_metric=selection_metric, now=now)
+                run.status = status
+            elif status == "starting" and run.status == "queued":
+                run.status = status
+            if status == "starting" and run.status == "starting":
+                run.host, run.pid, run.heartbeat_at = socket.gethostname(), os.getpid(), now
+
+    def end_queued_run(self, run_id: str, status: str, reason: str) -> bool:
+        """A queued run whose job ended before any process started it (cancelled, or its runner
+        failed): `cancelled` or `failed` with the reason. False when the run had started."""
+        if status not in ("cancelled", "failed"):
+            raise ValueError(f"end_queued_run: status {status!r} is not cancelled or failed")
+        with Session(self._writer()) as session, session.begin():
+            run = session.get(RunRow, run_id)
+            if run is None or run.status != "queued":
+                return False
+            run.status, run.finished_at = status, time.time()
+            if status == "failed":
+                run.error = reason
+            else:
+                run.status_reason = reason
+            return True
+
+    def _new_run(self, session: Session, run_id: str, spec: dict[str, Any], spec_key: str, *,
+                 study: str | None, arm: str | None, trial_number: int | None,
+                 selection_metric: str, now: float) -> RunRow:
         study_id = None
-        if event.study is not None:
-            study = session.scalar(select(StudyRow).where(StudyRow.name == event.study))
-            if study is None:
-                study = StudyRow(name=event.study, description="", created_at=event.time)
-                session.add(study)
+        if study is not None:
+            found = session.scalar(select(StudyRow).where(StudyRow.name == study))
+            if found is None:
+                found = StudyRow(name=study, description="", created_at=now)
+                session.add(found)
                 session.flush()
-            study_id = study.id
+            study_id = found.id
+        data, encoder, backbone = _labels(spec)
+        run = RunRow(
+            id=run_id, study_id=study_id, arm=arm or "", trial_number=trial_number,
+            spec_json=json.dumps(spec, sort_keys=True), spec_key=spec_key,
+            seed=int(spec.get("train", {}).get("seed", 0)), dataset=data, encoder=encoder,
+            backbone=backbone, started_at=now, heartbeat_at=now, status="queued",
+            selection_metric=selection_metric)
+        session.add(run)
+        return run
+
+    def _record_started(self, session: Session, event: ev.RunStarted) -> None:
         run = session.get(RunRow, event.run_id)
         if run is None:
-            data, encoder, backbone = _labels(event.spec)
-            run = RunRow(
-                id=event.run_id, study_id=study_id, arm=event.arm or "",
-                trial_number=event.trial_number,
-                spec_json=json.dumps(event.spec, sort_keys=True), spec_key=event.spec_key,
-                seed=int(event.spec.get("train", {}).get("seed", 0)),
-                dataset=data, encoder=encoder, backbone=backbone,
-                started_at=event.time, selection_metric=event.selection_metric,
-            )
-            session.add(run)
+            run = self._new_run(session, event.run_id, event.spec, event.spec_key,
+                                study=event.study, arm=event.arm,
+                                trial_number=event.trial_number,
+                                selection_metric=event.selection_metric, now=event.time)
+        # A queued run is started now; a resumed one keeps its first start.
+        if run.status in ("queued", "starting"):
+            run.started_at = event.time
         # A resumed run starts again under the same id: it keeps its metrics and best epoch.
         run.status = "running"
         run.status_reason = ""
@@ -446,17 +494,21 @@ class Store:
 
     def reap_dead_runs(self, stale_after_s: float = HEARTBEAT_STALE_SECONDS,
                        now: float | None = None) -> list[str]:
-        """Mark `interrupted` every running run whose process is gone or whose heartbeat is stale.
+        """Mark `interrupted` every starting or running run whose process is gone or whose
+        heartbeat is stale (resumable with `morec run --resume`).
 
         Same host: the pid is checked directly. Other hosts: only the heartbeat can tell.
-        Returns the ids marked.
+        Returns the ids marked. A `queued` run has no process yet: its job says how it ended.
         """
         now = time.time() if now is None else now
         host = socket.gethostname()
         marked: list[str] = []
         with Session(self._writer()) as session, session.begin():
-            for run in session.scalars(select(RunRow).where(RunRow.status == "running")):
-                gone = run.host == host and run.pid is not None and not pid_alive(run.pid)
+            for run in session.scalars(select(RunRow).where(
+                    RunRow.status.in_(("starting", "running")))):
+                # Alive since its last heartbeat: a pid reused by another process is no proof.
+                gone = (run.host == host and run.pid is not None
+                        and not alive_since(run.pid, run.heartbeat_at))
                 stale = now - run.heartbeat_at > stale_after_s
                 if gone or stale:
                     run.status = "interrupted"
@@ -674,20 +726,17 @@ def _metric_value(value: float | None) -> float:
     return math.nan if value is None else value
 
 
-def pid_alive(pid: int) -> bool:
-    """True if a process with this pid exists on this host and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
+    """Whether the process that records a run (`starting`, `running`, or reaped as
+    `interrupted` for a stale heartbeat) is still at it: on this host, its pid, started before
+    the run's last heartbeat (a reused pid does not count); on another, a heartbeat younger than
+    the stale limit. `morec run --resume` refuses such a run."""
+    if record.status not in ("starting", "running", "interrupted") or record.pid is None:
         return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-        return state not in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+    if record.host == socket.gethostname():
+        return alive_since(record.pid, record.heartbeat_at)
+    now = time.time() if now is None else now
+    return record.status != "interrupted" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS
 
 
 def _labels(spec: dict[str, Any]) -> tuple[str, str, str]:

@@ -101,7 +101,8 @@ def prepare(
     overrides: SetOption = None,
     require_content: ContentOption = True,
     tokenizer: Annotated[str | None, typer.Option(
-        help="Build the title token cache with this tokenizer (a local folder or hub id).")] = None,
+        help="Build the title token cache with the tokenizer of this text model: a packaged "
+             "short name (minilm-l6), a local folder or a hub id, as in encoder.model.")] = None,
     images: Annotated[bool | None, typer.Option(
         "--images/--no-images",
         help="Build the image cache (default: when data.modality=image).")] = None,
@@ -112,20 +113,21 @@ def prepare(
         from morec_core.data.prepare import ensure_prepared, load_prepared
         from morec_core.data.stats import dataset_stats
         from morec_core.data.tokens import token_cache
-        from morec_core.paths import data_dir
+        from morec_core.paths import content_cache_dir
 
         config = data_config(source, path, overrides)
         folder = ensure_prepared(config, require_content=require_content)
         dataset = load_prepared(folder)
         typer.echo(_table(dataset.name, dataset_stats(dataset)))
         typer.echo(f"prepared: {folder}")
-        cache_dir = data_dir() / "cache"
+        # The very folder and tokenizer a run of this dataset reads (build.encoder_inputs).
+        cache_dir = content_cache_dir(dataset.name)
         if tokenizer:
-            from transformers import AutoTokenizer
+            from morec_core.encoders.text import load_tokenizer
 
             try:
-                loaded = AutoTokenizer.from_pretrained(tokenizer)
-            except OSError as error:  # not a folder with tokenizer files, and no hub access
+                loaded = load_tokenizer(tokenizer)
+            except (OSError, ValueError) as error:  # no tokenizer files there, no hub access
                 raise DataError(f"cannot load a tokenizer ({error})", path=tokenizer) from None
             tokens = token_cache(dataset.content.titles, loaded,
                                  max_tokens=config.max_title_tokens, cache_dir=cache_dir)

@@ -46,19 +46,20 @@ def run_command(
     metrics of that epoch are printed at the end.
     """
     from morec_core import paths
-    from morec_core.collapse import CollapseDetector
     from morec_core.config import ConfigError, RunSpec
     from morec_core.distributed import is_main_process
-    from morec_core.events import Sink, new_run_id
-    from morec_core.runner import drive
-    from morec_core.store import Store, StoreError
-    from morec_core.train import RunContext, iter_run
-    from morec_core.tune import run_process_alive
+    from morec_core.events import new_run_id
+    from morec_core.launch import RunContext, execute, spec_from_options
+    from morec_core.store import Store, StoreError, run_process_alive
 
     main = is_main_process()
     # Set in the processes torchrun starts, not in the one the user started.
     launched = "LOCAL_RANK" in os.environ
     try:
+        # The spec before the store: a rejected setting leaves no empty store behind.
+        spec = None if resume else spec_from_options(
+            dataset=dataset, path=path, encoder=encoder, model=model, backbone=backbone,
+            overrides=overrides or ())
         run_store = Store(store or paths.default_store_url())
         if resume:
             previous = run_store.run(resume)
@@ -72,12 +73,10 @@ def run_command(
             run_id = resume
             study = study or previous.study
         else:
-            spec = RunSpec().with_overrides([
-                f"data.source={dataset}", f"data.path={path}", f"encoder.name={encoder}",
-                f"encoder.model={model}", f"backbone.name={backbone}", *(overrides or [])])
             run_id = run_id_option or new_run_id()
     except (ConfigError, StoreError) as error:
         fail(str(error))
+    assert spec is not None
     if nproc_per_node > 1 and not launched:
         _relaunch_under_torchrun(nproc_per_node, run_id)
 
@@ -93,13 +92,9 @@ def run_command(
             typer.echo(f"run {run_id}: train.compile: the first training steps and the first "
                        "evaluation compile the network (a minute or more each)", err=True)
     try:
-        # Under torchrun only rank 0 yields events; the other ranks only train. The collapse
-        # detector before the store: a NaN loss stops the run before it is recorded.
-        sinks: list[Sink] = (
-            [*([CollapseDetector()] if stop_on_collapse else []), run_store, console]
-            if main else [])
-        status = drive(iter_run(spec, context), sinks, run_id=run_id,
-                       heartbeat=(lambda: run_store.heartbeat(run_id)) if main else None)
+        # Under torchrun only rank 0 records; the other ranks only train.
+        status = execute(spec, context, run_store, sinks=[console],
+                         stop_on_collapse=stop_on_collapse, record=main)
     except KeyboardInterrupt:
         typer.echo(f"run {run_id}: cancelled; continue with `morec run --resume {run_id}`", err=True)
         raise typer.Exit(code=130) from None

@@ -96,6 +96,11 @@ class JobsScreen(PollingScreen):
             show_log(self.query_one("#job-log", Log), old[1] if old and old[0] == log[0] else [],
                      message.log)
         self.loaded()
+        job_file = self.app.queue.problem  # type: ignore[attr-defined]
+        if job_file:  # a jobs file set aside (issue 13): shown until the next job is queued
+            problem = self.query_one("#problem", Static)
+            problem.update(f"⚠ {escape(job_file)}")
+            problem.display = True
 
     def _show_bar(self) -> None:
         running = [job for job in self.jobs if job.status == "running"]

@@ -25,7 +25,9 @@ from textual.widgets import (
     Static,
 )
 
-from morec_core.config import ConfigError, RunSpec
+from morec_core.config import ConfigError
+from morec_core.events import new_run_id
+from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
 from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
 
@@ -159,18 +161,16 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             raise ConfigError(f"overrides: {error}") from None
         if not values["dataset"] or not values["encoder"] or not values["backbone"]:
             raise ConfigError("dataset, encoder and backbone are needed")
-        # The same check `morec run` makes, here where a typo can still be fixed.
-        RunSpec().with_overrides([
-            f"data.source={values['dataset']}", f"data.path={values['path']}",
-            f"encoder.name={values['encoder']}", f"encoder.model={values['model']}",
-            f"backbone.name={values['backbone']}", *overrides])
+        # The spec `morec run` would make, checked here where a typo can still be fixed; the
+        # job carries it and the run id it is queued under, not flags to be parsed again.
+        spec = spec_from_options(overrides=overrides, **values)
         label = " ".join([values["dataset"], values["encoder"] + (
             f":{values['model']}" if values["model"] else ""), values["backbone"], *overrides])
-        argv = run_argv(overrides=overrides, store_url=self.store_url, **values)
-        if not self.query_one("#stop-on-collapse", Checkbox).value:
-            argv.append("--no-stop-on-collapse")
+        run_id = new_run_id()
+        argv = run_argv(run_id, self.store_url,
+                        stop_on_collapse=self.query_one("#stop-on-collapse", Checkbox).value)
         return JobRequest(kind="run", label=label, argv=tuple(argv), candidates=candidates,
-                          env=env, cwd=os.getcwd())
+                          env=env, cwd=os.getcwd(), run_id=run_id, spec_json=spec.to_json())
 
 
 def _field(name: str, widget: Input | Select[str]) -> ComposeResult:

@@ -97,7 +97,7 @@ class RunDetailScreen(PollingScreen):
 
 
 def _title(run: RunRecord) -> str:
-    style = STATUS_STYLES.get(run.status, "")
+    style = STATUS_STYLES.get(run.status) or "default"  # "[]" would not be markup
     where = " / ".join(part for part in (run.study, run.arm) if part)
     return (f"run [b]{run.id[:8]}[/b] · [{style}]{run.status}[/] · "
             f"{escape(where or 'no study')} · {escape(run.dataset)}")
@@ -119,7 +119,8 @@ def _summary(run: RunRecord, test: dict[str, float]) -> str:
     ]
     why = run.error or run.status_reason
     if why:
-        lines.append(f"[{STATUS_STYLES.get(run.status, '')}]{run.status}[/]: {escape(why)}")
+        lines.append(f"[{STATUS_STYLES.get(run.status) or 'default'}]{run.status}[/]: "
+                     f"{escape(why)}")
     return "\n".join(lines)
 
 

@@ -31,10 +31,11 @@ from morec_core.events import RUN_STATUSES
 from morec_core.stats import seed_interval
 from morec_core.store import RunRecord
 
+# One style for every status a run row can hold (events.RUN_STATUSES; a test checks).
 STATUS_STYLES = {
-    "queued": "dim", "running": "bold cyan", "completed": "green", "pruned": "dim",
-    "collapsed": "bold white on red", "failed": "bold red", "interrupted": "yellow",
-    "cancelled": "dim",
+    "queued": "dim", "starting": "cyan", "running": "bold cyan", "completed": "green",
+    "pruned": "dim", "collapsed": "bold white on red", "failed": "bold red",
+    "interrupted": "yellow", "cancelled": "dim",
 }
 ALL = "*"
 NO_STUDY = "-"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -64,8 +65,37 @@ def test_prepare_builds_the_caches_asked_for(tmp_path, data_root, write_pairs, t
                                  "--tokenizer", str(tmp_path / "tok"), "--no-images"])
     assert result.exit_code == 0, result.output
     assert "tokens: " in result.output and "(13, 30)" in result.output
-    assert len(list((data_root / "cache").glob("tokens-*.npz"))) == 1
-    assert not list((data_root / "cache").glob("images-*"))
+    assert len(list((data_root / "cache" / "toy").glob("tokens-*.npz"))) == 1
+    assert not list((data_root / "cache").rglob("images-*"))
+
+
+def test_the_cache_prepare_builds_is_the_one_a_run_reads(tmp_path, data_root, write_pairs,
+                                                         monkeypatch):
+    """`morec data prepare --tokenizer minilm-l6` (the packaged name a run's encoder.model
+    takes): the run then finds the token cache and tokenizes nothing."""
+    from morec_core import build
+    from morec_core.config import RunSpec
+    from morec_core.data import tokens
+    from morec_core.data.prepare import ensure_prepared, load_prepared
+
+    folder = write_pairs(tmp_path / "toy", SEQUENCES, TITLES)
+    result = runner.invoke(app, ["data", "prepare", "pairs", "--path", str(folder),
+                                 "--tokenizer", "minilm-l6", "--no-images"])
+    assert result.exit_code == 0, result.output
+    [built] = re.findall(r"tokens: (\S+)", result.output)
+
+    def no_tokenizing(*args, **kwargs):
+        raise AssertionError("the run tokenized again: it did not find prepare's cache")
+
+    monkeypatch.setattr(tokens, "tokenize", no_tokenizing)
+    spec = RunSpec().with_overrides(["data.source=pairs", f"data.path={folder}",
+                                     "encoder.name=text", "encoder.model=minilm-l6"])
+    dataset = load_prepared(ensure_prepared(spec.data))
+    from morec_core import paths
+
+    inputs = build.encoder_inputs(spec, dataset, paths.content_cache_dir(dataset.name))
+    assert inputs.token_ids is not None and inputs.token_ids.shape[0] == 13
+    assert [str(path) for path in (data_root / "cache" / "toy").glob("tokens-*.npz")] == [built]
 
 
 def test_download_of_a_manual_dataset_explains_how(data_root):

@@ -155,7 +155,7 @@ def write_jobs(runs_dir: Path, host: str) -> None:
         Job(id=3, kind="run", label="demo id sasrec", argv=("morec", "run"), candidates=("cpu",),
             status="cancelled", host=host, created_at=T0 + 5000, started_at=T0 + 5001,
             finished_at=T0 + 5090, returncode=-15, cancel_requested=True,
-            note="killed by signal 15"),
+            note="killed by signal 15", run_id="c1" * 16),
     ]
     raw = []
     for job in jobs:

@@ -100,3 +100,10 @@ def test_g_groups_the_runs_that_differ_only_by_seed(filled):
         assert not screen.grouped and len(table.keys) == len(PLANS) + 2
 
     drive(app_on(filled), body)
+
+
+def test_every_run_status_has_a_style():
+    from morec_core.events import RUN_STATUSES
+    from morec_tui.widgets.runs_table import STATUS_STYLES
+
+    assert set(STATUS_STYLES) == set(RUN_STATUSES)

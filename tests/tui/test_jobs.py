@@ -1,14 +1,22 @@
-"""The job queue without the UI: slots, order, exit status, cancel, a runner that dies."""
+"""The job queue without the UI: slots, order, exit status, cancel, a runner that dies, and a
+jobs file that cannot be trusted (issue 13)."""
 
+import dataclasses
+import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import time
 
 import pytest
 
+from morec_core.processes import process_start_time
 from morec_tui.jobs import (
+    _FIELD_CHECKS,
     CPU,
+    PID_REUSED,
     Gpu,
     Job,
     JobQueue,
@@ -80,7 +88,8 @@ def test_cancel_a_running_and_a_queued_job(tmp_path):
     queue = JobQueue(tmp_path)
     running = queue.submit(python_job("import time; time.sleep(60)"))
     queued = queue.submit(python_job("print('never')"))
-    wait_until(queue, running.id, lambda j: j.child_pid is not None)
+    started = wait_until(queue, running.id, lambda j: j.child_pid is not None)
+    assert started.runner_started == process_start_time(started.runner_pid)
     queue.cancel(queued.id)
     queue.cancel(running.id)
     stopped = wait_until(queue, running.id, lambda j: not j.active)
@@ -130,3 +139,143 @@ def test_gpus_come_from_nvidia_smi_within_cuda_visible_devices(tmp_path, monkeyp
     assert [gpu.index for gpu in detect_gpus()] == ["1"]
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
     assert detect_gpus() == []
+
+
+# --- a jobs file that cannot be trusted ---------------------------------------------------
+
+def record(job_id, marker, **fields):
+    """A job record as the file holds it, whose command would create `marker`."""
+    job = Job(id=job_id, kind="run", label=f"forged {job_id}", candidates=(CPU,),
+              argv=(sys.executable, "-c", f"open({str(marker)!r}, 'w')"), **fields)
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in dataclasses.asdict(job).items()}
+
+
+def bad_files(marker):
+    """name -> (what the file holds, words of the message)."""
+    valid = json.dumps({"next_id": 2, "jobs": [record(1, marker)]})
+    return {
+        "a duplicate id": (json.dumps({"next_id": 3, "jobs": [
+            record(1, marker, status="completed"), record(1, marker)]}), "job id 1 appears twice"),
+        "an id equal to next_id": (json.dumps({"next_id": 1, "jobs": [record(1, marker)]}),
+                                   "next_id 1 is not above job id 1"),
+        "a truncated file": (valid[:len(valid) // 2], "not valid JSON"),
+        "not JSON": ("jobs: none\n", "not valid JSON"),
+        "a list": ("[]", "holds a list, not an object"),
+        "an argv of the wrong shape": (json.dumps({"next_id": 2, "jobs": [
+            {**record(1, marker), "argv": "touch x"}]}), "jobs[0]: argv is 'touch x'"),
+        "a pid addressing every process": (json.dumps({"next_id": 2, "jobs": [
+            record(1, marker, status="running", runner_pid=-1)]}), "jobs[0]: runner_pid is -1"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_files("")))
+def test_a_bad_jobs_file_is_set_aside_and_never_run(tmp_path, case):
+    marker = tmp_path / "forged-job-ran"
+    text, words = bad_files(marker)[case]
+    (tmp_path / "jobs.json").write_text(text)
+    queue = JobQueue(tmp_path)
+    assert queue.jobs() == []
+    problem = queue.problem
+    assert problem is not None and "\n" not in problem
+    assert str(tmp_path / "jobs.json") in problem and words in problem
+    [aside] = tmp_path.glob("jobs.json.corrupt-*")
+    assert aside.read_text() == text and aside.name in problem
+    # The queue starts afresh; the next job runs its own command, not a forged one.
+    done = wait_until(queue, queue.submit(python_job("print('mine')")).id, lambda j: not j.active)
+    assert done.status == "completed" and "mine" in open(done.log).read()
+    assert not marker.exists() and queue.problem is None
+    assert list(tmp_path.glob("*.tmp")) == []
+
+
+def test_a_runner_that_meets_a_bad_file_runs_nothing_and_the_dashboard_hears_of_it(tmp_path):
+    marker = tmp_path / "forged-job-ran"
+    text, words = bad_files(marker)["an id equal to next_id"]
+    (tmp_path / "jobs.json").write_text(text)
+    runner = subprocess.run([sys.executable, "-m", "morec_tui.jobs", "1", "--root", str(tmp_path)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert runner.returncode != 0 and "no job 1" in runner.stderr
+    assert not marker.exists() and len(list(tmp_path.glob("jobs.json.corrupt-*"))) == 1
+    queue = JobQueue(tmp_path)
+    assert queue.jobs() == [] and words in queue.problem
+
+
+def test_two_bad_files_in_a_row_are_both_kept_and_ids_continue_past_old_logs(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "job-7.log").write_text("the log of a job of a lost file\n")
+    for text in ("{", "[]"):
+        (tmp_path / "jobs.json").write_text(text)
+        JobQueue(tmp_path).jobs()
+    assert sorted(path.read_text() for path in tmp_path.glob("jobs.json.corrupt-*")) == ["[]", "{"]
+    assert JobQueue(tmp_path).submit(python_job("pass")).id == 8  # job-7.log is not appended to
+
+
+def forged_running(tmp_path, pid, started):
+    """Running jobs of this host that claim the process `pid` as their runner: job 1 with its
+    true start time (but not a runner's command line), job 2 with another start time (the pid
+    was reused), job 3 with none recorded."""
+    marker = tmp_path / "forged-job-ran"
+    host = socket.gethostname()
+    runs = [record(job_id, marker, status="running", slots=[CPU], host=host, runner_pid=pid,
+                   runner_started=value, created_at=time.time(), started_at=time.time())
+            for job_id, value in ((1, started), (2, started + 1), (3, None))]
+    (tmp_path / "jobs.json").write_text(json.dumps({"next_id": 4, "jobs": runs}))
+
+
+def assert_never_signalled(process):
+    time.sleep(0.3)  # a SIGTERM or SIGKILL sent would have ended it by now
+    assert process.poll() is None
+    assert os.waitpid(process.pid, os.WNOHANG) == (0, 0)
+
+
+@pytest.fixture
+def sleeper():
+    """A foreign process in a group of its own, so that a killpg of its pid would reach it."""
+    process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def test_a_pid_that_is_not_the_runner_is_never_signalled(tmp_path, sleeper):
+    forged_running(tmp_path, sleeper.pid, process_start_time(sleeper.pid))
+    queue = JobQueue(tmp_path)
+    forced, plain = queue.cancel(1, force=True), queue.cancel(2)
+    assert_never_signalled(sleeper)
+    for found in (forced, plain, queue.job(3)):
+        assert (found.status, found.note) == ("failed", PID_REUSED)
+    assert queue.submit(python_job("pass")).id == 4
+
+
+def test_cancel_checks_the_runner_itself(tmp_path, sleeper, monkeypatch):
+    """Where the look for lost runners has not marked the job yet (a race), cancel still
+    signals only a pid that is the job's runner."""
+    forged_running(tmp_path, sleeper.pid, process_start_time(sleeper.pid))
+    queue = JobQueue(tmp_path)
+    monkeypatch.setattr(queue, "_lost", lambda job, now: None)
+    forced, plain = queue.cancel(1, force=True), queue.cancel(2)
+    assert_never_signalled(sleeper)
+    for found in (forced, plain):
+        assert (found.status, found.note, found.cancel_requested) == ("cancelled", PID_REUSED,
+                                                                      True)
+
+
+def test_a_job_the_file_could_not_hold_is_refused_when_queued(tmp_path):
+    queue = JobQueue(tmp_path)
+    with pytest.raises(ValueError, match="kind"):
+        queue.submit(JobRequest(kind="sweep", label="", argv=("true",), candidates=(CPU,)))
+    with pytest.raises(ValueError, match="argv"):
+        queue.submit(JobRequest(kind="run", label="", argv=(), candidates=(CPU,)))
+    assert queue.jobs() == [] and queue.problem is None
+
+
+def test_every_field_of_a_job_is_checked_on_read():
+    assert set(_FIELD_CHECKS) == {field.name for field in dataclasses.fields(Job)}
+
+
+def test_the_job_runner_does_not_import_the_store():
+    code = ("import sys, morec_tui.jobs; "
+            "print(sorted({'torch', 'sqlalchemy', 'morec_core.store'} & set(sys.modules)))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert found.stdout.strip() == "[]"

@@ -3,9 +3,11 @@
 import os
 import signal
 
+import pytest
 from textual.widgets import Checkbox, Input
 
-from morec_core.store import pid_alive
+from morec_core.launch import queue_run, spec_from_options
+from morec_core.store import Store, pid_alive
 from morec_tui.jobs import CPU, JobRequest, run_argv
 from morec_tui.screens.compare import CompareScreen
 from morec_tui.screens.confirm import ConfirmScreen
@@ -20,12 +22,15 @@ JOB_START_S = 90  # a job imports torch and prepares its data first: slow on a b
 
 
 def long_run(places, data):
-    """A run that trains until it is stopped: many epochs, no early stop, no collapse stop."""
-    argv = run_argv(dataset="pairs", path=str(data), encoder="id", model="", backbone="sasrec",
-                    overrides=["backbone.embed_dim=16", "train.epochs=10000",
-                               "train.patience=10000"], store_url=str(places["store"]))
-    return JobRequest(kind="run", label="long run", candidates=(CPU,),
-                      argv=(*argv, "--no-stop-on-collapse"))
+    """A run that trains until it is stopped: many epochs, no early stop, no collapse stop.
+    Queued in the store first, as the dashboard's form does."""
+    spec = spec_from_options(dataset="pairs", path=str(data), overrides=(
+        "backbone.embed_dim=16", "train.epochs=10000", "train.patience=10000"))
+    with Store(places["store"]) as store:
+        run_id = queue_run(store, spec)
+    argv = run_argv(run_id, str(places["store"]), stop_on_collapse=False)
+    return JobRequest(kind="run", label="long run", candidates=(CPU,), argv=tuple(argv),
+                      run_id=run_id, spec_json=spec.to_json())
 
 
 def running_run(app):
@@ -53,8 +58,9 @@ def test_launch_a_tiny_run_from_the_ui_and_watch_its_curve_grow(places, chains):
         assert jobs.jobs[0].label == (f"pairs id sasrec backbone.embed_dim=16 "
                                       f"train.epochs={epochs} train.patience={epochs}")
         assert jobs.jobs[0].argv[-1] == "--no-stop-on-collapse"
-        await wait_for(pilot, lambda: jobs.run_ids.get(jobs.jobs[0].id), timeout=JOB_START_S,
-                       what="the job to announce its run")
+        # Known by id from the moment it is queued: no waiting for the job to say it.
+        assert jobs.run_ids.get(jobs.jobs[0].id) == [jobs.jobs[0].run_id]
+        assert app.store.run(jobs.jobs[0].run_id).status in ("queued", "starting", "running")
         await pilot.press("enter")
         detail = await loaded(app, pilot, RunDetailScreen)
         loss = detail.query_one("#loss", CurvePlot)
@@ -131,5 +137,39 @@ def test_a_crashing_job_shows_failed_and_the_dashboard_keeps_working(places, cha
         await pilot.press("r")
         before = runs.loads
         await wait_for(pilot, lambda: runs.loads > before + 2, what="the runs screen to poll")
+
+    drive(app_on(places, poll_s=0.2, reap_s=0.5), body)
+
+
+@pytest.mark.parametrize("after_s", [0.5, 3.0])
+def test_a_job_cancelled_early_leaves_a_run_the_runs_screen_and_resume_know(places, chains,
+                                                                             after_s):
+    """Cancelled while its runner starts (0.5 s) or while its command imports torch and loads
+    the data (3 s): the run queued for it ends `cancelled` (by the command's own SIGTERM handler,
+    or by the dashboard when the command never started), never a phantom id."""
+
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        job = app.queue.submit(long_run(places, chains))
+        await pilot.pause(after_s)
+        app.queue.cancel(job.id)
+        await wait_for(pilot, lambda: not app.queue.job(job.id).active, timeout=60,
+                       what="the job to end")
+        runs = app.screen
+        await wait_for(pilot, lambda: [(run.id, run.status) for run in runs.runs]
+                       == [(job.run_id, "cancelled")], timeout=30,
+                       what="the run to be recorded cancelled")
+
+    drive(app_on(places, poll_s=0.2, reap_s=0.5), body)
+
+
+def test_a_run_job_whose_data_fails_to_load_is_a_failed_run(places, tmp_path):
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        job = app.queue.submit(long_run(places, tmp_path / "no-such-folder"))
+        runs = app.screen
+        await wait_for(pilot, lambda: [run.status for run in runs.runs] == ["failed"],
+                       timeout=JOB_START_S, what="the run to be recorded failed")
+        assert "no-such-folder" in app.store.run(job.run_id).error
 
     drive(app_on(places, poll_s=0.2, reap_s=0.5), body)

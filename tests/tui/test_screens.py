@@ -48,7 +48,7 @@ def test_runs_screen_lists_filters_and_sorts_every_run(filled):
         await pilot.press("slash", *"minilm", "enter")
         assert table.has_focus and screen.query_one("#filter", Input).value == "minilm"
         assert table.keys == ["a5" * 16, COLLAPSED, "a3" * 16]
-        await pilot.press("f", "f", "f", "f", "f")  # any -> queued -> ... -> collapsed
+        await pilot.press("f", "f", "f", "f", "f", "f")  # any -> queued -> ... -> collapsed
         assert screen.status == "collapsed" and table.keys == [COLLAPSED]
         assert "at random level" in str(screen.query_one("#reason", Static).render())
 

@@ -1,0 +1,101 @@
+"""Whether a process is alive, and whether a pid is still the process that was recorded.
+
+One home for what the store (a run's heartbeat), tune (a study's worker) and the dashboard's job
+queue (its runners) ask about processes on this host. Standard library only: a job runner imports
+this at start-up, so it must not pull in torch or sqlalchemy. Start times and command lines come
+from /proc (Linux); where they cannot be read, a pid matches nothing and is never signalled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+# /proc/<pid>/stat field 22: the start time in clock ticks since boot. Fields are counted from 1
+# and the split starts at field 3 (the state), after the command name, which may hold spaces.
+_START_TIME_FIELD = 22 - 3
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists on this host and is not a zombie."""
+    if pid <= 0:
+        return False  # 0 and -1 address process groups, not one process: os.kill(0, 0) succeeds
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = _stat_fields(pid)[0]
+    except (OSError, IndexError):
+        return True  # no /proc: os.kill said it exists
+    return state not in ("Z", "X")
+
+
+def process_start_time(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot; None if there is no such process (or
+    no /proc). A pid and its start time name one process: a reused pid has a later start."""
+    if pid <= 0:
+        return None
+    try:
+        return int(_stat_fields(pid)[_START_TIME_FIELD])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def process_started_at(pid: int) -> float | None:
+    """The process's start in epoch seconds (to about a second: the boot time is in whole
+    seconds); None if there is no such process or no /proc."""
+    ticks = process_start_time(pid)
+    boot = _boot_time()
+    return None if ticks is None or boot is None else boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def alive_since(pid: int, since: float, slack_s: float = 2.0) -> bool:
+    """Whether process `pid` is alive and was already there at `since` (epoch seconds): the pid
+    of a process killed since then may belong to another process now. Where /proc cannot tell
+    the start, a live pid counts."""
+    if not pid_alive(pid):
+        return False
+    started = process_started_at(pid)
+    return started is None or started <= since + slack_s
+
+
+def process_arguments(pid: int) -> tuple[str, ...] | None:
+    """The process's command line; None if it cannot be read. Empty for a kernel thread, a
+    zombie, and a process on its way out (its memory, which holds the arguments, goes first)."""
+    if pid <= 0:
+        return None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if not data:
+        return ()
+    return tuple(os.fsdecode(part) for part in data.removesuffix(b"\0").split(b"\0"))
+
+
+def process_matches(pid: int, started: int | None, tokens: Iterable[str]) -> bool:
+    """True if `pid` is alive, started at `started` and has each token as one whole argument of
+    its command line (so a job id "1" does not match an argument "12")."""
+    if started is None or not pid_alive(pid) or process_start_time(pid) != started:
+        return False
+    arguments = set(process_arguments(pid) or ())
+    # The start time again: the pid may have been reused between the reads, and the command line
+    # must belong to the process whose start time was compared.
+    return all(token in arguments for token in tokens) and process_start_time(pid) == started
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def _boot_time() -> float | None:
+    try:
+        with open("/proc/stat") as handle:
+            return next(float(line.split()[1]) for line in handle if line.startswith("btime"))
+    except (OSError, StopIteration, IndexError, ValueError):
+        return None
