@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import Field, dataclass
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 import torch
@@ -25,7 +26,9 @@ _MAX_REJECTION_ROUNDS = 1000
 class _TensorBatch:
     """Frozen dataclasses of tensors that move to a device together."""
 
-    def to(self, device: torch.device | str):
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # set by @dataclass on each subclass
+
+    def to(self, device: torch.device | str) -> Self:
         moved = {field.name: getattr(self, field.name).to(device, non_blocking=True)
                  for field in dataclasses.fields(self)}
         return dataclasses.replace(self, **moved)
@@ -181,7 +184,12 @@ def pair_batches(data: TrainingData, *, batch_size: int,
         )
 
 
-_TRAIN_BATCHES = {"sequence": sequence_batches, "user": pair_batches}
+class _EpochBatches(Protocol):
+    def __call__(self, data: TrainingData, *, batch_size: int,
+                 rng: np.random.Generator) -> Iterator[TrainBatch]: ...
+
+
+_TRAIN_BATCHES: dict[str, _EpochBatches] = {"sequence": sequence_batches, "user": pair_batches}
 
 
 def sample_negatives(data: TrainingData, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:

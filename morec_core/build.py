@@ -5,7 +5,7 @@ optimizer with named parameter groups, batches and evaluation. The trainer sees 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,21 @@ import torch
 
 from morec_core import paths
 from morec_core.backbones import build_backbone
-from morec_core.batches import input_length, train_batches, training_data
+from morec_core.batches import (
+    TrainBatch,
+    TrainingData,
+    input_length,
+    train_batches,
+    training_data,
+)
 from morec_core.config import ConfigError, RunSpec
 from morec_core.data.dataset import PreparedDataset
 from morec_core.encoders import build_item_encoder
-from morec_core.encoders.base import EncoderInputs
+from morec_core.encoders.base import (
+    EncoderInputs,
+    SupportsCompileNetwork,
+    SupportsPrecomputeFrozen,
+)
 from morec_core.evaluate import compute_item_table, evaluate_users
 from morec_core.model import Recommender, normal_init_
 from morec_core.user_results import UserResults
@@ -31,10 +41,10 @@ CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glo
 class _Batches:
     """A sized iterable of one epoch's batches."""
 
-    make: Callable[[], object]
+    make: Callable[[], Iterator[TrainBatch]]
     count: int
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[TrainBatch]:
         return iter(self.make())
 
     def __len__(self) -> int:
@@ -59,7 +69,7 @@ class BuiltRun:
     device: torch.device
     subsets: dict[str, np.ndarray]
     """Extra test splits: name -> user indices (test_cold, test_new)."""
-    _training: object
+    _training: TrainingData
 
     @property
     def protocol(self) -> str:
@@ -140,12 +150,12 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
         # Top-k fine-tuning: the frozen lower layers' outputs never change, so compute them once
         # for every item and let each training step run only the top k layers (issue 7).
         for module in model.modules():
-            if hasattr(module, "precompute_frozen"):
+            if isinstance(module, SupportsPrecomputeFrozen):
                 module.precompute_frozen(spec.eval.batch_size)
     if spec.train.compile:
         # After .to(device): the compiled code is specialised to where the network lives.
         for module in model.modules():
-            if hasattr(module, "compile_network"):
+            if isinstance(module, SupportsCompileNetwork):
                 module.compile_network()
     groups = model.parameter_groups()
     # Fused AdamW on the CPU: one pass over each tensor instead of several foreach passes,

@@ -140,8 +140,7 @@ def compare_rows(store: Store, studies: Sequence[str], splits: Sequence[str] = (
             groups[_row_key(run, settings.by)].append(run)
         for key in sorted(groups):
             rows.append(_arm_row(store, study, groups[key], splits, settings))
-    rows = _compared(rows, settings)
-    return _disambiguated(rows)
+    return _disambiguated(_compared(rows, settings))
 
 
 # --- one arm ------------------------------------------------------------------------------
@@ -208,7 +207,9 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         by={key: _spec_value(spec, key) for key in settings.by},
         best_run=selected[0].id if selected else None,
         run_ids=tuple(run.id for run in selected),
-        valid=statistics.fmean(run.best_value for run in selected) if selected else None,
+        # Drops nothing (`configs` keeps runs with a best value only); it narrows the type.
+        valid=statistics.fmean(run.best_value for run in selected
+                               if run.best_value is not None) if selected else None,
         test={name: statistics.fmean(found) for name, found in values.items()},
         test_ci={name: interval for name, interval in intervals.items() if interval},
         seeds=len(selected), configurations=len({run.spec_key for run in runs}),
@@ -232,7 +233,8 @@ def _select(configs: list[list[RunRecord]]) -> list[RunRecord]:
         chosen = [run for run in runs if run.seed in common] or runs
         return statistics.fmean(run.best_value or 0.0 for run in chosen)
 
-    return sorted(max(configs, key=score), key=lambda run: run.seed)
+    best = max(configs, key=score)
+    return sorted(best, key=lambda run: run.seed)
 
 
 def _pooled_user_values(store: Store, runs: list[RunRecord], splits: Sequence[str],

@@ -263,8 +263,8 @@ class RunSpec:
         unknown = sorted(set(raw) - set(sections))
         if unknown:
             raise ConfigError(f"unknown section {unknown[0]!r}; known: {', '.join(sections)}")
-        built = {name: _build_section(section_type, raw.get(name, {}), name)
-                 for name, section_type in sections.items()}
+        built: dict[str, Any] = {name: _build_section(section_type, raw.get(name, {}), name)
+                                 for name, section_type in sections.items()}
         return cls(**built)
 
     def to_json(self) -> str:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from morec_core.backbones.base import ItemLookup
+from morec_core.backbones.base import Backbone, ItemLookup
 from morec_core.batches import EvalBatch, TrainBatch
+from morec_core.encoders.base import ItemEncoder, SupportsEveryItem
 
 LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, ItemLookup], torch.Tensor]
 
@@ -114,7 +116,10 @@ PER_POSITION_NEGATIVES = ("bce",)
 
 
 class Recommender(nn.Module):
-    def __init__(self, item_encoder: nn.Module, backbone: nn.Module, loss: str = "bce", *,
+    item_encoder: ItemEncoder  # submodules (nn.Modules), registered in __init__
+    backbone: Backbone[Any]  # trained on the batches of its kind (batches.train_batches)
+
+    def __init__(self, item_encoder: ItemEncoder, backbone: Backbone[Any], loss: str = "bce", *,
                  num_items: int, sampled_negatives: int = 1024) -> None:
         super().__init__()
         if loss not in KNOWN_LOSSES:
@@ -185,10 +190,9 @@ class Recommender(nn.Module):
     def _every_vector(self, device: torch.device) -> torch.Tensor:
         """(I + 1, d) every item through encoder and item tower, row 0 zeros, with gradients.
         An encoder that holds its table (the ID embedding) hands it over directly."""
-        every_item = getattr(self.item_encoder, "every_item", None)
-        if every_item is None:
+        if not isinstance(self.item_encoder, SupportsEveryItem):
             return self._padded_vectors(torch.arange(self.num_items + 1, device=device))
-        vectors = self.backbone.item_tower(every_item())  # (I, d)
+        vectors = self.backbone.item_tower(self.item_encoder.every_item())  # (I, d)
         return torch.cat([vectors.new_zeros(1, vectors.shape[1]), vectors])
 
     def score_all(self, batch: EvalBatch, item_table: torch.Tensor) -> torch.Tensor:

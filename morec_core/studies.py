@@ -206,10 +206,10 @@ def searched() -> str:
 def find_study(name: str, folder: Path | None = None) -> Study:
     """A study by name, or by the path of a study module."""
     if name.endswith(".py"):
-        studies = _studies_of(_load_module(Path(name)))
-        if len(studies) != 1:
-            raise ConfigError(f"{name}: defines {len(studies)} studies; name one of them")
-        return studies[0]
+        defined = _studies_of(_load_module(Path(name)))
+        if len(defined) != 1:
+            raise ConfigError(f"{name}: defines {len(defined)} studies; name one of them")
+        return defined[0]
     studies = load_studies(folder)
     if name not in studies:
         known = ", ".join(sorted(studies)) or "none"

@@ -12,8 +12,9 @@ import math
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from morec_core.devices import Placement, place
 from morec_core.faults import pause_point
 from morec_core.run_context import RunContext
 from morec_core.user_results import UserResults
+
+if TYPE_CHECKING:
+    from morec_core.build import BuiltRun
 
 LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")
 """What `last.pt` holds (written at the end of `_main_epoch`, read on resume)."""
@@ -119,10 +123,10 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
     yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch)
 
 
-def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
+def _main_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Placement,
                 scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
                 group: distributed.Distributed, best: _Best,
-                epoch_seconds: list[float]) -> Iterator[ev.Event]:
+                epoch_seconds: list[float]) -> Generator[ev.Event, None, _Best]:
     """Rank 0's epoch: train, evaluate on validation, checkpoint; returns the updated best."""
     model, optimizer, run_id = built.model, built.optimizer, context.run_id
     last_path, best_path = context.run_dir / "last.pt", context.run_dir / "best.pt"
@@ -154,7 +158,7 @@ def _main_epoch(built, train_model: torch.nn.Module, placement: Placement,
     return best
 
 
-def _evaluate(built, placement: Placement, split: str,
+def _evaluate(built: BuiltRun, placement: Placement, split: str,
               item_table: torch.Tensor | None = None) -> UserResults:
     """Validation and test alike under the training precision: on a GPU the item table (an E2E
     encoder over the whole catalogue) is most of an evaluation's cost. Scores stay float32
@@ -163,7 +167,7 @@ def _evaluate(built, placement: Placement, split: str,
         return built.evaluate(split, item_table)
 
 
-def _follow(spec: RunSpec, context: RunContext, built, train_model: torch.nn.Module,
+def _follow(spec: RunSpec, context: RunContext, built: BuiltRun, train_model: torch.nn.Module,
             placement: Placement, scaler: torch.amp.GradScaler, group: distributed.Distributed,
             start_epoch: int) -> Iterator[ev.Event]:
     """A rank other than 0: train its share of each epoch while rank 0 says to go on."""
@@ -174,9 +178,9 @@ def _follow(spec: RunSpec, context: RunContext, built, train_model: torch.nn.Mod
                                 group)
 
 
-def _train_epoch(built, train_model: torch.nn.Module, placement: Placement,
+def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Placement,
                  scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
-                 group: distributed.Distributed) -> Iterator[ev.Event]:
+                 group: distributed.Distributed) -> Generator[ev.Event, None, float]:
     """One pass over this rank's training batches; returns the mean loss (NaN stays NaN).
 
     Under DDP, no event is yielded mid-epoch: a sink stopping the run between two gradient

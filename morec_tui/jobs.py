@@ -500,7 +500,7 @@ def run_job(root: Path, job_id: int) -> int:
     return 0
 
 
-def tail(path: Path, *, max_lines: int = 200, max_bytes: int = 64 * 1024) -> list[str]:
+def tail(path: str | Path, *, max_lines: int = 200, max_bytes: int = 64 * 1024) -> list[str]:
     """The last lines of a log; a progress bar's carriage-return updates keep their last state."""
     try:
         with open(path, "rb") as handle:

@@ -17,7 +17,12 @@ from morec_core.batches import eval_batches, input_length, train_batches, traini
 from morec_core.config import BackboneConfig, EncoderConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import ENCODERS, build_item_encoder, modality_builder
-from morec_core.encoders.base import EncoderInputs
+from morec_core.encoders.base import (
+    EncoderInputs,
+    SupportsCompileNetwork,
+    SupportsEveryItem,
+    SupportsPrecomputeFrozen,
+)
 from morec_core.encoders.heads import FrozenFeatures
 from morec_core.model import (
     Recommender,
@@ -260,6 +265,27 @@ def test_two_stage_features_are_cached_and_reused(tmp_path, built_toys):
     random_init = EncoderConfig(name="toy", mode="two_stage", pretrained=False)
     build_item_encoder(random_init, tiny_inputs(feature_cache_dir=tmp_path), DIM)
     assert len(list(tmp_path.iterdir())) == 3, "seed-dependent features must not be cached"
+
+
+def test_optional_hooks_are_found_where_they_exist(tiny_models):
+    """build_run and the full softmax find an encoder's optional hooks by isinstance on the
+    protocols of encoders/base.py: a renamed hook would be skipped without a word."""
+    inputs = tiny_inputs()
+    text = build_item_encoder(EncoderConfig(name="text", model=tiny_models["text"],
+                                            pretrained=False, finetune_layers=1), inputs, DIM)
+    vision = build_item_encoder(EncoderConfig(name="vision", model=tiny_models["vision"],
+                                              pretrained=False), inputs, DIM)
+    identity = build_item_encoder(EncoderConfig(name="id"), inputs, DIM)
+
+    def hooks(encoder: nn.Module) -> set[str]:
+        return {hook.__name__ for module in encoder.modules()
+                for hook in (SupportsPrecomputeFrozen, SupportsCompileNetwork, SupportsEveryItem)
+                if isinstance(module, hook)}
+
+    assert hooks(text) == {"SupportsPrecomputeFrozen", "SupportsCompileNetwork"}
+    assert hooks(vision) == {"SupportsCompileNetwork"}
+    assert hooks(identity) == {"SupportsEveryItem"}
+    assert not isinstance(text, SupportsEveryItem)  # its vectors come from content, not a table
 
 
 def test_unknown_encoder_lists_the_known_ones():

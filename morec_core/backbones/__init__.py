@@ -8,15 +8,14 @@ NextItNet) is a new module with a `kind` and one entry here; nothing else switch
 from __future__ import annotations
 
 from collections.abc import Callable
-
-from torch import nn
+from typing import Any
 
 from morec_core.backbones.base import BACKBONE_KINDS, Backbone, ItemLookup
 from morec_core.backbones.dssm import build_dssm
 from morec_core.backbones.sasrec import build_sasrec
 from morec_core.config import BackboneConfig
 
-BackboneBuilder = Callable[..., nn.Module]
+BackboneBuilder = Callable[..., Backbone[Any]]
 """(config: BackboneConfig, *, num_users: int, max_length: int) -> a Backbone nn.Module."""
 
 BACKBONES: dict[str, BackboneBuilder] = {
@@ -25,7 +24,7 @@ BACKBONES: dict[str, BackboneBuilder] = {
 }
 
 
-def build_backbone(config: BackboneConfig, *, num_users: int, max_length: int) -> nn.Module:
+def build_backbone(config: BackboneConfig, *, num_users: int, max_length: int) -> Backbone[Any]:
     if config.name not in BACKBONES:
         raise ValueError(f"unknown backbone {config.name!r}; known: {', '.join(BACKBONES)}")
     backbone = BACKBONES[config.name](config, num_users=num_users, max_length=max_length)

@@ -11,10 +11,11 @@ builders switch on `kind`, never on a backbone's name:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar
 
 import torch
+from torch import nn
 
 from morec_core.batches import EvalBatch, TrainBatch
 
@@ -24,7 +25,12 @@ ItemLookup = Callable[[torch.Tensor], torch.Tensor]
 """Item ids of any shape (...) -> item vectors (..., d), already through the item tower."""
 
 
-class Backbone(Protocol):
+BatchT = TypeVar("BatchT", bound=TrainBatch, contravariant=True)
+"""The training batch of a backbone's kind: SequenceBatch for "sequence", PairBatch for "user".
+Callers that pick batches by `kind` at run time hold a `Backbone[Any]`."""
+
+
+class Backbone(Protocol[BatchT]):
     """An nn.Module with this interface."""
 
     kind: str
@@ -35,11 +41,15 @@ class Backbone(Protocol):
         Identity for SASRec; DSSM's item-side MLP."""
         ...
 
-    def train_states(self, batch: TrainBatch, embed: ItemLookup) -> torch.Tensor:
+    def train_states(self, batch: BatchT, embed: ItemLookup) -> torch.Tensor:
         """-> (*batch.targets.shape, d): the user state that predicts each target.
         (B, W, d) for "sequence", (B, d) for "user"."""
         ...
 
     def user_state(self, batch: EvalBatch, embed: ItemLookup) -> torch.Tensor:
         """-> (B, d): the state that predicts batch.targets."""
+        ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """nn.Module's: the trainable ones join the optimizer's "rest" group."""
         ...

@@ -68,7 +68,7 @@ def load_image(path: str, size: int) -> np.ndarray:
 
 
 def image_cache(image_paths: Sequence[str], *, size: int, cache_dir: Path, workers: int = 2,
-                progress: bool = True) -> np.ndarray:
+                progress: bool = True) -> np.memmap:
     """(len(image_paths), size, size, 3) uint8 read-only memory map of the images of items
     0..num_items (ItemContent.image_paths; row 0, the padding item, has '' and stays zero)."""
     from tqdm.auto import tqdm

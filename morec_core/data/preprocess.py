@@ -26,6 +26,7 @@ Content filtering (items without text or image) happens before step 1, in `prepa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,8 +55,9 @@ class PrepareReport:
         return {"steps": [vars(step) for step in self.steps]}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, list[dict[str, object]]]) -> PrepareReport:
-        steps = (StepCount(**step) for step in raw["steps"])  # type: ignore[arg-type]
+    def from_dict(cls, raw: dict[str, list[dict[str, Any]]]) -> PrepareReport:
+        """raw: as to_dict made it, read back from JSON."""
+        steps = (StepCount(**step) for step in raw["steps"])
         return cls(steps=tuple(steps))
 
 

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 import torch
-from torch import nn
 
 from morec_core.config import EncoderConfig
-from morec_core.encoders.base import EncoderInputs
+from morec_core.encoders.base import EncoderInputs, ItemEncoder
 from morec_core.encoders.heads import (
     FeatureModule,
     FusionItemEncoder,
@@ -29,7 +28,7 @@ FeatureBuilder = Callable[[EncoderConfig, EncoderInputs], FeatureModule]
 class Builder(Protocol):
     def __call__(self, config: EncoderConfig, inputs: EncoderInputs, dim: int, *,
                  dropout: float = 0.1, device: torch.device | str = "cpu",
-                 extract_batch_size: int = 256) -> nn.Module:
+                 extract_batch_size: int = 256) -> ItemEncoder:
         """-> an ItemEncoder with output_dim == dim. dropout: of the dense head layers;
         device, extract_batch_size: where and how many at once two-stage features are extracted."""
         ...
@@ -39,7 +38,8 @@ def modality_builder(build_features: FeatureBuilder) -> Builder:
     """Turn a feature-module builder into a registry entry that wraps it in the paper's head."""
 
     def build(config: EncoderConfig, inputs: EncoderInputs, dim: int, *, dropout: float = 0.1,
-              device: torch.device | str = "cpu", extract_batch_size: int = 256) -> nn.Module:
+              device: torch.device | str = "cpu", extract_batch_size: int = 256) -> ItemEncoder:
+        features: FeatureModule
         if config.mode == "two_stage":
             # The encoder never runs in training: its features are extracted once (or read from
             # the cache) and the module itself is dropped.
@@ -82,7 +82,7 @@ ENCODERS: dict[str, Builder] = {
 
 def build_item_encoder(config: EncoderConfig, inputs: EncoderInputs, dim: int, *,
                        dropout: float = 0.1, device: torch.device | str = "cpu",
-                       extract_batch_size: int = 256) -> nn.Module:
+                       extract_batch_size: int = 256) -> ItemEncoder:
     """The item encoder named by config.name, with output_dim == dim, on the CPU.
 
     device only says where two-stage features are extracted; move the result yourself.

@@ -14,9 +14,14 @@ rounding; tests/test_attention.py compares outputs and gradients with the eager 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+if TYPE_CHECKING:
+    from transformers.models.mpnet.modeling_mpnet import MPNetSelfAttention
 
 
 class MPNetSdpaSelfAttention(nn.Module):
@@ -26,12 +31,15 @@ class MPNetSdpaSelfAttention(nn.Module):
     SDPA's float mask, which the memory-efficient kernel adds inside the fused softmax and
     differentiates (the relative position bias is trained)."""
 
-    def __init__(self, eager: nn.Module) -> None:
+    def __init__(self, eager: MPNetSelfAttention) -> None:
         super().__init__()
-        self.num_attention_heads = eager.num_attention_heads
-        self.attention_head_size = eager.attention_head_size
-        self.q, self.k, self.v, self.o = eager.q, eager.k, eager.v, eager.o
-        self.dropout = eager.dropout
+        self.num_attention_heads: int = eager.num_attention_heads
+        self.attention_head_size: int = eager.attention_head_size
+        self.q: nn.Linear = eager.q
+        self.k: nn.Linear = eager.k
+        self.v: nn.Linear = eager.v
+        self.o: nn.Linear = eager.o
+        self.dropout: nn.Dropout = eager.dropout
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 position_bias: torch.Tensor | None = None, output_attentions: bool = False,

@@ -35,6 +35,9 @@ def words(title: str) -> list[str]:
 class GloveFeatures(nn.Module):
     """Mean word vector of each title: item_ids (N,) -> (N, D)."""
 
+    word_table: torch.Tensor  # buffers, registered in __init__
+    word_counts: torch.Tensor
+
     def __init__(self, vectors: np.ndarray, vocabulary: Mapping[str, int],
                  titles: Sequence[str], *, trainable: bool) -> None:
         """vectors: (V, D), may be a memory map (only the rows of words in titles are read);

@@ -50,6 +50,8 @@ def dense_layers(dim: int, count: int, dropout: float) -> nn.Sequential:
 class FrozenFeatures(nn.Module):
     """Two-stage mode: features extracted once, kept as a buffer, never trained."""
 
+    features: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, features: torch.Tensor) -> None:
         super().__init__()
         self.feature_dim = features.shape[1]
@@ -70,8 +72,8 @@ def extract_features(features: FeatureModule, num_items: int, *, device: torch.d
 
     Row 0 (padding, no content) is zeros rather than whatever the ME makes of empty content.
     """
-    module: nn.Module = features  # type: ignore[assignment]
-    module.to(device).eval()
+    assert isinstance(features, nn.Module), "a feature module is an nn.Module"
+    features.to(device).eval()
     item_ids = torch.arange(1, num_items + 1, device=device)
     chunks = [features(item_ids[begin:begin + batch_size]).float().cpu()
               for begin in range(0, num_items, batch_size)]

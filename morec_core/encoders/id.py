@@ -28,7 +28,7 @@ class IdEncoder(nn.Module):
         return self.embedding.weight[1:]
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        return {"encoder": [], "rest": [self.embedding.weight]}
+        return {"encoder": [], "rest": list(self.embedding.parameters())}  # [weight]
 
 
 def build_id_encoder(config: EncoderConfig, inputs: EncoderInputs, dim: int, *,

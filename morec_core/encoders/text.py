@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -30,6 +31,9 @@ from morec_core.encoders.layers import (
     set_trainable,
     trainable_parameters,
 )
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 DEFAULT_MODEL = "minilm-l6"
 
@@ -71,7 +75,7 @@ def load_tokenizer(model: str):
         return AutoTokenizer.from_pretrained(source)
 
 
-def load_text_model(model: str, *, pretrained: bool = True) -> nn.Module:
+def load_text_model(model: str, *, pretrained: bool = True) -> PreTrainedModel:
     """A transformers AutoModel; pretrained=False builds the same architecture with random
     weights (paper Table 4). Attention is transformers' default, which is sdpa wherever the
     architecture has it (BERT, RoBERTa, DistilBERT); MPNet's eager attention is swapped for
@@ -95,15 +99,20 @@ class _CachedInput(nn.Module):
         super().__init__()
         self.batch: torch.Tensor | None = None
 
-    def forward(self, *args, **kwargs) -> torch.Tensor:
-        return self.batch
+    def forward(self, *args, **kwargs) -> torch.Tensor | None:
+        return self.batch  # None only outside TextFeatures._top_layers_only
 
 
 class TextFeatures(nn.Module):
     """Transformer over titles: item_ids (N,) -> (N, hidden_size)."""
 
-    def __init__(self, model: nn.Module, token_ids: np.ndarray, token_lengths: np.ndarray, *,
-                 pooling: str = "cls", finetune_layers: int = -1) -> None:
+    token_ids: torch.Tensor  # buffers, registered in __init__
+    token_lengths: torch.Tensor
+    frozen_cache: torch.Tensor | None
+
+    def __init__(self, model: PreTrainedModel, token_ids: np.ndarray,
+                 token_lengths: np.ndarray, *, pooling: str = "cls",
+                 finetune_layers: int = -1) -> None:
         super().__init__()
         if pooling not in ("cls", "mean"):
             raise ValueError(f"unknown pooling {pooling!r}; known: cls, mean")
@@ -120,7 +129,9 @@ class TextFeatures(nn.Module):
         # The [CLS] hidden state is read directly (as in the paper), so a pooler head is dead
         # weight: drop it rather than train parameters that never get a gradient.
         if getattr(model, "pooler", None) is not None:
-            model.pooler = None
+            # torch types Module.__setattr__'s value as Tensor | Module, but None is how a
+            # registered submodule is removed (nn.Module.__setattr__ accepts it).
+            model.pooler = None  # type: ignore[assignment]
         # PyTorch's fused attention where transformers has only eager attention (MPNet): the
         # same function and parameters in less memory, and faster compiled (train.compile;
         # benchmarks/README.md, gpu_attention.py).
@@ -173,7 +184,11 @@ class TextFeatures(nn.Module):
         mask = torch.arange(width, device=lengths.device) < lengths[:, None]  # (N, L)
         input_ids = input_ids.masked_fill(~mask, self.pad_id)
         if self.frozen_cache is not None:
-            dtype = self.model.get_input_embeddings().weight.dtype
+            # transformers returns the embedding as an nn.Module, whose attributes torch types
+            # as Tensor | Module; its weight is a Parameter.
+            embedding = self.model.get_input_embeddings()
+            weight: torch.Tensor = embedding.weight  # type: ignore[assignment]
+            dtype = weight.dtype
             with self._top_layers_only() as cached:
                 cached.batch = self.frozen_cache[item_ids, :width].to(dtype)
                 hidden = self.model(input_ids=input_ids, attention_mask=mask.long())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,6 +56,9 @@ class Backbone:
 
 class VisionFeatures(nn.Module):
     """A backbone without its classifier over uint8 images: item_ids (N,) -> (N, feature_dim)."""
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
 
     def __init__(self, network: Backbone, images: np.ndarray, *,
                  finetune_layers: int = -1) -> None:
@@ -127,7 +131,8 @@ def timm_backbone(name: str, *, pretrained: bool, file: Path | None = None) -> B
     """A timm model without its classifier; stages from its feature_info."""
     import timm
 
-    overlay = {"pretrained_cfg_overlay": {"file": str(file)}} if file is not None else {}
+    overlay: dict[str, Any] = ({"pretrained_cfg_overlay": {"file": str(file)}}
+                               if file is not None else {})
     try:
         model = timm.create_model(name, pretrained=pretrained, num_classes=0, **overlay)
     except OSError as error:
@@ -137,8 +142,10 @@ def timm_backbone(name: str, *, pretrained: bool, file: Path | None = None) -> B
     config = timm.data.resolve_model_data_config(model)
     info = getattr(model, "feature_info", None)
     stages = [entry["module"] for entry in info] if info else child_stages(model)
-    return Backbone(model, model.num_features, tuple(config["mean"]), tuple(config["std"]),
-                    tuple(stages))
+    # create_model is typed nn.Module, whose attributes torch types as Tensor | Module; every
+    # timm model sets num_features, an int.
+    return Backbone(model, model.num_features,  # type: ignore[arg-type]
+                    tuple(config["mean"]), tuple(config["std"]), tuple(stages))
 
 
 def packaged_mobilenet_v2(*, pretrained: bool) -> Backbone:

@@ -25,9 +25,19 @@ import urllib.parse
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -46,6 +56,10 @@ from morec_core.store.rows import (
     UserResultRow,
 )
 from morec_core.user_results import UserResults
+
+if TYPE_CHECKING:
+    from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 
 # morec_metrics as schema 3 made it. Frozen here rather than read from MetricRow: a later
 # migration that changes MetricRow must not change what the 2 -> 3 step builds.
@@ -243,7 +257,7 @@ class Store:
             Base.metadata.create_all(conn)
             row = conn.execute(select(SchemaRow.version).where(SchemaRow.id == 1)).first()
             if row is None:
-                conn.execute(SchemaRow.__table__.insert().values(id=1, version=SCHEMA_VERSION))
+                conn.execute(insert(SchemaRow).values(id=1, version=SCHEMA_VERSION))
                 return
             version = row[0]
             if version > SCHEMA_VERSION:
@@ -466,12 +480,14 @@ class Store:
             return
         rows = [dict(run_id=run_id, split=split, epoch=epoch, name=name, value=float(value))
                 for name, value in values.items()]
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
+        # Each dialect has its own INSERT ... ON CONFLICT construct; the two are used alike.
+        statement: PostgresInsert | SqliteInsert
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as postgres_insert
+            statement = postgres_insert(MetricRow).values(rows)
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(MetricRow).values(rows)
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            statement = sqlite_insert(MetricRow).values(rows)
         statement = statement.on_conflict_do_update(
             index_elements=["run_id", "split", "epoch", "name"],
             set_={"value": statement.excluded.value},

@@ -7,7 +7,7 @@ retries. At most one load runs at a time, so a store that hangs never piles up t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +19,9 @@ from textual.widgets import Static
 
 from morec_core.store import StoreError
 from morec_tui.messages import StoreProblem
+
+if TYPE_CHECKING:
+    from morec_tui.app import MorecApp
 
 # What a load may meet in normal operation: a locked or unreachable database, a log file being
 # rotated, a broken jobs file. Anything else is a bug: shown as unexpected, then raised so the
@@ -35,6 +38,17 @@ class PollingScreen(Screen[None]):
         self.loads = 0
         """Loads applied so far (tests wait on it)."""
 
+    @property
+    def dashboard(self) -> MorecApp:
+        """The app, typed: what every screen reads (store, job queue, GPUs, studies folder,
+        poll interval)."""
+        from morec_tui.app import MorecApp  # here: app.py imports the screens
+
+        app = self.app
+        if not isinstance(app, MorecApp):
+            raise TypeError(f"{type(self).__name__} runs in a MorecApp, not {type(app).__name__}")
+        return app
+
     def show_text(self, selector: str, text: str) -> None:
         """Update a Static only when its text changes (an update costs a repaint)."""
         if self._texts.get(selector) != text:
@@ -45,7 +59,7 @@ class PollingScreen(Screen[None]):
         yield Static("", id="problem", classes="problem")
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_s, self._poll)  # type: ignore[attr-defined]
+        self.set_interval(self.dashboard.poll_s, self._poll)
         self.reload()
 
     def on_screen_resume(self) -> None:
@@ -93,7 +107,7 @@ class PollingScreen(Screen[None]):
     def on_store_problem(self, message: StoreProblem) -> None:
         problem = self.query_one("#problem", Static)
         problem.update(f"⚠ {escape(message.text)} "
-                       f"(retrying every {self.app.poll_s:g} s)")  # type: ignore[attr-defined]
+                       f"(retrying every {self.dashboard.poll_s:g} s)")
         problem.display = True
         self._done()
 

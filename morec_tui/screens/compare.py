@@ -90,12 +90,12 @@ class CompareScreen(PollingScreen):
 
     def fetch(self, args: Any) -> CompareLoaded:
         chosen, shown = args
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.dashboard.store
         versions = store.run_versions()
         names = [study.name for study in store.studies()]
         choices = [TableChoice(ALL_STUDIES, tuple(names))]
         choices += [TableChoice(f"study {name}", (name,)) for name in names]
-        groups, note = study_groups(self.app.studies_dir)  # type: ignore[attr-defined]
+        groups, note = study_groups(self.dashboard.studies_dir)
         choices += [TableChoice(f"group {group}", members) for group, members in groups.items()]
         table = next((choice for choice in choices if choice.label == chosen), choices[0])
         if shown == (table, versions):

@@ -65,7 +65,7 @@ class JobsScreen(PollingScreen):
         return None if job is None else job.id
 
     def fetch(self, selected: Any) -> JobsLoaded:
-        queue = self.app.queue  # type: ignore[attr-defined]
+        queue = self.dashboard.queue
         jobs = queue.jobs()
         run_ids = {job.id: queue.run_ids(job) for job in jobs}
         shown = next((job for job in jobs if job.id == selected), jobs[0] if jobs else None)
@@ -96,7 +96,7 @@ class JobsScreen(PollingScreen):
             show_log(self.query_one("#job-log", Log), old[1] if old and old[0] == log[0] else [],
                      message.log)
         self.loaded()
-        job_file = self.app.queue.problem  # type: ignore[attr-defined]
+        job_file = self.dashboard.queue.problem
         if job_file:  # a jobs file set aside (issue 13): shown until the next job is queued
             problem = self.query_one("#problem", Static)
             problem.update(f"⚠ {escape(job_file)}")
@@ -106,7 +106,7 @@ class JobsScreen(PollingScreen):
         running = [job for job in self.jobs if job.status == "running"]
         queued = sum(job.status == "queued" for job in self.jobs)
         holder = {slot: job.id for job in running for slot in job.slots}
-        gpus = self.app.gpus  # type: ignore[attr-defined]
+        gpus = self.dashboard.gpus
         slots = [gpu.index for gpu in gpus] if gpus else [CPU]
         names = [("CPU" if slot == CPU else f"GPU {slot}")
                  + (f" [cyan]job {holder[slot]}[/]" if slot in holder else " free")
@@ -129,7 +129,7 @@ class JobsScreen(PollingScreen):
             return
         runs = self.run_ids.get(job.id, [])
         if job.kind == "study" and job.study:
-            self.app.show_study(job.study)  # type: ignore[attr-defined]
+            self.dashboard.show_study(job.study)
         elif runs:
             self.post_message(OpenRun(runs[-1]))
         else:
@@ -154,7 +154,7 @@ class JobsScreen(PollingScreen):
 
     @work(thread=True, exit_on_error=False, group="cancel")
     def _cancel(self, job_id: int, force: bool) -> None:
-        self.app.queue.cancel(job_id, force=force)  # type: ignore[attr-defined]
+        self.dashboard.queue.cancel(job_id, force=force)
         self.app.call_from_thread(self.reload)
 
     def action_focus_log(self) -> None:

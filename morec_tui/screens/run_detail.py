@@ -51,7 +51,7 @@ class RunDetailScreen(PollingScreen):
         return self.run_id
 
     def fetch(self, run_id: Any) -> RunLoaded:
-        store, queue = self.app.store, self.app.queue  # type: ignore[attr-defined]
+        store, queue = self.dashboard.store, self.dashboard.queue
         try:
             run = store.run(run_id)
         except StoreError:

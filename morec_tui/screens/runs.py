@@ -94,9 +94,9 @@ class RunsScreen(PollingScreen):
 
     def fetch(self, shown: Any) -> RunsLoaded:
         shown_versions, shown_runs, shown_finished, shown_tests = shown
-        store = self.app.store  # type: ignore[attr-defined]
+        store = self.dashboard.store
         try:
-            jobs = self.app.queue.jobs()  # type: ignore[attr-defined]
+            jobs = self.dashboard.queue.jobs()
         except (OSError, ValueError):
             jobs = []  # only the job counts of the bar: the jobs screen reports the error
         versions = store.run_versions()

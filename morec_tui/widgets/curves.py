@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual.app import RenderResult
@@ -11,7 +11,7 @@ from textual_plotext import PlotextPlot
 from morec_core.store import CurvePoint
 
 MAX_TICKS = 6
-Series = dict[str, Sequence[CurvePoint]]
+Series = Mapping[str, Sequence[CurvePoint]]
 
 
 class CurvePlot(PlotextPlot):
@@ -48,7 +48,9 @@ class CurvePlot(PlotextPlot):
             if points:
                 plt.plot([point.epoch + 1 for point in points], [point.value for point in points],
                          label=label, marker="braille")
-        epochs = sorted({point.epoch + 1 for points in series.values() for point in points})
+        # list[float] as textual-plotext's stub asks; the values stay ints (tick labels "2").
+        epochs: list[float] = sorted({point.epoch + 1 for points in series.values()
+                                      for point in points})
         if epochs:
             step = max(1, len(epochs) // MAX_TICKS + (len(epochs) % MAX_TICKS > 0))
             plt.xticks(epochs[::step])  # whole epochs, not 2.2 and 3.5
