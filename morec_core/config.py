@@ -32,10 +32,17 @@ MAX_EMBED_DIM = 65_536
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
+DATA_SOURCES = ("demo", "pairs", "microlens", "mind", "hm", "movielens", "recbole", "unisrec",
+                "rechorus", "table")
+"""The readers of morec_core.data.readers.READERS (a test keeps the two equal), named here so
+that the CLI's help and the dashboard's form need not import the readers (pandas)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataConfig:
     source: str = "demo"
-    """Reader of the raw files: demo | pairs | microlens | mind | hm | movielens | recbole."""
+    """Reader of the raw files: demo | pairs | microlens | mind | hm | movielens | recbole |
+    unisrec | rechorus | table (`morec data formats` describes each one's files)."""
     path: str = ""
     """Folder with the raw files; empty for the packaged demo."""
     modality: str = "text"
@@ -54,9 +61,42 @@ class DataConfig:
     """Titles are truncated to this many tokens (paper: 30, covering 99% of titles)."""
     image_size: int = 224
     """Images are resized to S x S once, into the content cache."""
+    split: str = "leave_one_out"
+    """leave_one_out: each user's last item is the test target, the second last the validation
+    target | given: the published train/valid/test split of a unisrec or rechorus folder."""
+    dedupe: str = "first"
+    """first: a repeated (user, item) pair keeps its earliest occurrence (the paper) | keep:
+    repeats stay, to match counts published without deduplication."""
+    interactions_file: str = ""
+    """table source: the interactions file (.csv, .tsv or .parquet) in data.path; empty looks
+    for interactions.csv, interactions.tsv, interactions.parquet."""
+    items_file: str = ""
+    """table source: the items file; empty reads items.csv/.tsv/.parquet when one exists."""
+    user_column: str = "user_id"
+    """table source: the user id column of the interactions file."""
+    item_column: str = "item_id"
+    """table source: the item id column of the interactions and items files."""
+    time_column: str = ""
+    """table source: the time column (numbers or ISO 8601 times); empty keeps file order."""
+    text_columns: str = ""
+    """table and rechorus sources: items-file columns joined with " " into the item text,
+    comma-separated; empty uses a `title` column when there is one."""
+    image_column: str = ""
+    """table source: items-file column holding an image path (relative to data.path)."""
+    image_pattern: str = ""
+    """table source: image path pattern relative to data.path, e.g. images/{item}.jpg."""
 
     def __post_init__(self) -> None:
         _check_finite(self, "data")
+        _check(self.source in DATA_SOURCES, "data.source",
+               f"unknown source {self.source!r}; known: {', '.join(DATA_SOURCES)}")
+        _check(self.split in ("leave_one_out", "given"), "data.split",
+               "must be leave_one_out or given")
+        _check(self.dedupe in ("first", "keep"), "data.dedupe", "must be first or keep")
+        _check(not (self.image_column and self.image_pattern), "data.image_pattern",
+               "set data.image_column or data.image_pattern, not both")
+        _check(not self.image_pattern or "{item}" in self.image_pattern, "data.image_pattern",
+               "must contain {item}, e.g. images/{item}.jpg")
         _check(self.modality in ("text", "image"), "data.modality", "must be text or image")
         _check(self.min_user_interactions >= 3, "data.min_user_interactions",
                "must be >= 3 (leave-one-out needs train, valid and test items)")
@@ -223,6 +263,14 @@ class EvalConfig:
         return f"{self.metric}@{self.k}"
 
 
+# Settings added after the first runs were recorded (see RunSpec.spec_key). Not eval.ties: runs
+# recorded before it ranked ties optimistically, so their keys must differ from the new default.
+HASHED_WHEN_SET: tuple[tuple[str, str], ...] = tuple(
+    ("data", name) for name in (
+        "split", "dedupe", "interactions_file", "items_file", "user_column", "item_column",
+        "time_column", "text_columns", "image_column", "image_pattern"))
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSpec:
     data: DataConfig = field(default_factory=DataConfig)
@@ -300,9 +348,13 @@ class RunSpec:
         function), so their results are pooled as one configuration's."""
         raw = self.to_dict()
         del raw["train"]["seed"]
-        # Absent from the hash rather than hashed at its default: keys recorded before the
-        # setting existed stay valid.
         del raw["train"]["compile"]
+        # Settings added after runs were recorded are left out of the hash at their default,
+        # so the keys of those runs stay valid (they ran with what is now the default).
+        defaults = RunSpec().to_dict()
+        for section, name in HASHED_WHEN_SET:
+            if raw[section][name] == defaults[section][name]:
+                del raw[section][name]
         return hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()[:16]
 
     @property

@@ -139,3 +139,22 @@ def test_float_fields_are_found():
     "data.sample_seed=4294967295"])
 def test_the_limits_themselves_are_accepted(override):
     RunSpec().with_overrides([override])
+
+
+def test_settings_added_later_keep_the_keys_of_runs_recorded_before_them():
+    """A run recorded before the data settings of `HASHED_WHEN_SET` existed has the key of the
+    spec without them; at their defaults they leave the key as it was, set they change it."""
+    import hashlib
+    import json
+
+    from morec_core.config import HASHED_WHEN_SET
+
+    spec = RunSpec().with_overrides(["data.source=pairs", "train.lr=5e-4"])
+    before = spec.to_dict()
+    del before["train"]["seed"], before["train"]["compile"]
+    for section, name in HASHED_WHEN_SET:
+        del before[section][name]
+    old_key = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert spec.spec_key == old_key
+    assert spec.with_overrides(["data.dedupe=keep"]).spec_key != old_key
+    assert spec.with_overrides(["eval.ties=optimistic"]).spec_key != spec.spec_key

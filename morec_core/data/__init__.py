@@ -1,7 +1,9 @@
 """Datasets: raw formats in, the paper's preprocessed sequences and content caches out.
 
-    readers/     one module per raw format; READERS[name].read(path) -> raw.RawDataset
+    readers/     one module per raw format; READERS[name].read(path, config) -> raw.RawDataset;
+                 readers/formats.py describes each one's files (`morec data formats`)
     preprocess   dedup, chronological order, subsample, user filter, latest N, warm-K, ids
+    splits       data.split=given: a published split kept in the positional format
     prepare      prepare(DataConfig) -> PreparedDataset, cached on disk; load_prepared(path)
     views        warm_view, cold_target_users, new_target_users
     tokens       token_cache(titles, tokenizer, ...) -> TokenCache

@@ -32,12 +32,17 @@ from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.data.errors import DataError
 from morec_core.data.preprocess import PrepareReport, StepCount, preprocess
 from morec_core.data.raw import require_content as filter_content
-from morec_core.data.readers import get_reader
+from morec_core.data.readers import READERS, get_reader
+from morec_core.data.splits import check_given, given_order
 from morec_core.paths import data_dir
 
 FORMAT_VERSION = 2  # 2: dataset name is the folder name, not the raw path
 PREPROCESSING_FIELDS = ("source", "min_user_interactions", "max_seq_len", "user_sample",
                         "sample_seed", "warm_min_item_interactions")
+# Settings added later, in the key only when not at their default: folders prepared before
+# they existed (all of them at the default) keep their key.
+LATER_FIELDS = ("split", "dedupe", "interactions_file", "items_file", "user_column",
+                "item_column", "time_column", "text_columns", "image_column", "image_pattern")
 
 
 def prepared_root() -> Path:
@@ -62,7 +67,7 @@ def dataset_name(config: DataConfig) -> str:
 def _file_states(config: DataConfig) -> list[list[object]]:
     """[path, size, mtime_ns] of every raw file; a missing one is left for the reader to name."""
     states: list[list[object]] = []
-    for path in get_reader(config.source).files(_source_path(config)):
+    for path in get_reader(config.source).files(_source_path(config), config):
         if path.exists():
             stat = path.stat()
             states.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
@@ -73,6 +78,9 @@ def _file_states(config: DataConfig) -> list[list[object]]:
 
 def _settings(config: DataConfig, require_content: bool) -> dict[str, object]:
     settings: dict[str, object] = {name: getattr(config, name) for name in PREPROCESSING_FIELDS}
+    defaults = DataConfig()
+    settings.update({name: getattr(config, name) for name in LATER_FIELDS
+                     if getattr(config, name) != getattr(defaults, name)})
     settings["path"] = str(_source_path(config))
     # Without the content filter the modality does not change the data: text and image
     # IDRec runs then share one prepared folder.
@@ -96,11 +104,22 @@ def prepared_path(config: DataConfig, *, require_content: bool = True,
 def build(config: DataConfig, *, require_content: bool = True
           ) -> tuple[PreparedDataset, PrepareReport]:
     """Read and preprocess without touching the cache."""
-    raw = get_reader(config.source).read(_source_path(config))
+    reader = get_reader(config.source)
+    if config.split == "given" and not reader.published_split:
+        published = ", ".join(name for name, known in READERS.items() if known.published_split)
+        raise ConfigError(f"data.split: source {config.source!r} publishes no split; given "
+                          f"applies to {published}")
+    raw = reader.read(_source_path(config), config)
     frame = raw.interactions
     read = StepCount(step="read", users=int(frame["user"].nunique()),
                      items=int(frame["item"].nunique()), interactions=len(frame))
     content_steps: list[StepCount] = []
+    if config.split == "given":
+        raw, targets = given_order(raw)
+        frame = raw.interactions
+        content_steps.append(StepCount(
+            step="users with a given valid and test item", users=int(frame["user"].nunique()),
+            items=int(frame["item"].nunique()), interactions=len(frame)))
     if require_content:
         raw, dropped = filter_content(raw, config.modality)
         frame = raw.interactions
@@ -114,10 +133,13 @@ def build(config: DataConfig, *, require_content: bool = True
     dataset, report = preprocess(
         raw, min_user_interactions=config.min_user_interactions, max_seq_len=config.max_seq_len,
         user_sample=config.user_sample, sample_seed=config.sample_seed,
-        warm_min_item_interactions=config.warm_min_item_interactions)
+        warm_min_item_interactions=config.warm_min_item_interactions, dedupe=config.dedupe)
+    if config.split == "given":
+        check_given(dataset, targets, raw.name)
     steps = (read, *content_steps, *report.steps[1:])
     # Callers use the name in folder names (content caches), so not the raw path.
-    return dataclasses.replace(dataset, name=dataset_name(config)), PrepareReport(steps=steps)
+    return dataclasses.replace(dataset, name=dataset_name(config)), PrepareReport(
+        steps=steps, warnings=report.warnings)
 
 
 def ensure_prepared(config: DataConfig, *, require_content: bool = True,

@@ -2,8 +2,9 @@
 
 1. Chronological order: rows sorted by user, then by `order`; the sort is stable, so rows with
    equal order (same second, same day, or no timestamps) keep their file order.
-2. Deduplication: a repeated (user, item) pair keeps its first, i.e. earliest, occurrence
-   (the paper's Bili: "merged all user interactions chronologically and removed duplicates").
+2. Deduplication (`dedupe="first"`): a repeated (user, item) pair keeps its first, i.e.
+   earliest, occurrence (the paper's Bili: "merged all user interactions chronologically and
+   removed duplicates"). `dedupe="keep"` keeps repeats, to match counts published without it.
 3. User subsample (`user_sample` > 0): that many users drawn without replacement with
    numpy's default_rng(`sample_seed`) from all users, listed in natural id order (everyone
    is kept when there are no more than `user_sample` users). It comes
@@ -19,7 +20,9 @@
    users get 0..num_users-1 likewise. Items no longer present leave the item table.
 
 Leave-one-out (3.4) is positional and lives in `PreparedDataset`: last item = test target,
-second last = validation target, the rest = training.
+second last = validation target, the rest = training. Where equal `order` values (ties) fall
+among a user's last three interactions, the file order decides which item is the validation or
+test target: the report carries a warning with the number of such users.
 Content filtering (items without text or image) happens before step 1, in `prepare`.
 """
 
@@ -50,15 +53,18 @@ class PrepareReport:
     """What each step left, for `morec data info` and for checking a preparation by eye."""
 
     steps: tuple[StepCount, ...]
+    warnings: tuple[str, ...] = ()
+    """One line each, e.g. ties among users' last interactions; printed by `morec data`."""
 
-    def to_dict(self) -> dict[str, list[dict[str, object]]]:
-        return {"steps": [vars(step) for step in self.steps]}
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {"steps": [vars(step) for step in self.steps], "warnings": list(self.warnings)}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, list[dict[str, Any]]]) -> PrepareReport:
-        """raw: as to_dict made it, read back from JSON."""
+    def from_dict(cls, raw: dict[str, list[Any]]) -> PrepareReport:
+        """raw: as to_dict made it, read back from JSON (folders prepared before warnings were
+        recorded have none)."""
         steps = (StepCount(**step) for step in raw["steps"])
-        return cls(steps=tuple(steps))
+        return cls(steps=tuple(steps), warnings=tuple(raw.get("warnings", ())))
 
 
 def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
@@ -68,7 +74,8 @@ def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:
 
 def preprocess(raw: RawDataset, *, min_user_interactions: int, max_seq_len: int,
                user_sample: int = 0, sample_seed: int = 0,
-               warm_min_item_interactions: int = 0) -> tuple[PreparedDataset, PrepareReport]:
+               warm_min_item_interactions: int = 0, dedupe: str = "first"
+               ) -> tuple[PreparedDataset, PrepareReport]:
     """Apply steps 1-7 of the module docstring to `raw`."""
     user_codes, user_names = pd.factorize(raw.interactions["user"], sort=False)
     item_codes, item_names = pd.factorize(raw.interactions["item"], sort=False)
@@ -77,15 +84,21 @@ def preprocess(raw: RawDataset, *, min_user_interactions: int, max_seq_len: int,
     steps = [_count("read", user_codes, item_codes)]
 
     # 1. (rows,) permutation: by user, then chronologically; lexsort is stable.
-    by_time = np.lexsort((raw.interactions["order"].to_numpy(), user_codes))
-    users, items = user_codes[by_time], item_codes[by_time]
+    orders = raw.interactions["order"].to_numpy()
+    by_time = np.lexsort((orders, user_codes))
+    users, items, orders = user_codes[by_time], item_codes[by_time], orders[by_time]
 
     # 2. The first occurrence of each (user, item) pair; np.unique's return_index is the first.
-    pair = users.astype(np.int64) * max(len(item_names), 1) + items
-    first = np.zeros(len(pair), dtype=bool)
-    first[np.unique(pair, return_index=True)[1]] = True
-    users, items = users[first], items[first]
-    steps.append(_count("deduplicated", users, items))
+    if dedupe == "first":
+        pair = users.astype(np.int64) * max(len(item_names), 1) + items
+        first = np.zeros(len(pair), dtype=bool)
+        first[np.unique(pair, return_index=True)[1]] = True
+        users, items, orders = users[first], items[first], orders[first]
+        steps.append(_count("deduplicated", users, items))
+    elif dedupe == "keep":
+        steps.append(_count("repeated pairs kept (dedupe=keep)", users, items))
+    else:
+        raise ValueError(f"dedupe must be first or keep, got {dedupe!r}")
 
     # 3. Seeded subsample of users, drawn from a file-order-independent list.
     if user_sample > 0:
@@ -95,21 +108,22 @@ def preprocess(raw: RawDataset, *, min_user_interactions: int, max_seq_len: int,
             rng = np.random.default_rng(sample_seed)
             chosen = listed[rng.choice(len(listed), size=user_sample, replace=False)]
             keep = np.isin(users, chosen)
-            users, items = users[keep], items[keep]
+            users, items, orders = users[keep], items[keep], orders[keep]
         steps.append(_count(f"sampled {user_sample} users (seed {sample_seed})", users, items))
 
     # 4. Users with too few interactions leave.
     counts = np.bincount(users, minlength=len(user_names))
     keep = counts[users] >= min_user_interactions
-    users, items = users[keep], items[keep]
+    users, items, orders = users[keep], items[keep], orders[keep]
     steps.append(_count(f"users with >= {min_user_interactions}", users, items))
 
     # 5. Latest N per user: rows are grouped by user, so the distance to the group's end works.
     _, starts, lengths = np.unique(users, return_index=True, return_counts=True)
     group_end = np.repeat(starts + lengths, lengths)
     keep = group_end - np.arange(len(users)) <= max_seq_len
-    users, items = users[keep], items[keep]
+    users, items, orders = users[keep], items[keep], orders[keep]
     steps.append(_count(f"latest {max_seq_len} per user", users, items))
+    warnings = _tie_warnings(users, orders)
 
     if len(users) == 0:
         raise DataError(f"no interactions left after the filters (min_user_interactions="
@@ -124,7 +138,28 @@ def preprocess(raw: RawDataset, *, min_user_interactions: int, max_seq_len: int,
         steps.append(StepCount(step=f"warm-{warm_min_item_interactions}",
                                users=dataset.num_users, items=dataset.num_items,
                                interactions=dataset.num_interactions))
-    return dataset, PrepareReport(steps=tuple(steps))
+    return dataset, PrepareReport(steps=tuple(steps), warnings=warnings)
+
+
+def _tie_warnings(users: np.ndarray, orders: np.ndarray) -> tuple[str, ...]:
+    """A warning when equal orders fall among a user's last three interactions: the stable
+    sort then lets the file order pick the validation and test targets.
+
+    users, orders: (rows,) grouped by user, chronological within each user."""
+    if len(users) < 2:
+        return ()
+    _, starts, lengths = np.unique(users, return_index=True, return_counts=True)
+    group_end = np.repeat(starts + lengths, lengths)
+    from_end = group_end - np.arange(len(users))  # 1 for a user's last row
+    # Row r ties with row r + 1 of the same user, r + 1 among the last two (so r among the
+    # last three): a tie further back only reorders training items.
+    same_user = users[1:] == users[:-1]
+    tied = same_user & (orders[1:] == orders[:-1]) & (from_end[1:] <= 2)
+    tied_users = len(np.unique(users[1:][tied]))
+    if not tied_users:
+        return ()
+    return (f"{tied_users:,} of {len(starts):,} users have equal timestamps among their last "
+            f"three interactions: the file order decides their validation and test items",)
 
 
 def _assemble(raw: RawDataset, users: np.ndarray, items: np.ndarray, user_names: np.ndarray,

@@ -13,6 +13,10 @@ import numpy as np
 import pandas as pd
 
 INTERACTION_COLUMNS = ("user", "item", "order")
+# Readers of formats that publish their split (unisrec, rechorus) add this column to the
+# interactions: 0 train, 1 validation target, 2 test target. `data.split=given` reads it.
+SPLIT_COLUMN = "split"
+TRAIN, VALID, TEST = 0, 1, 2
 ITEM_COLUMNS = ("item", "title", "image_path")
 
 

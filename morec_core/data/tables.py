@@ -190,3 +190,30 @@ def read_table(path: Path, *, sep: str, header: bool, names: list[str] | None = 
     if frame.empty:
         raise DataError("no rows (only a header or blank lines)", path=path)
     return Table(path=path, frame=frame, lines=lines)
+
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+
+def read_table_file(path: Path) -> Table:
+    """A .csv (comma), .tsv (tab) or .parquet file with a header, as a `Table` of strings.
+
+    Parquet has no lines: a row is named by its position counting from 1, as "line"."""
+    suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES:
+        raise DataError(f"unknown table type {suffix or '(none)'!r}; known: "
+                        f"{', '.join(TABLE_SUFFIXES)}", path=path)
+    if suffix != ".parquet":
+        return read_table(path, sep="\t" if suffix == ".tsv" else ",", header=True,
+                          quoted=suffix == ".csv")
+    require_file(path)
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataError(f"not a readable parquet file ({error})", path=path) from None
+    if frame.empty:
+        raise DataError("no rows", path=path)
+    # Strings everywhere, as a text table: the readers' checks then apply unchanged.
+    strings = frame.astype(str).where(frame.notna(), "")
+    strings.columns = [str(column).strip() for column in strings.columns]
+    return Table(path=path, frame=strings, lines=np.arange(1, len(frame) + 1, dtype=np.int64))

@@ -26,7 +26,8 @@ data_app = typer.Typer(help="Inspect, prepare and download datasets.", no_args_i
                        rich_markup_mode=None)  # plain help, as the top-level app (cli.py)
 
 SourceArgument = Annotated[str, typer.Argument(
-    help="Reader: demo | pairs | microlens | mind | hm | movielens | recbole.")]
+    help="Reader: demo | pairs | microlens | mind | hm | movielens | recbole | unisrec | "
+         "rechorus | table; `morec data formats` lists their files.")]
 PathOption = Annotated[str, typer.Option("--path", help="Folder with the raw files.")]
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="A data setting, e.g. --set data.max_seq_len=13 (repeatable).")]
@@ -78,6 +79,11 @@ def _steps(report: PrepareReport) -> str:
     return "\n".join(lines)
 
 
+def _warn(report: PrepareReport) -> None:
+    for warning in report.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
 @data_app.command()
 def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = None,
          require_content: ContentOption = True) -> None:
@@ -89,8 +95,10 @@ def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = N
         config = data_config(source, path, overrides)
         folder = ensure_prepared(config, require_content=require_content)
         dataset = load_prepared(folder)
+        report = load_report(folder)
         typer.echo(_table(dataset.name, dataset_stats(dataset)))
-        typer.echo(_steps(load_report(folder)))
+        typer.echo(_steps(report))
+        _warn(report)
         typer.echo(f"prepared: {folder}")
 
 
@@ -110,7 +118,7 @@ def prepare(
     """Prepare a dataset and build its content caches."""
     with _user_errors():
         from morec_core.data.images import image_cache
-        from morec_core.data.prepare import ensure_prepared, load_prepared
+        from morec_core.data.prepare import ensure_prepared, load_prepared, load_report
         from morec_core.data.stats import dataset_stats
         from morec_core.data.tokens import token_cache
         from morec_core.paths import content_cache_dir
@@ -119,6 +127,7 @@ def prepare(
         folder = ensure_prepared(config, require_content=require_content)
         dataset = load_prepared(folder)
         typer.echo(_table(dataset.name, dataset_stats(dataset)))
+        _warn(load_report(folder))
         typer.echo(f"prepared: {folder}")
         # The very folder and tokenizer a run of this dataset reads (build.encoder_inputs).
         cache_dir = content_cache_dir(dataset.name)
@@ -173,3 +182,25 @@ def catalog() -> None:
     for entry in CATALOG.values():
         how = "download" if entry.files else "manual"
         typer.echo(f"{entry.name:<16} {entry.source:<10} {how:<9} {entry.summary}")
+
+
+@data_app.command()
+def formats(
+    source: Annotated[str | None, typer.Argument(
+        help="One reader (default: all of them).")] = None,
+) -> None:
+    """List each reader's files: columns, types, encoding, an example line, what is optional."""
+    with _user_errors():
+        from morec_core.data.readers import READERS, get_reader
+
+        names = [source] if source else list(READERS)
+        for position, name in enumerate(names):
+            reader = get_reader(name)
+            if position:
+                typer.echo("")
+            typer.echo(f"{name}: {reader.summary}")
+            for file in reader.formats:
+                typer.echo(f"  {file.name}{' (optional)' if file.optional else ''}")
+                typer.echo(f"    columns:  {file.columns}")
+                typer.echo(f"    encoding: {file.encoding}")
+                typer.echo(f"    example:  {file.example}")

@@ -17,7 +17,8 @@ from morec_tui.console import ConsoleSink, fail
 
 def run_command(
     dataset: Annotated[str, typer.Option(help="Dataset reader: demo, microlens, pairs, mind, hm, "
-                                              "movielens, recbole.")] = "demo",
+                                              "movielens, recbole, unisrec, rechorus, table "
+                                              "(`morec data formats`).")] = "demo",
     path: Annotated[str, typer.Option(help="Folder of the raw dataset files (not needed for demo).")] = "",
     encoder: Annotated[str, typer.Option(help="Item encoder: id, text, vision, glove.")] = "id",
     model: Annotated[str, typer.Option(help="Pretrained model for text/vision/glove: a packaged "

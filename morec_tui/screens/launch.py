@@ -25,14 +25,14 @@ from textual.widgets import (
     Static,
 )
 
-from morec_core.config import ConfigError
+from morec_core.config import DATA_SOURCES, ConfigError
 from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
 from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
 
 # Hints only (the registries import torch); `morec run` checks the names it is given.
-DATASETS = ["demo", "pairs", "microlens", "mind", "hm", "movielens", "recbole"]
+DATASETS = list(DATA_SOURCES)
 ENCODERS = ["id", "text", "vision", "glove"]
 BACKBONES = ["sasrec", "dssm"]
 

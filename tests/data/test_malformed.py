@@ -21,6 +21,9 @@ GOOD_ARTICLES = "article_id,prod_name\n" + "".join(
     f"10877501{day},Top {day}\n" for day in range(6))
 GOOD_INTER = "user_id:token\titem_id:token\ttimestamp:float\n" + "".join(
     f"7\ti{item}\t{item}\n" for item in range(6))
+GOOD_RECHORUS = "user_id\titem_id\ttime\n" + "".join(
+    f"1\t{item}\t{100 + item}\n" for item in range(1, 7))
+GOOD_UNISREC = "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t1 2\t3\n"
 GOOD_PAIRS_ITEMS = "item,title\n" + "".join(f"{item},title {item}\n" for item in range(1, 7))
 
 CASES = [
@@ -152,6 +155,36 @@ CASES = [
     ("recbole: NUL in an item id", "recbole",
      {"toy.inter": GOOD_INTER.replace("\ti2\t", "\ti\x002\t")},
      r"toy\.inter: line 4: contains a NUL byte"),
+    # Issue 14: the rechorus, unisrec and table readers.
+    ("rechorus: missing dev.csv", "rechorus",
+     {"train.csv": GOOD_RECHORUS, "test.csv": GOOD_RECHORUS},
+     r"raw: missing file dev\.csv \(a ReChorus folder holds train\.csv, dev\.csv, test\.csv"),
+    ("rechorus: bad time", "rechorus",
+     {"train.csv": GOOD_RECHORUS, "dev.csv": GOOD_RECHORUS.replace("\t102\n", "\tsoon\n"),
+      "test.csv": GOOD_RECHORUS},
+     r"dev\.csv: line 3: field 'time': expected a number, got 'soon'"),
+    ("rechorus: no time column", "rechorus",
+     {"train.csv": "user_id\titem_id\n1\t2\n", "dev.csv": GOOD_RECHORUS,
+      "test.csv": GOOD_RECHORUS},
+     r"train\.csv: field 'time': missing column \(found: user_id, item_id\)"),
+    ("unisrec: missing test split", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC},
+     r"raw: missing file toy\.test\.inter \(looked for toy\.train\.inter, toy\.valid\.inter"),
+    ("unisrec: repeated item in .text", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC,
+      "toy.test.inter": GOOD_UNISREC,
+      "toy.text": "item_id:token\ttext:token_seq\n1\ta\n2\tb\n1\tc\n"},
+     r"toy\.text: line 4: field 'item_id': expected an id not seen on an earlier line"),
+    ("table: no interactions file", "table", {"items.csv": "item_id,title\n1,a\n"},
+     r"raw: missing file: looked for interactions\.csv, interactions\.tsv, "
+     r"interactions\.parquet"),
+    ("table: mapping names a missing column", "table",
+     {"interactions.csv": "user,item\nu1,1\n"},
+     r"interactions\.csv: field 'user_id': data\.user_column names a missing column "
+     r"\(found: user, item\)$"),
+    ("table: empty item id", "table",
+     {"interactions.tsv": "user_id\titem_id\nu1\t1\nu1\t\n"},
+     r"interactions\.tsv: line 3: field 'item_id': expected a non-empty value"),
 ]
 
 

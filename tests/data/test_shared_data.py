@@ -127,7 +127,7 @@ def test_mind_sample_parses_with_its_quirks(data_root):
 def test_hm_sample_parses_with_its_quirks(data_root):
     folder = SHARED_DATA / "hm-sample"
     transactions = pd.read_csv(folder / "transactions_train.csv", dtype=str)
-    raw = READERS["hm"].read(folder)
+    raw = READERS["hm"].read(folder, DataConfig())
     assert raw.interactions["item"].str.fullmatch(r"\d{10}").all()
     unpadded = raw.interactions["item"].str.lstrip("0")
     assert (unpadded == transactions["article_id"].str.lstrip("0")).all()

@@ -34,6 +34,12 @@ ITEMS_PATTERNS = ("*_items.tsv", "*_items.csv", "*_titles.csv", "*_titles.tsv", 
                   "items.csv", "titles.csv")
 IMAGE_FOLDERS = ("images", "covers")
 ITEM_HEADERS = {"item", "item_id", "itemid", "id", "video_id", "news_id", "iid"}
+# A users file's header line, e.g. "user<TAB>items" or RecBole's
+# "user_id:token<TAB>item_id_list:token_seq": both fields must be such names (the ":type"
+# suffix dropped), so that a user really named "user" is still read as one.
+USER_HEADERS = {"user", "users", "user_id", "userid", "uid"}
+SEQUENCE_HEADERS = {"item", "items", "item_id", "item_ids", "item_id_list", "item_list",
+                    "sequence", "seq", "history"}
 
 MICROLENS_USERS = "MicroLens-50k_pairs.tsv"
 MICROLENS_ITEMS = "MicroLens-50k_titles.csv"
@@ -69,15 +75,30 @@ def _microlens_layout(path: Path) -> tuple[Path, Path | None, Path | None]:
             images if images.is_dir() else None)
 
 
+def is_header(line: str) -> bool:
+    """Whether the first line of a users file names its two columns instead of a user."""
+    user, tab, rest = line.partition("\t")
+    fields = rest.split()
+    return bool(tab) and len(fields) == 1 and all(
+        name.partition(":")[0].strip().lower() in names
+        for name, names in ((user, USER_HEADERS), (fields[0], SEQUENCE_HEADERS)))
+
+
 def read_users(path: Path) -> pd.DataFrame:
-    """The users file as interactions (user, item, order = position on the line)."""
+    """The users file as interactions (user, item, order = position on the line); a header
+    line (`is_header`) is skipped."""
     users: list[str] = []
     counts: list[int] = []
     items: list[str] = []
     first_line: dict[str, int] = {}
+    seen_content = False
     for number, line in enumerate(read_lines(path), start=1):
         if not line.strip():
             continue
+        if not seen_content:
+            seen_content = True
+            if is_header(line):
+                continue
         user, tab, rest = line.partition("\t")
         user = user.strip()
         if not tab or not user:

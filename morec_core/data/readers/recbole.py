@@ -34,7 +34,7 @@ def _inter_file(path: Path) -> Path:
     return found[0]
 
 
-def _read_atomic(path: Path) -> Table:
+def read_atomic(path: Path) -> Table:
     """Read an atomic file and strip the `:type` suffix of each header field."""
     table = read_table(path, sep="\t", header=True, quoted=False)
     names = []
@@ -49,7 +49,7 @@ def _read_atomic(path: Path) -> Table:
 
 def read_recbole(path: Path) -> RawDataset:
     inter_path = _inter_file(path)
-    inter = _read_atomic(inter_path)
+    inter = read_atomic(inter_path)
     inter.require_columns("user_id", "item_id")
     has_time = "timestamp" in inter.frame.columns
     interactions = pd.DataFrame({
@@ -59,7 +59,7 @@ def read_recbole(path: Path) -> RawDataset:
     })
     item_path = inter_path.with_suffix(".item")
     if item_path.exists():
-        table = _read_atomic(item_path)
+        table = read_atomic(item_path)
         table.require_columns("item_id")
         ids = table.text("item_id", nonempty=True)
         table.unique("item_id", ids)
