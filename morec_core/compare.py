@@ -194,7 +194,8 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
     names = sorted({name for test in tests for name in test
                     if not name.endswith("users") and "ties@" not in name})
     values = {name: [test[name] for test in tests if name in test] for name in names}
-    intervals = {name: stats.seed_interval(found) for name, found in values.items()}
+    # HR@k and NDCG@k lie in [0, 1]; a t-interval over 2-3 seeds can reach past either end.
+    intervals = {name: _clipped(stats.seed_interval(found)) for name, found in values.items()}
     ties = [test[name] for test in tests for name in test if name.startswith("ties@")]
     per_user, missing = _pooled_user_values(store, selected, splits, names)
     first = selected[0] if selected else runs[0]
@@ -219,6 +220,10 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         missing_user_results=missing,
         notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")))
     return row, per_user
+
+
+def _clipped(interval: tuple[float, float] | None) -> tuple[float, float] | None:
+    return None if interval is None else (max(interval[0], 0.0), min(interval[1], 1.0))
 
 
 def _select(configs: list[list[RunRecord]]) -> list[RunRecord]:

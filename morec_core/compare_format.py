@@ -118,7 +118,7 @@ def dashboard_table(rows: Sequence[CompareRow]) -> list[list[str]]:
 def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:
     """How to read the tables, then what the table cannot say and why."""
     lines = ["arms: test-split % at the best validation epoch of the best-by-validation "
-             "configuration, mean over its seeds [95% t-interval over seeds]"]
+             "configuration, mean over its seeds [95% t-interval over seeds, within 0-100]"]
     if any(row.seeds == 1 for row in rows):
         lines.append(f"{ONE_SEED}: one seed gives no interval over seeds; `morec tune --study "
                      "NAME --seeds 3` runs each arm's selected configuration on more seeds")

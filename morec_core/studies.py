@@ -11,7 +11,7 @@ import dataclasses
 import importlib.util
 import itertools
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -85,6 +85,16 @@ class Study:
             return tuple(range(self.seed, self.seed + self.seeds))
         return tuple(int(seed) for seed in self.seeds)
 
+    def renamed_with(self, name: str, overrides: Sequence[str]) -> Study:
+        """The study's arms and grids under another name, with `section.key=value` settings on
+        top of its own (`morec tune --study demo --name mine --set data.path=...`): another
+        study, since its runs are other runs (another dataset, another loss...)."""
+        study = dataclasses.replace(self, name=name, overrides=(*self.overrides, *overrides),
+                                    description=f"{self.description} ({', '.join(overrides)})",
+                                    group="")
+        study.points()  # a bad setting fails here, naming the study and the key
+        return study
+
     def with_seeds(self, count: int) -> Study:
         """The study with `count` seeds from its first one (`morec tune --seeds`)."""
         return dataclasses.replace(self, seeds=count, seed=self.seed_values[0])
@@ -127,6 +137,121 @@ class Study:
             if arm.name == name:
                 return arm
         raise KeyError(f"study {self.name} has no arm {name!r}")
+
+    def requirements(self) -> Requirements:
+        """What the study's runs read beside the code: every distinct raw data folder and
+        pretrained model of its grid points (the packaged demo data needs nothing)."""
+        data: dict[tuple[str, str], None] = {}
+        models: dict[tuple[str, str], None] = {}
+        for point in self.every_point():
+            spec = point.spec
+            if spec.data.source != "demo":
+                data[(spec.data.source, spec.data.path)] = None
+            if spec.encoder.name != "id":
+                models[(spec.encoder.name, spec.encoder.model)] = None
+        return Requirements(data_folders=tuple(data), models=tuple(models))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirements:
+    data_folders: tuple[tuple[str, str], ...]
+    """(data.source, data.path) of each distinct raw data folder."""
+    models: tuple[tuple[str, str], ...]
+    """(encoder.name, encoder.model) of each distinct pretrained model; model "" is the
+    encoder's default."""
+
+    def missing(self) -> list[str]:
+        """What is not on this machine, each with the command that gets it. Cheap: folders and
+        package versions are looked at, no file is hashed and no model is loaded."""
+        found = [missing_data_folder(source, path) for source, path in self.data_folders]
+        found += [missing_model(encoder, model) for encoder, model in self.models]
+        return [problem for problem in found if problem]
+
+
+def missing_data_folder(source: str, path: str) -> str:
+    """'' when the raw folder of `source` exists; else what is missing and how to get it:
+    `morec data download NAME` where the catalogue's download unpacks to that folder."""
+    from morec_core.data.catalog import CATALOG
+    from morec_core.paths import data_dir
+
+    folder = Path(path).expanduser()
+    if path and folder.is_dir():
+        return ""
+    for entry in CATALOG.values():
+        download = data_dir() / "raw" / entry.name / entry.folder
+        if entry.files and path and download.resolve() == folder.resolve():
+            return (f"data folder {folder} ({source}) is missing: get it with "
+                    f"`morec data download {entry.name}`")
+    # A folder named after a dataset without a direct download (raw/hm, raw/bili): the
+    # catalogue says how to ask for it.
+    named = CATALOG.get(folder.name)
+    how = (f"`morec data catalog` says how to get {named.name}"
+           if named is not None and named.source == source else f"put the {source} files there")
+    return f"data folder {folder if path else '(data.path not set)'} ({source}) is missing: {how}"
+
+
+def missing_model(encoder: str, model: str) -> str:
+    """'' when the pretrained model of a modality encoder can be had without a download: a
+    packaged one installed, a local folder or file, or a hub id in the Hugging Face cache."""
+    from morec_core.encoders import packaged
+
+    if not model:
+        model = _default_model(encoder)
+    if model in packaged.DISTRIBUTIONS:
+        if packaged.installed(model):
+            return ""
+        return (f"packaged {encoder} model {model} is not installed: "
+                f"{' && '.join(f'`{line}`' for line in packaged.pip_lines(model))}")
+    name, at, file = model.removeprefix("tv:").partition("@")
+    if at:
+        if Path(file).expanduser().is_file():
+            return ""
+        return f"{encoder} model {model}: no weights file {file}"
+    if Path(model).expanduser().is_dir():
+        return ""
+    if model.startswith((".", "/", "~")) or encoder == "glove":  # word vectors: no hub
+        return f"{encoder} model {model}: no such folder"
+    if encoder != "vision":
+        if _in_hub_cache(model, "config.json"):
+            return ""
+        return (f"{encoder} model {model} is not in the Hugging Face cache: get it with "
+                f"`huggingface-cli download {model}` where the hub is reachable")
+    if model.startswith("tv:"):
+        return ""  # torchvision's weights cache names files by hash: not checked cheaply
+    if _in_hub_cache(f"timm/{name}"):
+        return ""
+    return (f"vision model {model} is not in the Hugging Face cache: get it with `python -c "
+            f"\"import timm; timm.create_model('{name}', pretrained=True)\"` where the hub is "
+            f"reachable, or pass a weights file as {name}@<file>")
+
+
+def _default_model(encoder: str) -> str:
+    # The encoder modules own their defaults (they import torch: only for an empty model).
+    if encoder == "text":
+        from morec_core.encoders import text
+        return text.DEFAULT_MODEL
+    if encoder == "vision":
+        from morec_core.encoders import vision
+        return vision.DEFAULT_MODEL
+    if encoder == "glove":
+        from morec_core.encoders import glove
+        return glove.DEFAULT_MODEL
+    return ""
+
+
+def _in_hub_cache(repo: str, filename: str = "") -> bool:
+    """Whether the Hugging Face cache holds `filename` of `repo`, or (no filename) any repo named
+    `repo` or `repo.<tag>` (timm's pretrained tags: resnet50 is timm/resnet50.a1_in1k)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return False
+    if filename:
+        return isinstance(try_to_load_from_cache(repo, filename), str)
+    folder = "models--" + repo.replace("/", "--")
+    cache = Path(HF_HUB_CACHE)
+    return (cache / folder).is_dir() or any(cache.glob(folder + ".*"))
 
 
 def idrec_arm(*, backbone: str = "sasrec", embed_dims: tuple[int, ...] = IDREC_EMBED_DIM,

@@ -19,6 +19,11 @@ Seeds: the grid is searched on the study's first seed; when an arm's search is o
 configuration by validation is queued on the further seeds (never pruned). Grids can grow: new
 points are queued, points that ran are kept; a waiting trial of a point this definition lacks
 is left for a definition that has it.
+Failed trials: a trial whose run raised (missing data, out of memory) is FAIL with status
+`failed`; `requeue_failed`, run by `morec tune` before its workers start (never by a worker, so
+that a failure that persists costs one try per `tune`, not a loop), queues its point again, under
+the same lock, unless another trial covers the point. Completed, pruned and collapsed trials are
+final: a collapse is a result (paper Figure 5), not an accident.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -143,6 +148,32 @@ def enqueue_grid(study: Study, storage: Any, store: Store) -> int:
                     added += 1
                     pause_point("enqueue")
     return added
+
+
+def requeue_failed(study: Study, storage: Any, store: Store) -> list[GridPoint]:
+    """Queue again every point of the study (search or further seed) whose trials all failed
+    (status `failed`; not collapsed, and no trial of it waiting, running, complete or pruned);
+    returns those points. Each retry is a new trial and a new run; the failed ones stay as they
+    were, for the record."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    points = {point.key: point for point in study.every_point()}
+    queued = []
+    with store.lock(_trials_lock(study.name)):
+        for arm in study.arms:
+            optuna_study = _optuna_study(storage, study, arm.name)
+            trials = optuna_study.get_trials(deepcopy=False)
+            covered = {trial.user_attrs.get(POINT_ATTR) for trial in trials
+                       if trial.state != state.FAIL
+                       or trial.user_attrs.get(STATUS_ATTR) == "collapsed"}
+            failed = {trial.user_attrs.get(POINT_ATTR) for trial in trials
+                      if trial.state == state.FAIL
+                      and trial.user_attrs.get(STATUS_ATTR) == "failed"}
+            for key in sorted(key for key in failed - covered if key in points):
+                _enqueue(optuna_study, key, _optuna_params(points[key]))
+                queued.append(points[key])
+    return queued
 
 
 def enqueue_seed_runs(study: Study, storage: Any, store: Store) -> int:
@@ -425,7 +456,8 @@ def _tell_result(optuna_study: Any, storage: Any, trial_id: int, number: int, st
         _tell(optuna_study, storage, trial_id, number, state.PRUNED, status, reason)
     else:
         # Collapsed, failed (or a run with no validation value): FAIL keeps it out of the
-        # pruner's medians and the sampler's history, and it is not retried.
+        # pruner's medians and the sampler's history; Optuna never retries it (a failed one is
+        # queued again by requeue_failed, at the next `morec tune`).
         _tell(optuna_study, storage, trial_id, number, state.FAIL, status, reason)
 
 
@@ -451,10 +483,15 @@ class _PrunerSink:
 
 
 def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
-         on_trial: Callable[[GridPoint, str], None] | None = None, *,
+         on_trial: Callable[[GridPoint, str, str], None] | None = None, *,
+         trial_sinks: Callable[[GridPoint], Sequence[ev.Sink]] | None = None,
          compile_networks: bool = False, poll_s: float = POLL_S) -> int:
     """A worker: claim and run trials until none is left to claim and none runs elsewhere;
     returns how many it ran.
+
+    on_trial: told each trial's point, final status and its reason (why it failed, was pruned
+    or collapsed; empty when it completed). trial_sinks: the caller's sinks for one trial's run
+    (a console's progress lines), made per trial since they may depend on its spec.
 
     A worker out of work waits for the trials other workers run (polling, and settling those
     of dead workers at once): their end may queue further seeds, and a trial whose worker dies
@@ -478,10 +515,14 @@ def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
             recover_dead_trials(study, storage, store)
             continue
         wait_s = POLL_FIRST_S
-        status = run_trial(claimed, storage, store, runs_dir, compile_networks=compile_networks)
+        sinks = tuple(trial_sinks(claimed.point)) if trial_sinks is not None else ()
+        status = run_trial(claimed, storage, store, runs_dir, sinks,
+                           compile_networks=compile_networks)
         done += 1
         if on_trial is not None:
-            on_trial(claimed.point, status)
+            # The reason as told to Optuna: the one record of it, whoever settled the trial.
+            reason = storage.get_trial(claimed.trial_id).user_attrs.get(REASON_ATTR, "")
+            on_trial(claimed.point, status, str(reason))
 
 
 def worker_env(gpu: str | None) -> dict[str, str]:

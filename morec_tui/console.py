@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import traceback
@@ -22,6 +23,10 @@ USER_ERRORS = (("morec_core.config", "ConfigError"), ("morec_core.data.errors", 
                ("morec_core.store.store", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
                ("morec_core.encoders.packaged", "PackagedModelError"))
 MESSAGE_CHARACTERS = 400
+PROGRESS_LINE_ENV = "MOREC_PROGRESS_LINE_S"
+"""Seconds between progress lines where the output is not a terminal (default 30): a log gets a
+line per half minute of a long epoch, not a redrawn bar's carriage returns or nothing."""
+PROGRESS_LINE_S = 30.0
 # (exception, run id) of each run a ConsoleSink saw fail in this process: an error that ended a
 # run exits 1 (the store records the run as failed), one before any run exits 2. Matched by
 # identity, so that no other error is taken for a run's, even in a process (a test) that runs
@@ -61,17 +66,91 @@ def print_user_error(error: BaseException) -> int:
     return 2 if run_id is None else 1
 
 
-class ConsoleSink:
-    """Prints epoch lines and final metrics; shows a progress bar per epoch unless quiet."""
+def progress_line_seconds() -> float:
+    """$MOREC_PROGRESS_LINE_S, else PROGRESS_LINE_S; read by the commands before any run, so that
+    a bad value stops them with one line."""
+    text = os.environ.get(PROGRESS_LINE_ENV, "")
+    if not text:
+        return PROGRESS_LINE_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not seconds >= 0 or math.isinf(seconds):
+        fail(f"${PROGRESS_LINE_ENV}: {text!r} is not a number of seconds >= 0")
+    return seconds
 
-    def __init__(self, spec: Any, *, quiet: bool = False) -> None:
+
+class ProgressLines:
+    """Prints, at most every `every_s` seconds of an epoch, one line: steps done, samples/s and
+    the epoch's ETA; for output that is not a terminal, where a progress bar cannot redraw."""
+
+    def __init__(self, *, epochs: int, batch_size: int, every_s: float,
+                 prefix: str = "") -> None:
+        self._epochs = epochs
+        self._batch_size = batch_size
+        self._every_s = every_s
+        self._prefix = prefix
+        self._epoch_started: float | None = None
+        self._last_line: float | None = None
+
+    def __call__(self, event: ev.Event) -> None:
+        if not isinstance(event, ev.Progress):
+            # The trainer's last event before an epoch's steps (CostMeasured before the first,
+            # CheckpointSaved before the others) is when the epoch began, to within a sink's
+            # work: Progress events start only after progress_every_s of steps.
+            self._epoch_started = event.time
+            self._last_line = None
+            return
+        started = event.time if self._epoch_started is None else self._epoch_started
+        since = started if self._last_line is None else self._last_line
+        if event.time - since < self._every_s:
+            return
+        self._last_line = event.time
+        elapsed = event.time - started
+        steps_per_s = event.step / elapsed if elapsed > 0 else math.nan
+        # The last batch may be smaller: samples/s is the batch size's, to within one batch.
+        samples_per_s = steps_per_s * self._batch_size
+        eta = (event.total_steps - event.step) / steps_per_s if steps_per_s > 0 else math.nan
+        typer.echo(f"{self._prefix}epoch {event.epoch + 1}/{self._epochs}: step {event.step}/"
+                   f"{event.total_steps}, {samples_per_s:,.0f} samples/s, loss {event.loss:.4f}, "
+                   f"epoch ETA {_duration(eta)}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "unknown"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+class ConsoleSink:
+    """Prints epoch lines and final metrics; unless quiet, a progress bar per epoch on a terminal
+    and progress lines (ProgressLines) elsewhere.
+
+    terminal: whether stderr is one (default: asked of sys.stderr). progress_line_s: seconds
+    between progress lines (default: progress_line_seconds())."""
+
+    def __init__(self, spec: Any, *, quiet: bool = False, terminal: bool | None = None,
+                 progress_line_s: float | None = None) -> None:
         self._epochs = spec.train.epochs
         self._quiet = quiet
         self._bar: Any = None
+        terminal = sys.stderr.isatty() if terminal is None else terminal
+        self._lines = None if terminal or quiet else ProgressLines(
+            epochs=spec.train.epochs, batch_size=spec.train.batch_size,
+            every_s=progress_line_seconds() if progress_line_s is None else progress_line_s)
 
     def __call__(self, event: ev.Event) -> None:
+        if self._lines is not None:
+            self._lines(event)
         if isinstance(event, ev.Progress):
-            self._progress(event)
+            if self._lines is None:
+                self._progress(event)
         elif isinstance(event, ev.EpochEnded):
             self._close_bar()
             typer.echo(f"epoch {event.epoch + 1}/{self._epochs}  loss {event.loss:.4f}  "

@@ -1,27 +1,29 @@
 """The paper's studies (Yuan et al., SIGIR 2023), for users with the original data and a model hub.
 
-Data: MIND (`morec data download mind-small`, or MIND-large), H&M (Kaggle) and Bili (from the
-authors), each in data/raw/<name>/ (override the folder with $MOREC_PAPER_DATA). Encoders are hub
-ids (bert-base-uncased, roberta-base, timm resnet50 / swin_tiny_patch4_window7_224), which load
-where the hub is reachable. Settings follow section 3: 5-core users, latest 23 (text) or 13
-(images) interactions, titles cut at 30 tokens, images at 224 px, leave-one-out, AdamW, dropout
-0.1, SASRec with 2 blocks and 2 heads, the grids of section 3.2.
+Data, under the data folder's raw/ (<data dir>/raw, $MOREC_DATA_DIR or ./data): MIND where
+`morec data download mind-small` unpacks it (mind-small/MINDsmall_train), H&M (Kaggle) in hm/
+and Bili (from the authors) in bili/; `morec tune` names what is missing. Encoders are hub
+ids (bert-base-uncased, roberta-base, timm resnet50 / swin_tiny_patch4_window7_224), fetched
+into the Hugging Face cache where the hub is reachable (`morec tune` says how). Settings follow
+section 3: 5-core users, latest 23 (text) or 13 (images) interactions, titles cut at 30 tokens,
+images at 224 px, leave-one-out, AdamW, dropout 0.1, SASRec with 2 blocks and 2 heads, the grids
+of section 3.2.
 
 Groups: table2 (regular setting, DSSM and SASRec), table3 (warm-20/50/200), table5 (two-stage,
 TS-DNN and end-to-end), table7 (ID + modality fusion), table9 (cold and new items: every run
 records them; see `morec compare --group table9 --cold-new`).
 """
 
-import os
-from pathlib import Path
-
+from morec_core.paths import data_dir
 from morec_core.studies import Arm, Study, idrec_arm, morec_arm
 
-ROOT = Path(os.environ.get("MOREC_PAPER_DATA", "data/raw"))
+# The data folder setting, read when the study module is loaded (each `morec` command loads
+# it anew), so that $MOREC_DATA_DIR moves the paper's data with everything else.
+ROOT = data_dir() / "raw"
 
 DATASETS = {
     # name: (source, folder, modality, latest N)
-    "mind": ("mind", ROOT / "mind", "text", 23),
+    "mind": ("mind", ROOT / "mind-small" / "MINDsmall_train", "text", 23),
     "hm": ("hm", ROOT / "hm", "image", 13),
     "bili": ("pairs", ROOT / "bili", "image", 13),
 }

@@ -200,3 +200,13 @@ def test_every_format_carries_intervals_and_verdicts(store, output_format):
     if output_format in ("table", "markdown"):
         assert "n/a (1 seed)" in text  # and the note that says why
         assert "one seed gives no interval" in text
+
+
+def test_seed_intervals_stay_within_the_metric_range(store):
+    rng = np.random.default_rng(7)
+    # Two seeds far apart: the t-interval (12.7 standard errors) would pass 0 and 100%.
+    add_run(store, "id1", "s", "IDRec", "id", 0.1, standing(0.05, rng), seed=1)
+    add_run(store, "id2", "s", "IDRec", "id", 0.1, standing(0.95, rng), seed=2)
+    [row] = compare_rows(store, ["s"], settings=Settings(resamples=500))
+    low, high = row.test_ci["hr@10"]
+    assert (low, high) == (0.0, 1.0)

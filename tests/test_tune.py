@@ -1,4 +1,5 @@
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -263,3 +264,101 @@ def test_a_definition_leaves_the_points_it_lacks_waiting_for_one_that_has_them(t
     assert sorted(t.state.name for t in trials) == ["COMPLETE", "WAITING"]
     assert work(full, store_url, optuna_url, tmp_path / "runs") == 3
     assert len(store.runs(study="seeded")) == 4
+
+
+MISSING_MODULE = '''
+from morec_core.studies import Arm, Study
+
+STUDY = Study(
+    name="nodata",
+    description="a study whose data folder is not there",
+    overrides=("data.source=pairs", "data.path={data}", "train.epochs=1"),
+    arms=(Arm(name="IDRec", overrides=("encoder.name=id",), grid={{"train.lr": (1e-3, 1e-4)}}),
+          Arm(name="MiniLM", overrides=("encoder.name=text", "encoder.model={model}"),
+              grid={{"train.lr": (1e-3,)}})),
+)
+'''
+
+
+def test_a_study_whose_data_is_missing_stops_before_queueing_anything(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from morec_tui.cli import app
+
+    module = tmp_path / "nodata.py"
+    module.write_text(MISSING_MODULE.format(data=tmp_path / "nowhere",
+                                            model=tmp_path / "no-model"))
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    store = tmp_path / "runs" / "morec.db"
+    result = CliRunner().invoke(app, ["tune", "--study", str(module), "--storage", str(store)])
+    assert result.exit_code == 2, result.output
+    assert result.output.splitlines() == [
+        f"error: study nodata: data folder {tmp_path / 'nowhere'} (pairs) is missing: "
+        "put the pairs files there; "
+        f"text model {tmp_path / 'no-model'}: no such folder"]
+    # Neither the run store nor Optuna's storage was created.
+    assert not store.exists() and not list(tmp_path.glob("runs/*"))
+
+
+def test_paper_studies_find_their_data_under_the_data_folder_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "elsewhere"))
+    study = find_study("mind_bert")
+    folder = tmp_path / "elsewhere" / "raw" / "mind-small" / "MINDsmall_train"
+    assert study.requirements().data_folders == (("mind", str(folder)),)
+    missing = study.requirements().missing()
+    assert missing[0] == (f"data folder {folder} (mind) is missing: get it with "
+                          "`morec data download mind-small`")
+    folder.mkdir(parents=True)
+    assert all("data folder" not in problem for problem in study.requirements().missing())
+    hm = find_study("hm_id")
+    assert hm.requirements().missing() == [
+        f"data folder {tmp_path / 'elsewhere' / 'raw' / 'hm'} (hm) is missing: "
+        "`morec data catalog` says how to get hm"]
+
+
+RETRY_MODULE = '''
+from morec_core.studies import Arm, Study
+
+STUDY = Study(
+    name="retry",
+    description="one data folder that works and one that is empty at first",
+    overrides=("data.source=pairs", "backbone.embed_dim=8", "train.batch_size=64",
+               "train.epochs=1", "eval.batch_size=256"),
+    arms=(Arm(name="IDRec", overrides=("encoder.name=id",),
+              grid={{"data.path": ("{good}", "{empty}")}}),),
+)
+'''
+
+
+def test_a_failed_trial_says_why_and_runs_again_once_its_cause_is_fixed(grid_env, tmp_path):
+    _make, env = grid_env
+    good = write_chain_dataset(tmp_path / "good", users=80, items=30)
+    empty = tmp_path / "empty"
+    empty.mkdir()  # there, so the study starts; without a users file, so its trial fails
+    module = tmp_path / "retry.py"
+    module.write_text(RETRY_MODULE.format(good=good, empty=empty))
+    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    env = dict(env, MOREC_PROGRESS_LINE_S="0")
+
+    output, _ = _tune(module, store_url, env).communicate(timeout=600)
+    assert f"seed 42: failed (DataError: {empty}: no users file" in output, output
+    assert f"'data.path': '{good}'}} seed 42: completed" in output, output
+    # Redirected: the trial's progress lines, with steps and samples/s.
+    assert re.search(r"^  trial IDRec seed 42: epoch 1/1: step (\d+)/\1, [\d,]+ samples/s",
+                     output, re.MULTILINE), output
+
+    write_chain_dataset(empty, users=80, items=30)
+    process = _tune(module, store_url, env)
+    output, _ = process.communicate(timeout=600)
+    assert process.returncode == 0, output
+    assert "(0 newly queued, 1 failed queued again)" in output, output
+    assert f"'data.path': '{empty}'}} seed 42: completed" in output, output
+    runs = Store(store_url).runs(study="retry")
+    # The completed trial did not run again; the failed one's run stays, beside its retry.
+    assert sorted((run.spec["data"]["path"], run.status) for run in runs) == sorted(
+        [(str(good), "completed"), (str(empty), "failed"), (str(empty), "completed")])
+
+    process = _tune(module, store_url, env, "--no-retry-failed")
+    output, _ = process.communicate(timeout=600)
+    assert "(0 newly queued)" in output, output
+    assert ": completed" not in output and ": failed" not in output, output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -33,50 +34,102 @@ def tune_command(
         min=1, help="Seeds for each arm's selected configuration (default: the study's own): "
                     "the grid is searched on the first seed, then the best configuration of "
                     "each arm by validation runs again on the others.")] = None,
+    retry_failed: Annotated[bool, typer.Option(
+        "--retry-failed/--no-retry-failed",
+        help="Queue again, before the workers start, the grid points whose trials failed (an "
+             "error, such as missing data or memory): on by default, since a failure's cause "
+             "is usually fixed before tune is run again, and a failure that persists costs one "
+             "try per tune. Completed, pruned and collapsed trials never run again.")] = True,
+    name: Annotated[str | None, typer.Option(
+        help="Run the study's arms and grids as a study of this name, with the --set settings "
+             "on top (e.g. the demo's IDRec vs MiniLM-L6 arms on your own data).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", help="section.key=value on top of the study's settings, for every arm "
+                      "(needs --name: other settings make other runs).")] = None,
     as_worker: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Run a study's grid on Optuna: each grid point once, pruned on the validation metric,
-    collapsed trials flagged. Re-running an interrupted study finishes what is left."""
+    collapsed trials flagged. Re-running an interrupted study finishes what is left. Stops
+    before queueing anything when the study's data folders or models are missing."""
     from morec_core import paths
     from morec_core.config import ConfigError
     from morec_core.store import Store, normalize_url
     from morec_core.studies import find_study
-    from morec_core.tune import enqueue_grid, optuna_storage, optuna_url_for, work
+    from morec_core.tune import (
+        enqueue_grid,
+        optuna_storage,
+        optuna_url_for,
+        requeue_failed,
+        work,
+    )
+    from morec_tui.console import ProgressLines, progress_line_seconds
 
     try:
         definition = find_study(study)
+        if overrides and not name:
+            raise ConfigError("--set changes every run of the study: give the runs a study of "
+                              "their own with --name NAME")
+        if name:
+            definition = definition.renamed_with(name, overrides or [])
         if seeds is not None:
             definition = definition.with_seeds(seeds)
         store_url = normalize_url(storage or paths.default_store_url())
         optuna_url = optuna_url_for(store_url)
+    except ConfigError as error:
+        fail(str(error))
+    every_s = progress_line_seconds()
+    if not as_worker:
+        # Before the store or Optuna is touched: a study that cannot run queues nothing (nine
+        # trials failing on one missing folder, and then retried by no one, was issue 14).
+        missing = definition.requirements().missing()
+        if missing:
+            fail(f"study {definition.name}: {'; '.join(missing)}")
+    try:
         store = Store(store_url)
     except ConfigError as error:
         fail(str(error))
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
-    def report(point, status: str) -> None:
-        typer.echo(f"  trial {point.arm} {point.params} seed {point.seed}: {status}", err=True)
+    def report(point, status: str, reason: str) -> None:
+        because = f" ({reason})" if reason else ""
+        typer.echo(f"  trial {point.arm} {point.params} seed {point.seed}: {status}{because}",
+                   err=True)
+
+    def trial_sinks(point) -> list:
+        # A log (the workers' files, a redirected tune) gets progress lines; a terminal keeps
+        # the trial lines alone, as before.
+        if sys.stderr.isatty():
+            return []
+        prefix = f"  trial {point.arm} seed {point.seed}: "
+        return [ProgressLines(epochs=point.spec.train.epochs,
+                              batch_size=point.spec.train.batch_size, every_s=every_s,
+                              prefix=prefix)]
 
     if as_worker:
         work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
-             compile_networks=compile_networks)
+             trial_sinks=trial_sinks, compile_networks=compile_networks)
         return
 
-    added = enqueue_grid(definition, optuna_storage(optuna_url, store), store)
+    optuna_store = optuna_storage(optuna_url, store)
+    added = enqueue_grid(definition, optuna_store, store)
+    retried = requeue_failed(definition, optuna_store, store) if retry_failed else []
     total = len(definition.points())
     first, *others = definition.seed_values
     then = (f", then each arm's best on {len(others)} more seed{'s' * (len(others) > 1)}"
             if others else "")
+    again = f", {len(retried)} failed queued again" if retried else ""
     typer.echo(f"study {definition.name}: {total} grid points on seed {first}{then} "
-               f"({added} newly queued); store {store_url}", err=True)
+               f"({added} newly queued{again}); store {store_url}", err=True)
     gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
             work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
-                 compile_networks=compile_networks)
+                 trial_sinks=trial_sinks, compile_networks=compile_networks)
         else:
+            renamed = ([*(["--name", name] if name else []),
+                        *[part for setting in overrides or [] for part in ("--set", setting)]])
             _run_workers(study, store_url, gpu_list or [None] * workers, paths.runs_dir(),
-                         compile_networks, seeds)
+                         compile_networks, seeds, renamed)
     except KeyboardInterrupt:
         typer.echo(f"study {definition.name}: interrupted; run the same command again to finish "
                    "the grid", err=True)
@@ -86,7 +139,8 @@ def tune_command(
 
 
 def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: Path,
-                 compile_networks: bool = False, seeds: int | None = None) -> None:
+                 compile_networks: bool = False, seeds: int | None = None,
+                 renamed: Sequence[str] = ()) -> None:
     from morec_core.tune import worker_env
 
     logs = runs_dir / "logs"
@@ -97,7 +151,7 @@ def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: P
         command = [sys.executable, "-m", "morec_tui.cli", "tune", "--study", study,
                    "--storage", store_url, "--as-worker",
                    "--compile" if compile_networks else "--no-compile",
-                   *(["--seeds", str(seeds)] if seeds is not None else [])]
+                   *(["--seeds", str(seeds)] if seeds is not None else []), *renamed]
         processes.append(subprocess.Popen(command, env=worker_env(gpu), stdout=log,
                                           stderr=subprocess.STDOUT))
         typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
