@@ -292,3 +292,15 @@ def test_compare_reads_a_store_in_a_folder_it_cannot_write(compared_store):
     assert sorted(path.parent.iterdir()) == before
     assert recompute.returncode == 2
     assert recompute.stderr.strip().endswith("is read-only for this user")
+
+
+def test_tune_set_needs_a_name_and_a_bad_setting_names_the_key(tmp_path):
+    store = str(tmp_path / "runs.db")
+    unnamed = CliRunner().invoke(app, ["tune", "--study", "demo", "--storage", store,
+                                       "--set", "train.epochs=1"])
+    assert unnamed.exit_code == 2
+    assert unnamed.output.strip().startswith("error: --set changes every run of the study")
+    bad = CliRunner().invoke(app, ["tune", "--study", "demo", "--storage", store, "--name", "x",
+                                   "--set", "train.epochz=1"])
+    assert bad.exit_code == 2 and "train.epochz" in bad.output
+    assert not (tmp_path / "runs.db").exists()  # nothing queued, no store made
