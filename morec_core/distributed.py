@@ -9,6 +9,7 @@ other ranks waiting in a collective.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,11 @@ class Distributed:
 
     def close(self) -> None:
         if self.enabled and torch.distributed.is_initialized():
+            # Every rank tears down together: a rank that destroyed its gloo group while rank 0
+            # was still evaluating the test split was, now and then, aborted at exit
+            # ("terminate called without an active exception").
+            with contextlib.suppress(RuntimeError):  # a peer gone already: nothing to wait for
+                torch.distributed.barrier()
             torch.distributed.destroy_process_group()
 
 

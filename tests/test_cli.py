@@ -200,6 +200,8 @@ def test_debug_and_morec_debug_show_the_traceback(monkeypatch, run_main):
 
     error = PermissionError(13, "Permission denied", "/data/prepared")
     monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared", _raise(error))
+    # --debug sets MOREC_DEBUG in this process: recorded as absent, it is removed after the test.
+    monkeypatch.delenv("MOREC_DEBUG", raising=False)
     with pytest.raises(PermissionError):
         run_main("--debug", "data", "info", "demo")
     monkeypatch.setenv("MOREC_DEBUG", "1")

@@ -87,7 +87,12 @@ def _warn(report: PrepareReport) -> None:
 @data_app.command()
 def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = None,
          require_content: ContentOption = True) -> None:
-    """Print the paper's Table 1 columns for a dataset (preparing it first if needed)."""
+    """Print the paper's Table 1 columns for a dataset (preparing it first if needed).
+
+    The paper's preprocessing applies: users with fewer than 5 interactions are dropped
+    (data.min_user_interactions) and each user's latest 23 interactions are kept
+    (data.max_seq_len; the paper uses 13 for images), repeated (user, item) pairs keep their
+    first occurrence (data.dedupe); the steps and their counts are printed under the table."""
     with _user_errors():
         from morec_core.data.prepare import ensure_prepared, load_prepared, load_report
         from morec_core.data.stats import dataset_stats
