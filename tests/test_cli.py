@@ -147,7 +147,7 @@ def run_main(monkeypatch, capsys):
     """run_main(*arguments) -> (exit code, stderr) of the `morec` script, in this process."""
     from morec_tui import cli
 
-    monkeypatch.delenv("MOREC_DEBUG", raising=False)  # and restored if --debug sets it
+    monkeypatch.setenv("MOREC_DEBUG", "")  # off; and removed after the test if --debug sets it
 
     def invoke(*arguments: str) -> tuple[int, str]:
         monkeypatch.setattr(sys, "argv", ["morec", *arguments])
@@ -200,8 +200,9 @@ def test_debug_and_morec_debug_show_the_traceback(monkeypatch, run_main):
 
     error = PermissionError(13, "Permission denied", "/data/prepared")
     monkeypatch.setattr(morec_core.data.prepare, "ensure_prepared", _raise(error))
-    # --debug sets MOREC_DEBUG in this process: recorded as absent, it is removed after the test.
-    monkeypatch.delenv("MOREC_DEBUG", raising=False)
+    # --debug sets MOREC_DEBUG in this process. Set through monkeypatch first, so that its undo
+    # removes it after the test (delenv of an absent variable records nothing to undo).
+    monkeypatch.setenv("MOREC_DEBUG", "")
     with pytest.raises(PermissionError):
         run_main("--debug", "data", "info", "demo")
     monkeypatch.setenv("MOREC_DEBUG", "1")
