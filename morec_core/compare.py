@@ -138,8 +138,10 @@ def compare_rows(store: Store, studies: Sequence[str], splits: Sequence[str] = (
         groups: dict[tuple[str, ...], list[RunRecord]] = defaultdict(list)
         for run in store.runs(study=study):
             groups[_row_key(run, settings.by)].append(run)
+        # Each split's metrics of every run of the study, at its best epoch, in one query.
+        metrics = {split: store.best_epoch_metrics(split, study) for split in splits}
         for key in sorted(groups):
-            rows.append(_arm_row(store, study, groups[key], splits, settings))
+            rows.append(_arm_row(store, study, groups[key], splits, metrics, settings))
     return _disambiguated(_compared(rows, settings))
 
 
@@ -153,14 +155,13 @@ def _spec_value(spec: dict[str, Any], dotted: str) -> str:
 
 
 def _protocol_fields(run: RunRecord) -> dict[str, str]:
-    """What must be equal for two runs' numbers to be compared. The split and the candidate set
-    follow from the data section (part of every row's key); the catalogue size is checked too."""
+    """The evaluation settings that must be equal for two runs' numbers to be compared. The
+    split and the candidate set follow from the data section (part of every row's key), and the
+    recorded protocol (catalogue size included) must be equal too (`_comparable`)."""
     evaluation = run.spec.get("eval", {})
-    items = run.protocol.partition(" items")[0].rpartition(" ")[2] if run.protocol else ""
     return {"k": str(evaluation.get("k", 10)),
             "history": "masked" if evaluation.get("mask_history", True) else "not masked",
-            "ties": str(evaluation.get("ties", LEGACY_TIE_RULE)),
-            **({"items": items} if items.isdigit() else {})}
+            "ties": str(evaluation.get("ties", LEGACY_TIE_RULE))}
 
 
 def _data_key(run: RunRecord) -> str:
@@ -170,10 +171,7 @@ def _data_key(run: RunRecord) -> str:
 def _row_key(run: RunRecord, by: Sequence[str]) -> tuple[str, ...]:
     spec = run.spec
     return (run.arm or run.encoder, _data_key(run), run.backbone, run.encoder,
-            # Not the catalogue size: a run that has not evaluated yet has recorded none.
-            _spec_value(spec, "train.loss"),
-            json.dumps({name: value for name, value in _protocol_fields(run).items()
-                        if name != "items"}, sort_keys=True),
+            _spec_value(spec, "train.loss"), json.dumps(_protocol_fields(run), sort_keys=True),
             *[_spec_value(spec, key) for key in by])
 
 
@@ -182,6 +180,7 @@ def _tie_rule(run: RunRecord) -> str:
 
 
 def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[str],
+             metrics: dict[str, dict[str, dict[str, float]]],
              settings: Settings) -> tuple[CompareRow, dict[str, dict[str, np.ndarray]]]:
     configs: dict[str, list[RunRecord]] = defaultdict(list)
     for run in runs:
@@ -189,7 +188,7 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
             configs[run.spec_key].append(run)
     selected = _select(list(configs.values()))
     tests = [{_metric_name(split, name): value for split in splits
-              for name, value in store.metrics(run.id, split).items()} for run in selected]
+              for name, value in metrics[split].get(run.id, {}).items()} for run in selected]
     # "users" and "ties" describe the evaluation; they are no metric to compare.
     names = sorted({name for test in tests for name in test
                     if not name.endswith("users") and "ties@" not in name})
@@ -343,12 +342,13 @@ def _against_idrec(row: CompareRow, per_user: dict[str, dict[str, np.ndarray]],
     if best_any is None:
         return {}, "", ("no verdict: no IDRec arm with the same dataset, backbone and loss"
                         + "".join(f" and {key}={value}" for key, value in row.by.items()))
-    best = _best_idrec([pair for pair in idrec if pair[0].protocol_fields == row.protocol_fields])
+    best = _best_idrec([pair for pair in idrec if _comparable(row, pair[0])])
     if best is None:
         other = best_any[0]
         differing = ", ".join(f"{name} {row.protocol_fields.get(name)} vs {value}"
                               for name, value in other.protocol_fields.items()
                               if row.protocol_fields.get(name) != value)
+        differing = differing or f"{row.protocol!r} vs {other.protocol!r}"
         return {}, "", f"not compared with {other.label}: protocols differ ({differing})"
     control, control_values = best
     if row.missing_user_results or control.missing_user_results:
@@ -367,6 +367,10 @@ def _against_idrec(row: CompareRow, per_user: dict[str, dict[str, np.ndarray]],
     if not results:
         return {}, control.label, f"no verdict: no users in common with {control.label}"
     return results, control.label, ""
+
+
+def _comparable(row: CompareRow, other: CompareRow) -> bool:
+    return row.protocol_fields == other.protocol_fields and row.protocol == other.protocol
 
 
 def _verdict(difference: float, p_adjusted: float, alpha: float) -> str:

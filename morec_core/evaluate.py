@@ -64,6 +64,7 @@ def evaluate_users(model: Recommender, dataset: PreparedDataset, split: str, *, 
         table = model.item_table(item_batch_size).float() if item_table is None else item_table
         for batch in eval_batches(dataset, split, batch_size=batch_size,
                                   user_subset=user_subset):
+            users = batch.users.numpy()  # before the move: a CUDA tensor has no .numpy()
             batch = batch.to(device)
             scores = model.score_all(batch, table)  # (B, I + 1)
             if mask_history:
@@ -73,7 +74,9 @@ def evaluate_users(model: Recommender, dataset: PreparedDataset, split: str, *, 
                 # target keeps its score; column 0 is -inf already.
                 scores.scatter_(1, batch.history, float("-inf"))
             greater, equal = standing_within(scores, batch.targets, k)  # (B,), (B,)
-            parts.append(UserResults(users=batch.users.numpy(), greater=greater.cpu().numpy(),
+            # Two (B,) copies per batch; standing_within waits for the device already (its
+            # check for ties past the top k + 1).
+            parts.append(UserResults(users=users, greater=greater.cpu().numpy(),
                                      equal=equal.cpu().numpy(), k=k))
     return UserResults.concatenate(parts, k)
 

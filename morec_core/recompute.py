@@ -25,8 +25,6 @@ def recompute_user_results(store: Store, run: RunRecord, runs_dir: Path) -> Reco
     """Evaluate one completed run again from `runs_dir/<id>/best.pt` and store its per-user
     results under the run's own tie rule and k. Never raises for a run that cannot be redone:
     the reason is returned."""
-    import torch
-
     from morec_core import checkpoint
     from morec_core.build import build_run
     from morec_core.devices import place
@@ -45,7 +43,8 @@ def recompute_user_results(store: Store, run: RunRecord, runs_dir: Path) -> Reco
     placement = place(spec.train.device, spec.train.precision)
     built = build_run(spec, placement.device)
     built.model.load_state_dict(checkpoint.load_weights(best)["model"])
-    with placement.autocast(), torch.no_grad():
+    # item_table and evaluate run in eval and inference mode themselves.
+    with placement.autocast():
         table = built.item_table()
         splits = ["valid", *built.test_splits()]
         for split in splits:

@@ -27,7 +27,8 @@ def standing(hit_probability, rng, users=USERS, k=10) -> UserResults:
 
 
 def add_run(store, run_id, study, arm, encoder, valid, per_user=None, *, seed=1, lr=1e-3,
-            status="completed", extra=(), test=None, per_user_valid=None):
+            status="completed", extra=(), test=None, per_user_valid=None,
+            protocol="full ranking over all 50 items"):
     spec = RunSpec().with_overrides([f"encoder.name={encoder}", f"train.seed={seed}",
                                      f"train.lr={lr}", *extra])
     store.record(ev.RunStarted(run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
@@ -35,11 +36,11 @@ def add_run(store, run_id, study, arm, encoder, valid, per_user=None, *, seed=1,
                                study=study, arm=arm))
     store.record(ev.Evaluated(run_id=run_id, epoch=0, split="valid",
                               metrics={"hr@10": 2 * valid, "ndcg@10": valid},
-                              per_user=per_user_valid, protocol="full ranking over all 50 items"))
+                              per_user=per_user_valid, protocol=protocol))
     metrics = per_user.metrics(spec.eval.ties) if per_user is not None else {
         "hr@10": 2 * test, "ndcg@10": test, "users": 100}
     store.record(ev.Evaluated(run_id=run_id, epoch=0, split="test", metrics=metrics,
-                              per_user=per_user, protocol="full ranking over all 50 items"))
+                              per_user=per_user, protocol=protocol))
     if status == "failed":
         store.record(ev.RunFailed(run_id=run_id, error="boom"))
     else:
@@ -156,6 +157,13 @@ def test_different_protocols_are_refused_and_old_runs_ask_for_recompute(store):
     [morec] = [row for row in compare_rows(store, ["s"]) if row.paradigm == "MoRec"]
     assert morec.comparisons == {}
     assert "protocols differ (ties optimistic vs expected)" in morec.verdict_note
+
+    other = Store(store.url.removeprefix("sqlite:///") + ".items.db")
+    add_run(other, "id", "s", "IDRec", "id", 0.1, standing(0.1, rng))
+    add_run(other, "mo", "s", "Text", "text", 0.1, standing(0.1, rng),
+            protocol="full ranking over all 60 items")  # another catalogue, same settings
+    [morec] = [row for row in compare_rows(other, ["s"]) if row.paradigm == "MoRec"]
+    assert morec.comparisons == {} and "60 items" in morec.verdict_note
 
     old = Store(store.url.removeprefix("sqlite:///") + ".old.db")
     add_run(old, "id", "s", "IDRec", "id", 0.1, test=0.1)  # recorded without per-user results

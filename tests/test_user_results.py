@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from morec_core import events as ev
-from morec_core.store import Store
+from morec_core.store import Store, StoreError
 from morec_core.store.rows import SCHEMA_VERSION
 from morec_core.user_results import UserResults
 
@@ -104,5 +104,5 @@ def test_unreadable_per_user_results_are_a_store_error(tmp_path):
     record_run(store, "r1", [0.1])
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE morec_user_results SET data = x'00ff00'")
-    with pytest.raises(Exception, match="per-user results of run r1 .valid. are unreadable"):
+    with pytest.raises(StoreError, match="per-user results of run r1 .valid. are unreadable"):
         store.user_results(["r1"], "valid")
