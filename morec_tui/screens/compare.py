@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Footer, Select, Static
 
 from morec_core.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
 from morec_core.compare_format import dashboard_table, notes
-from morec_core.studies import load_studies, studies_dir
+from morec_core.studies import load_studies, study_folders
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
 
@@ -33,14 +33,15 @@ _groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str]] = {}
 def study_groups(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
     """Groups of the study modules (group -> study names) and a note if a module is broken;
     the modules run again only when one of them changes."""
-    directory = folder or studies_dir()
-    signature = (str(directory), tuple((path.name, path.stat().st_mtime_ns)
-                                       for path in sorted(directory.glob("*.py"))))
+    # The folders `morec tune` looks in (the user's, then the packaged studies).
+    folders = study_folders(folder)
+    signature = tuple((str(path), path.stat().st_mtime_ns)
+                      for directory in folders for path in sorted(directory.glob("*.py")))
     if signature not in _groups_cache:
         groups: dict[str, list[str]] = {}
         note = ""
         try:
-            for study in load_studies(directory).values():
+            for study in load_studies(folder).values():
                 if study.group:
                     groups.setdefault(study.group, []).append(study.name)
         except Exception as error:  # noqa: BLE001 - user code: shown in the note, store studies still compare
