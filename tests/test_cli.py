@@ -307,3 +307,27 @@ def test_tune_set_needs_a_name_and_a_bad_setting_names_the_key(tmp_path):
                                    "--set", "train.epochz=1"])
     assert bad.exit_code == 2 and "train.epochz" in bad.output
     assert not (tmp_path / "runs.db").exists()  # nothing queued, no store made
+
+
+def test_resume_from_a_truncated_checkpoint_is_one_line_and_the_run_is_failed(tmp_path,
+                                                                              monkeypatch):
+    """`morec run --resume ID` whose last.pt was cut short (a full disk, a copy interrupted)."""
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    store = str(tmp_path / "runs.db")
+    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
+                                     "--set", "backbone.embed_dim=8"])
+    assert first.exit_code == 0, first.output
+    [run] = Store(store).runs()
+    last = tmp_path / "runs" / run.id / "last.pt"
+    last.write_bytes(last.read_bytes()[:200])
+    resumed = CliRunner().invoke(app, ["run", "--resume", run.id, "--storage", store])
+    assert resumed.exit_code == 2  # the checkpoint is bad input (a run that failed on its own: 1)
+    [error] = [line for line in resumed.output.splitlines() if line.startswith("error:")]
+    assert "last.pt" in error and "Traceback" not in resumed.output
+    assert Store(store).run(run.id).status == "failed"
