@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import typer
 
 from morec_core import events as ev
-from morec_core.data.errors import shorten
+from morec_core.data.errors import MAX_MESSAGE_CHARACTERS, shorten
 
 DEBUG_ENV = "MOREC_DEBUG"
 """Set (to anything but 0) by `morec --debug`: errors keep their traceback."""
@@ -22,7 +22,6 @@ DEBUG_ENV = "MOREC_DEBUG"
 USER_ERRORS = (("morec_core.config", "ConfigError"), ("morec_core.data.errors", "DataError"),
                ("morec_core.store.store", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
                ("morec_core.encoders.packaged", "PackagedModelError"))
-MESSAGE_CHARACTERS = 400
 PROGRESS_LINE_ENV = "MOREC_PROGRESS_LINE_S"
 """Seconds between progress lines where the output is not a terminal (default 30): a log gets a
 line per half minute of a long epoch, not a redrawn bar's carriage returns or nothing."""
@@ -58,7 +57,7 @@ def print_user_error(error: BaseException) -> int:
     """Print a user error that escaped a command as one `error: ...` line; return the exit
     code: 1 when it ended a run, else 2."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    message = shorten(lines[0] if lines else type(error).__name__, MESSAGE_CHARACTERS)
+    message = shorten(lines[0] if lines else type(error).__name__, MAX_MESSAGE_CHARACTERS)
     run_id = next((run for failed, run in _run_errors if failed is error), None)
     if run_id is not None:
         message = f"run {run_id} failed: {message}"

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from morec_core.config import ConfigError, DataConfig
+from morec_core.config import HASHED_WHEN_SET, ConfigError, DataConfig
 from morec_core.data.atomic import atomic_directory
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.data.errors import DataError
@@ -40,9 +40,8 @@ FORMAT_VERSION = 2  # 2: dataset name is the folder name, not the raw path
 PREPROCESSING_FIELDS = ("source", "min_user_interactions", "max_seq_len", "user_sample",
                         "sample_seed", "warm_min_item_interactions")
 # Settings added later, in the key only when not at their default: folders prepared before
-# they existed (all of them at the default) keep their key.
-LATER_FIELDS = ("split", "dedupe", "interactions_file", "items_file", "user_column",
-                "item_column", "time_column", "text_columns", "image_column", "image_pattern")
+# they existed (all of them at the default) keep their key. The data ones of the spec key's list.
+LATER_FIELDS = tuple(name for section, name in HASHED_WHEN_SET if section == "data")
 
 
 def prepared_root() -> Path:

@@ -20,6 +20,13 @@ TRAIN, VALID, TEST = 0, 1, 2
 ITEM_COLUMNS = ("item", "title", "image_path")
 
 
+def empty_items() -> pd.DataFrame:
+    """The items table of a dataset without an items file: ITEM_COLUMNS, no rows. Object
+    columns: a float64 empty frame would make a later fillna("") cast strings into floats (a
+    pandas 4 error)."""
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in ITEM_COLUMNS})
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawDataset:
     name: str

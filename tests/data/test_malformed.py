@@ -3,6 +3,8 @@ field at fault, and leaves no prepared folder behind."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from morec_core.config import DataConfig
@@ -188,15 +190,20 @@ CASES = [
 ]
 
 
+def _write_files(folder: Path, files: dict[str, str | bytes]) -> Path:
+    """`folder` with each file of `files` (text as UTF-8)."""
+    folder.mkdir()
+    for name, content in files.items():
+        (folder / name).write_bytes(content.encode("utf-8") if isinstance(content, str)
+                                    else content)
+    return folder
+
+
 @pytest.mark.parametrize("source, files, expected", [case[1:] for case in CASES],
                          ids=[case[0] for case in CASES])
 def test_malformed_input_is_named_down_to_the_line_or_field(tmp_path, data_root, source, files,
                                                             expected):
-    folder = tmp_path / "raw"
-    folder.mkdir()
-    for name, content in files.items():
-        data = content.encode("utf-8") if isinstance(content, str) else content
-        (folder / name).write_bytes(data)
+    folder = _write_files(tmp_path / "raw", files)
     config = DataConfig(source=source, path=str(folder), min_user_interactions=5)
     with pytest.raises(DataError, match=expected) as raised:
         prepare(config)
@@ -241,10 +248,7 @@ def _long_cases() -> list[tuple[str, str, dict[str, str], str]]:
                          ids=[case[0] for case in _long_cases()])
 def test_a_long_bad_line_is_quoted_in_about_80_characters(tmp_path, data_root, source, files,
                                                          expected):
-    folder = tmp_path / "raw"
-    folder.mkdir()
-    for name, content in files.items():
-        (folder / name).write_text(content, encoding="utf-8")
+    folder = _write_files(tmp_path / "raw", files)
     with pytest.raises(DataError) as raised:
         prepare(DataConfig(source=source, path=str(folder)))
     assert str(raised.value) == f"{folder}/{expected}"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from morec_core.data.errors import DataError, excerpt
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import RawDataset, empty_items
 from morec_core.data.readers.images import list_images
 from morec_core.data.tables import (
     first_line,
@@ -144,10 +144,7 @@ def read_items(path: Path) -> pd.DataFrame:
 
 def _read(name: str, users: Path, items: Path | None, images: Path | None) -> RawDataset:
     interactions = read_users(users)
-    # Object columns when there is no items file: a float64 empty frame would make fillna("")
-    # below cast strings into floats (a pandas 4 error).
-    empty = pd.DataFrame({"item": pd.Series(dtype=object), "title": pd.Series(dtype=object)})
-    table = read_items(items) if items is not None else empty
+    table = read_items(items) if items is not None else empty_items()
     stems = list_images(images) if images is not None else {}
     known = pd.Index(table["item"]).union(pd.Index(list(stems)), sort=False)
     table = table.set_index("item").reindex(known).reset_index(names="item")

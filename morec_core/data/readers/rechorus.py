@@ -19,8 +19,8 @@ import pandas as pd
 
 from morec_core.config import DataConfig
 from morec_core.data.errors import DataError
-from morec_core.data.raw import SPLIT_COLUMN, TEST, TRAIN, VALID, RawDataset
-from morec_core.data.readers.table import item_texts
+from morec_core.data.raw import SPLIT_COLUMN, TEST, TRAIN, VALID, RawDataset, empty_items
+from morec_core.data.readers.table import catalogue_items
 from morec_core.data.tables import read_table, require_folder
 
 SPLIT_FILES = (("train.csv", TRAIN), ("dev.csv", VALID), ("test.csv", TEST))
@@ -52,17 +52,13 @@ def read_rechorus(path: Path, config: DataConfig) -> RawDataset:
         }))
     interactions = pd.concat(parts, ignore_index=True)
     if meta_path is None:
-        items = pd.DataFrame({"item": pd.Series(dtype=object), "title": pd.Series(dtype=object),
-                              "image_path": pd.Series(dtype=object)})
+        items = empty_items()
     else:
         meta = read_table(meta_path, sep="\t", header=True, quoted=False)
         meta.require_columns("item_id")
         ids = meta.text("item_id", nonempty=True)
         meta.unique("item_id", ids)
-        extra = meta.frame.drop(columns=["item_id"]).drop(columns=["title", "image_path"],
-                                                           errors="ignore")
-        items = extra.assign(item=ids, title=item_texts(meta, config.text_columns),
-                             image_path="")
+        items = catalogue_items(meta, "item_id", ids, config.text_columns, image_paths="")
     return RawDataset(name=str(path), interactions=interactions, items=items)
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from morec_core.config import DataConfig
 from morec_core.data.errors import DataError, shorten
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import RawDataset, empty_items
 from morec_core.data.tables import (
     TABLE_SUFFIXES,
     Table,
@@ -81,6 +81,15 @@ def item_texts(table: Table, text_columns: str) -> np.ndarray:
                       dtype=object)
 
 
+def catalogue_items(table: Table, id_column: str, ids: np.ndarray, text_columns: str,
+                    image_paths: object) -> pd.DataFrame:
+    """An items file as the items table: item (`ids`), title (`item_texts`), image_path (a list
+    or one value for every row), and the file's other columns kept."""
+    extra = table.frame.drop(columns=[id_column]).drop(columns=["title", "image_path"],
+                                                       errors="ignore")
+    return extra.assign(item=ids, title=item_texts(table, text_columns), image_path=image_paths)
+
+
 def read_table_source(path: Path, config: DataConfig) -> RawDataset:
     interactions_path, items_path = _layout(path, config)
     table = read_table_file(interactions_path)
@@ -95,9 +104,7 @@ def read_table_source(path: Path, config: DataConfig) -> RawDataset:
                   else np.arange(len(table.frame), dtype=np.int64)),
     })
     if items_path is None:
-        items = pd.DataFrame({"item": pd.Series(dtype=object), "title": pd.Series(dtype=object),
-                              "image_path": pd.Series(dtype=object)})
-        return RawDataset(name=str(path), interactions=interactions, items=items)
+        return RawDataset(name=str(path), interactions=interactions, items=empty_items())
     catalogue = read_table_file(items_path)
     require_mapped(catalogue, "data.item_column", config.item_column)
     ids = catalogue.text(config.item_column, nonempty=True)
@@ -113,10 +120,7 @@ def read_table_source(path: Path, config: DataConfig) -> RawDataset:
         relative = np.full(len(ids), "", dtype=object)
     images = [str(folder / name) if name and (folder / name).is_file() else ""
               for name in relative]
-    extra = catalogue.frame.drop(columns=[config.item_column]).drop(
-        columns=["title", "image_path"], errors="ignore")
-    items = extra.assign(item=ids, title=item_texts(catalogue, config.text_columns),
-                         image_path=images)
+    items = catalogue_items(catalogue, config.item_column, ids, config.text_columns, images)
     return RawDataset(name=str(path), interactions=interactions, items=items)
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from morec_core.config import DataConfig
 from morec_core.data.errors import DataError
-from morec_core.data.raw import SPLIT_COLUMN, TEST, TRAIN, VALID, RawDataset
+from morec_core.data.raw import SPLIT_COLUMN, TEST, TRAIN, VALID, RawDataset, empty_items
 from morec_core.data.readers.recbole import read_atomic
 from morec_core.data.tables import require_folder
 
@@ -72,8 +72,7 @@ def read_unisrec(path: Path, config: DataConfig) -> RawDataset:
         "order": np.arange(len(items), dtype=np.int64),
         SPLIT_COLUMN: np.asarray(splits, dtype=np.int64)})
     if text_path is None:
-        table_items = pd.DataFrame({"item": pd.Series(dtype=object),
-                                    "title": pd.Series(dtype=object)})
+        table_items = empty_items()
     else:
         text = read_atomic(text_path)
         text.require_columns("item_id", "text")
