@@ -67,9 +67,13 @@ def random_expectation(metric: str, k: int, num_items: int) -> float:
 
 def collapse_reason(losses: Sequence[float], valid: Sequence[float], *, random_level: float,
                     rule: CollapseRule = CollapseRule(), metric_name: str = "metric",
-                    num_items: int = 0) -> str | None:
+                    num_items: int = 0, tied: float = 0.0) -> str | None:
     """None for a healthy run, else why it collapsed. losses / valid: one value per epoch;
-    num_items: the catalogue's size (0 if unknown: clause 2 then measures by the first epoch)."""
+    num_items: the catalogue's size (0 if unknown: clause 2 then measures by the first epoch);
+    tied: the share of the last validation's targets that tied with other items (clause 5)."""
+    if valid and tied >= rule.tied_share:
+        return (f"constant scores: {tied:.0%} of the validation targets tied with other items "
+                f"at epoch {len(valid)}")
     if losses and not math.isfinite(losses[-1]):
         return f"training loss is {losses[-1]} at epoch {len(losses)}"
     if losses:
@@ -107,6 +111,7 @@ class CollapseDetector:
     _metric: str = "ndcg@10"
     _random_level: float = 0.0
     _num_items: int = 0
+    _tied: float = 0.0
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.RunStarted):
@@ -120,17 +125,13 @@ class CollapseDetector:
             self._check()
         elif isinstance(event, ev.Evaluated) and event.split == "valid":
             self._valid.append(event.metrics[self._metric])
-            tied = next((value for name, value in event.metrics.items()
-                         if name.startswith("ties@")), 0.0)
-            if tied >= self.rule.tied_share:
-                raise ev.StopRun("collapsed", f"constant scores: {tied:.0%} of the validation "
-                                              f"targets tied with other items at epoch "
-                                              f"{len(self._valid)}")
+            self._tied = next((value for name, value in event.metrics.items()
+                               if name.startswith("ties@")), 0.0)
             self._check()
 
     def _check(self) -> None:
         reason = collapse_reason(self._losses, self._valid, random_level=self._random_level,
                                  rule=self.rule, metric_name=self._metric,
-                                 num_items=self._num_items)
+                                 num_items=self._num_items, tied=self._tied)
         if reason is not None:
             raise ev.StopRun("collapsed", reason)
