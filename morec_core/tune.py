@@ -28,6 +28,7 @@ final: a collapse is a result (paper Figure 5), not an accident.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import time
@@ -50,8 +51,6 @@ if TYPE_CHECKING:
 POLL_S = 5.0
 """How often, at most, an idle worker looks again while trials run elsewhere (a query per arm)."""
 POLL_FIRST_S = 0.25
-CLOCK_SLACK_S = 2.0
-"""/proc gives a process's start time to about a second (boot time in whole seconds)."""
 POINT_ATTR = "morec_point"
 RUN_ATTR = "morec_run_id"
 RESUME_ATTR = "morec_resume_run_id"
@@ -113,10 +112,19 @@ def arm_study_name(study: Study, arm: str) -> str:
 
 
 def _optuna_study(storage: Any, study: Study, arm: str) -> Any:
+    return _load_arm_study(storage, arm_study_name(study, arm))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_arm_study(storage: Any, name: str) -> Any:
+    """Loaded (or created) once per storage: an idle worker's polling looks at every arm a few
+    times a round, and `create_study` tries an insert (a write transaction) at each call. What
+    the Study keeps between calls is Optuna's cache of finished trials, which no write changes;
+    unfinished and new trials are read again at each `get_trials`."""
     import optuna
 
     return optuna.create_study(
-        study_name=arm_study_name(study, arm), storage=storage, direction="maximize",
+        study_name=name, storage=storage, direction="maximize",
         load_if_exists=True,
         # Grid points are enqueued: the sampler only ever replays them.
         sampler=optuna.samplers.RandomSampler(seed=0),
@@ -355,7 +363,7 @@ def _worker_alive(attrs: dict[str, Any]) -> bool:
     if not isinstance(worker, dict) or RUN_ATTR not in attrs:
         return False
     if worker["host"] == socket.gethostname():
-        return alive_since(worker["pid"], worker["claimed_at"], CLOCK_SLACK_S)
+        return alive_since(worker["pid"], worker["claimed_at"])
     # The stale limit of run rows: a worker is judged as the run it trains would be.
     beat = max(worker["claimed_at"], attrs.get(HEARTBEAT_ATTR, 0.0))
     return time.time() - beat <= HEARTBEAT_STALE_SECONDS

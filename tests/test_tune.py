@@ -212,16 +212,22 @@ STUDY = Study(
 '''
 
 
-def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_path, monkeypatch):
-    from morec_core.tune import enqueue_grid, optuna_storage, work
-
+@pytest.fixture
+def seeded(tmp_path, monkeypatch):
+    """The seeded study's module on chain data, and a fresh store: (module, store_url, store)."""
     data = write_chain_dataset(tmp_path / "chains", users=80, items=30)
     module = tmp_path / "seeded.py"
     module.write_text(SEEDED_MODULE.format(data=data))
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
     store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    return module, store_url, Store(store_url)
+
+
+def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_path, seeded):
+    from morec_core.tune import enqueue_grid, optuna_storage, work
+
+    module, store_url, store = seeded
     optuna_url = optuna_url_for(store_url)
-    store = Store(store_url)
     study = find_study(str(module)).with_seeds(1)  # first the search alone
     assert [point.seed for point in study.points()] == [42] * 4
     enqueue_grid(study, optuna_storage(optuna_url, store), store)
@@ -242,18 +248,13 @@ def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_pa
 
 
 def test_a_definition_leaves_the_points_it_lacks_waiting_for_one_that_has_them(tmp_path,
-                                                                               monkeypatch):
+                                                                               seeded):
     """A shrunk grid (or fewer seeds) neither runs nor fails the trials of the points it lacks:
     the fuller definition runs them later, and what ran is not run again."""
     from morec_core.tune import enqueue_grid, optuna_storage, work
 
-    data = write_chain_dataset(tmp_path / "chains", users=80, items=30)
-    module = tmp_path / "seeded.py"
-    module.write_text(SEEDED_MODULE.format(data=data))
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
-    store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
+    module, store_url, store = seeded
     optuna_url = optuna_url_for(store_url)
-    store = Store(store_url)
     full = find_study(str(module)).with_seeds(1)
     enqueue_grid(full, optuna_storage(optuna_url, store), store)
     arm_a = full.arms[0]

@@ -20,7 +20,7 @@ import pytest
 
 from morec_core import events as ev
 from morec_core.faults import MARKER_ENV, PAUSE_AT_ENV
-from morec_core.processes import alive_since
+from morec_core.processes import alive_since, pid_alive
 from morec_core.store import Store, run_process_alive
 from morec_core.studies import find_study
 from morec_core.tune import (
@@ -152,18 +152,18 @@ def _wait_until_group_gone(group: int, timeout_s: float = 30) -> None:
     too, cannot reap them): a restart must not find them alive."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        members = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == group and fields[0] not in ("Z", "X"):
-                members.append(stat.parent.name)
-        if not members:
+        if not any(_in_group(int(entry.name), group) and pid_alive(int(entry.name))
+                   for entry in Path("/proc").iterdir() if entry.name.isdigit()):
             return
         time.sleep(0.05)
     pytest.fail(f"processes of group {group} outlived SIGKILL")
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except ProcessLookupError:
+        return False
 
 
 def _snapshot(store_url):

@@ -105,9 +105,12 @@ def tune_command(
                               batch_size=point.spec.train.batch_size, every_s=every_s,
                               prefix=prefix)]
 
-    if as_worker:
+    def work_here() -> None:
         work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
              trial_sinks=trial_sinks, compile_networks=compile_networks)
+
+    if as_worker:
+        work_here()
         return
 
     optuna_store = optuna_storage(optuna_url, store)
@@ -123,8 +126,7 @@ def tune_command(
     gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
-            work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
-                 trial_sinks=trial_sinks, compile_networks=compile_networks)
+            work_here()
         else:
             renamed = ([*(["--name", name] if name else []),
                         *[part for setting in overrides or [] for part in ("--set", setting)]])
