@@ -170,7 +170,11 @@ def test_a_worker_killed_mid_trial_and_the_study_restarted_loses_nothing(grid_en
     # The killed trial was run again by resuming its own run from its checkpoint.
     assert Store(store_url).run(victim).status == "completed"
     failed = [t for t in optuna_study.trials if t.state == optuna.trial.TrialState.FAIL]
-    assert len(failed) == 1 and failed[0].user_attrs["morec_run_id"] == victim
+    victims = [t for t in optuna_study.trials if t.user_attrs.get("morec_run_id") == victim]
+    # Killed mid-run: its trial failed and a successor resumed the same run. Killed in the
+    # moment after its run completed (seen running at the last poll): told from the store.
+    assert [t.user_attrs["morec_run_id"] for t in failed] in ([victim], [])
+    assert any(t.state == optuna.trial.TrialState.COMPLETE for t in victims)
     assert len(runs) == 12
 
 
