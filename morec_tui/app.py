@@ -7,11 +7,18 @@ data in worker threads and get it back as messages. `make_app` is what the CLI a
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from textual import work
-from textual.app import App
+from textual.actions import SkipAction
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input
 from textual.worker import Worker
 
 from morec_core import paths
@@ -19,12 +26,14 @@ from morec_core.config import RunSpec
 from morec_core.launch import queue_run
 from morec_core.store import Store, StoreError, open_for_reading
 from morec_tui.jobs import Gpu, JobQueue, JobRequest, detect_gpus
-from morec_tui.messages import JobSubmitted, OpenRun
+from morec_tui.messages import JobSubmitted, OpenRun, OpenStudy
 from morec_tui.screens.compare import CompareScreen
 from morec_tui.screens.jobs import JobsScreen
 from morec_tui.screens.launch import LaunchScreen
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
+from morec_tui.screens.study import StudyScreen
+from morec_tui.widgets.gpu import GpuSource, NvmlSource
 
 REAP_EVERY_S = 15.0
 
@@ -32,22 +41,27 @@ REAP_EVERY_S = 15.0
 class MorecApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "morec"
-    ENABLE_COMMAND_PALETTE = False
+    # Ctrl+P: every screen's actions by name (get_system_commands), for keys not remembered.
+    ENABLE_COMMAND_PALETTE = True
     MODES = {"runs": RunsScreen, "compare": CompareScreen, "jobs": JobsScreen}
     DEFAULT_MODE = "runs"
     BINDINGS = [
         Binding("r", "switch_mode('runs')", "Runs"),
         Binding("c", "switch_mode('compare')", "Compare"),
         Binding("j", "switch_mode('jobs')", "Jobs"),
-        Binding("n", "launch", "New job"),
+        # Priority: checked when the key arrives, before keys typed after it are forwarded to
+        # the screen underneath (the action skips itself where `n` is text).
+        Binding("n", "launch", "New job", priority=True),
         Binding("question_mark", "keys", "Keys"),
         Binding("q", "quit", "Quit"),
     ]
 
     def __init__(self, store: Store, queue: JobQueue, *, gpus: list[Gpu] | None = None,
                  studies_dir: Path | None = None, poll_s: float = 2.0,
-                 reap_s: float = REAP_EVERY_S) -> None:
+                 reap_s: float = REAP_EVERY_S, gpu_source: GpuSource | None = None) -> None:
         super().__init__()
+        self.gpu_source = gpu_source
+        """What the jobs screen's GPU pane samples (None: no GPU, no pane)."""
         self.store = store
         self.queue = queue
         self.gpus = gpus
@@ -91,6 +105,26 @@ class MorecApp(App[None]):
                         f"job {job.id} {job.status} before the run started"
                         + (f" ({job.note})" if job.note else ""))
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, then each action a key takes on this screen or app-wide (its
+        footer's and the hidden ones), named as in the footer, with the key in the help line;
+        not a widget's own keys (a table's Up, Page down)."""
+        yield from super().get_system_commands(screen)
+        seen = {"Quit", "Keys"}  # Textual's own, above
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            title = binding.description
+            if (not title or title in seen or not active.enabled
+                    or not isinstance(active.node, App | Screen)):
+                continue
+            seen.add(title)
+            node = active.node
+
+            def run(action: str = binding.action, node: DOMNode = node) -> None:
+                self.call_later(self.run_action, action, node)
+
+            yield SystemCommand(title, f"key {binding.key_display or key}", run)
+
     def action_keys(self) -> None:
         """Show or hide the panel of every key the focused widget and its screen take."""
         if self.screen.query("HelpPanel"):
@@ -98,9 +132,15 @@ class MorecApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def action_launch(self) -> None:
-        self.push_screen(LaunchScreen(self.store.url, self.gpus or [], self.studies_dir),
-                         self._submit)
+    async def action_launch(self) -> None:
+        if isinstance(self.screen, ModalScreen) or isinstance(self.focused, Input):
+            raise SkipAction()  # `n` typed into a field, or a dialog already open
+        # Awaited: keys typed right after `n` wait in the app's queue until the form is up and
+        # its first field focused; they used to reach the screen underneath and were lost, a
+        # lost Tab putting the overrides into the backbone field (issue 16, bug 5).
+        form = LaunchScreen(self.store.url, self.gpus or [], self.studies_dir)
+        await self.push_screen(form, self._submit)
+        form.focus_first_field()  # now, not via the queue: the waiting keys come after it
 
     def _submit(self, request: JobRequest | None) -> None:
         if request is not None:
@@ -133,6 +173,9 @@ class MorecApp(App[None]):
     def on_open_run(self, message: OpenRun) -> None:
         self.push_screen(RunDetailScreen(message.run_id))
 
+    def on_open_study(self, message: OpenStudy) -> None:
+        self.push_screen(StudyScreen(message.study))
+
     def show_study(self, study: str) -> None:
         """The runs screen, filtered to one study."""
         self.switch_mode("runs")
@@ -147,6 +190,14 @@ def make_app(store: str | None = None, *, runs_dir: Path | None = None,
     """The dashboard on a store URL or path (default $MOREC_STORE or runs/morec.db) and the job
     queue of a runs folder (default $MOREC_RUNS_DIR or runs/). Studies come from `studies_dir`
     (default $MOREC_STUDIES_DIR or studies/); `gpus=None` asks nvidia-smi."""
-    return MorecApp(open_for_reading(store or paths.default_store_url()),
+    url = store or paths.default_store_url()
+    built_in = url == paths.default_store_url() and paths.STORE_ENV not in os.environ
+    if not built_in and "://" not in url and not Path(url).expanduser().parent.is_dir():
+        # A typo in --store made a folder and an empty store, silently (issue 16); only the
+        # default store's folder (runs/) is made on first use.
+        raise StoreError(f"folder {Path(url).expanduser().parent} does not exist")
+    # NVML only where GPUs are looked for (tests pass gpus=[]): without a driver it is None.
+    gpu_source = NvmlSource.open() if gpus is None else None
+    return MorecApp(open_for_reading(url),
                     JobQueue(runs_dir or paths.runs_dir()), gpus=gpus, studies_dir=studies_dir,
-                    poll_s=poll_s, reap_s=reap_s)
+                    poll_s=poll_s, reap_s=reap_s, gpu_source=gpu_source)

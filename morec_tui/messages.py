@@ -10,20 +10,31 @@ from textual.message import Message
 
 from morec_core.compare import CompareRow
 from morec_core.store import Curves, RunRecord
+from morec_core.study_importance import ArmImportance
+from morec_core.study_view import Progress, Trial
 from morec_tui.jobs import Job
 
 
 class RunsLoaded(Message, bubble=False):
     """Every run with its test metrics at its best validation epoch (None when no run changed
-    since the last load), the job queue, and the runs' versions (Store.run_versions)."""
+    since the last load), the job queue, the runs' versions (Store.run_versions), and what the
+    worker derived from the runs so that the UI thread need not (10,000 runs: some 20 ms):
+    which have ended (at which best epoch), their studies in the order the picker lists, and
+    the running runs' seconds per epoch so far."""
 
     def __init__(self, runs: list[RunRecord] | None, tests: dict[str, dict[str, float]] | None,
-                 jobs: list[Job], versions: dict[str, Any]) -> None:
+                 jobs: list[Job], versions: dict[str, Any], finished: tuple[Any, ...] = (),
+                 studies: list[str] | None = None,
+                 live_seconds: dict[str, float] | None = None) -> None:
         super().__init__()
         self.runs = runs
         self.tests = tests
         self.jobs = jobs
         self.versions = versions
+        self.finished = finished
+        self.studies = studies or []
+        self.live_seconds = live_seconds or {}
+        """Seconds per epoch so far of the running runs (their cost is measured at the end)."""
 
 
 class RunLoaded(Message, bubble=False):
@@ -64,15 +75,38 @@ class CompareLoaded(Message, bubble=False):
 
 
 class JobsLoaded(Message, bubble=False):
-    """The job queue, the runs each job announced, and the log tail of one job."""
+    """The job queue, the runs each job announced, the log tail of one job, and the GPU pane's
+    lines (empty: no GPU, the pane stays hidden)."""
 
     def __init__(self, jobs: list[Job], run_ids: dict[int, list[str]], log_job: int | None,
-                 log: list[str]) -> None:
+                 log: list[str], gpu_lines: list[str] | None = None) -> None:
         super().__init__()
         self.jobs = jobs
         self.run_ids = run_ids
         self.log_job = log_job
         self.log = log
+        self.gpu_lines = gpu_lines or []
+
+
+class StudyLoaded(Message, bubble=False):
+    """One study: its progress over the grid, its trials (runs with the settings that vary),
+    the grid points with no run yet as (arm, settings), the importances per arm (None:
+    unchanged since the last load: the finished trials they came from are `finished`), and a
+    note (a study module that failed to load)."""
+
+    def __init__(self, study: str, progress: Progress, keys: list[str], trials: list[Trial],
+                 waiting: list[tuple[str, dict[str, Any]]],
+                 importances: list[ArmImportance] | None, note: str,
+                 finished: tuple[Any, ...]) -> None:
+        super().__init__()
+        self.study = study
+        self.progress = progress
+        self.keys = keys
+        self.trials = trials
+        self.waiting = waiting
+        self.importances = importances
+        self.note = note
+        self.finished = finished
 
 
 class StoreProblem(Message, bubble=False):
@@ -89,6 +123,14 @@ class OpenRun(Message):
     def __init__(self, run_id: str) -> None:
         super().__init__()
         self.run_id = run_id
+
+
+class OpenStudy(Message):
+    """Asks the app to show one study's view."""
+
+    def __init__(self, study: str) -> None:
+        super().__init__()
+        self.study = study
 
 
 class JobSubmitted(Message):

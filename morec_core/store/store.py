@@ -32,6 +32,7 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
+    func,
     insert,
     inspect,
     select,
@@ -630,11 +631,8 @@ class Store:
         Every event moves the heartbeat forward or, at the end, sets `finished_at`; the other
         values guard against events stamped by a clock that is behind.
         """
-        query = select(RunRow.id, RunRow.heartbeat_at, RunRow.finished_at, RunRow.status,
-                       RunRow.last_epoch, RunRow.best_epoch, RunRow.best_value,
-                       RunRow.seconds_per_epoch, RunRow.peak_memory_bytes)
         with Session(self._reader()) as session:
-            return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+            return {row[0]: tuple(row[1:]) for row in session.execute(_version_query())}
 
     def best_run(self, study: str, spec_key: str | None = None) -> RunRecord | None:
         """The run of a study with the highest validation selection metric (never test)."""
@@ -645,6 +643,39 @@ class Store:
         with Session(self._reader()) as session:
             found = session.execute(query).first()
             return None if found is None else _run_record(*found)
+
+    def recent_run_versions(self, since: float) -> tuple[int, dict[str, tuple[Any, ...]]]:
+        """The number of runs, and run_versions() of those whose heartbeat or end is at or
+        after `since`: a poll of 10,000 runs reads the few that move, not all (run_versions
+        takes some 90 ms there). A run whose clock stamps events before `since` is not in it;
+        a caller reads run_versions() now and then to catch those."""
+        query = _version_query().where((RunRow.heartbeat_at >= since)
+                                       | (RunRow.finished_at >= since))
+        with Session(self._reader()) as session:
+            count = session.scalar(select(func.count()).select_from(RunRow)) or 0
+            return count, {row[0]: tuple(row[1:]) for row in session.execute(query)}
+
+
+    def epoch_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
+        """Mean seconds per epoch so far (the EpochEnded times) of each run that has an epoch:
+        what a running run's cost column shows before its CostMeasured at the end."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        query = (select(MetricRow.run_id, func.avg(MetricRow.value))
+                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
+                        MetricRow.name == "seconds")
+                 .group_by(MetricRow.run_id))
+        with Session(self._reader()) as session:
+            return {run_id: float(value) for run_id, value in session.execute(query)
+                    if value is not None}
+
+
+def _version_query() -> Any:
+    """What run_versions reads: the id, then the values that change as a run records events."""
+    return select(RunRow.id, RunRow.heartbeat_at, RunRow.finished_at, RunRow.status,
+                  RunRow.last_epoch, RunRow.best_epoch, RunRow.best_value,
+                  RunRow.seconds_per_epoch, RunRow.peak_memory_bytes)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:

@@ -24,6 +24,7 @@ from morec_core.compare_format import dashboard_table, notes
 from morec_core.studies import load_studies, study_folders
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
+from morec_tui.widgets.export import FORMATS, export_text, write_export
 
 ALL_STUDIES = "all studies"
 VERDICT_STYLES = {"MoRec better": "bold green", "IDRec better": "bold red", "on par": "dim"}
@@ -61,6 +62,9 @@ class CompareScreen(PollingScreen):
     BINDINGS = [
         Binding("g", "next_table", "Next table"),
         Binding("b", "pick_table", "By…"),
+        Binding("e", "export('csv')", "Export", show=False),
+        Binding("E", "export('md')", "Export Markdown", show=False),
+        Binding("r", "report", "Report"),
     ]
 
     def __init__(self) -> None:
@@ -81,7 +85,7 @@ class CompareScreen(PollingScreen):
         with VerticalScroll(id="note-box"):
             yield Static("", id="note", markup=False)  # notes hold "[95% ...]" and `code`
         yield from self.compose_problem()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#compare", DataTable).focus()
@@ -150,6 +154,8 @@ class CompareScreen(PollingScreen):
     @on(Select.Changed, "#table-choice")
     def _choice_changed(self, event: Select.Changed) -> None:
         self.chosen = str(event.value)
+        # Back to the table: Enter then opens its best run, not the dropdown again (bug 6).
+        self.query_one("#compare", DataTable).focus()
         self.reload()
 
     @on(DataTable.RowSelected, "#compare")
@@ -161,6 +167,26 @@ class CompareScreen(PollingScreen):
         labels = [choice.label for choice in self.choices] or [ALL_STUDIES]
         index = labels.index(self.chosen) if self.chosen in labels else -1
         self.query_one("#table-choice", Select).value = labels[(index + 1) % len(labels)]
+
+    def action_export(self, suffix: str) -> None:
+        """The table shown, every column (intervals, p-values), to <runs>/exports."""
+        if not self._cells:
+            self.notify("no table to export yet")
+            return
+        name = self.chosen.replace(" ", "-")
+        path = write_export(self.dashboard.queue.root / "exports", f"compare-{name}.{suffix}",
+                            export_text(self._cells[0], self._cells[1:], suffix))
+        self.notify(f"{FORMATS[suffix]}: {path}", markup=False)
+
+    def action_report(self) -> None:
+        """`morec report` of the table shown: the paper's questions answered from its runs."""
+        from morec_tui.screens.report import ReportScreen
+
+        chosen = next((choice for choice in self.choices if choice.label == self.chosen), None)
+        if chosen is None or not chosen.studies:
+            self.notify("no studies to report yet")
+            return
+        self.app.push_screen(ReportScreen(chosen.label, chosen.studies))
 
     def action_pick_table(self) -> None:
         select = self.query_one("#table-choice", Select)

@@ -18,6 +18,8 @@ from morec_tui.jobs import CPU, Job, tail
 from morec_tui.messages import JobsLoaded, OpenRun
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.confirm import ConfirmScreen
+from morec_tui.widgets.gpu import gpu_lines
+from morec_tui.widgets.slurm_jobs import SlurmJobsPane
 
 JOB_STYLES = {"queued": "dim", "running": "bold cyan", "completed": "green",
               "failed": "bold red", "cancelled": "yellow"}
@@ -44,10 +46,12 @@ class JobsScreen(PollingScreen):
         for label, width in COLUMNS:
             table.add_column(label, width=width, key=label)
         yield table
+        yield Static("", id="gpu-pane")  # hidden until NVML reports a GPU
         yield Static("log", id="log-title", classes="hint")
         yield Log(id="job-log", auto_scroll=True)
+        yield SlurmJobsPane(self.dashboard.queue.root)  # hidden without Slurm jobs
         yield from self.compose_problem()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#jobs", DataTable).focus()
@@ -70,7 +74,16 @@ class JobsScreen(PollingScreen):
         run_ids = {job.id: queue.run_ids(job) for job in jobs}
         shown = next((job for job in jobs if job.id == selected), jobs[0] if jobs else None)
         return JobsLoaded(jobs, run_ids, None if shown is None else shown.id,
-                          tail(shown.log) if shown else [])
+                          tail(shown.log) if shown else [], self._gpu_lines(jobs))
+
+    def _gpu_lines(self, jobs: list[Job]) -> list[str]:
+        source = self.dashboard.gpu_source
+        if source is None:
+            return []
+        try:
+            return gpu_lines(source.sample(), jobs)
+        except OSError as error:  # the driver failed this time: said in the pane, tried again
+            return [f"GPUs: {error}"]
 
     def on_jobs_loaded(self, message: JobsLoaded) -> None:
         self.jobs, self.run_ids = message.jobs, message.run_ids
@@ -79,13 +92,21 @@ class JobsScreen(PollingScreen):
         if rows != self._rows:
             table = self.query_one("#jobs", DataTable)
             row = table.cursor_row
+            # The cursor stays on its job, not on its row number: a job queued meanwhile comes
+            # first (newest first), and `x` must still offer the job that was highlighted.
+            highlighted = self._rows[row][0] if 0 <= row < len(self._rows) else None
+            ids = [job_id for job_id, _ in rows]
             table.clear()
             for job_id, cells in rows:
                 table.add_row(*cells, key=str(job_id))
             if rows:
-                table.move_cursor(row=min(row, len(rows) - 1), animate=False)
+                table.move_cursor(row=ids.index(highlighted) if highlighted in ids
+                                  else min(row, len(rows) - 1), animate=False)
             self._rows = rows
         self._show_bar()
+        pane = self.query_one("#gpu-pane", Static)
+        self.show_text("#gpu-pane", escape("\n".join(message.gpu_lines)))
+        pane.display = bool(message.gpu_lines)
         log = (message.log_job, message.log)
         if log != self._log:
             old, self._log = self._log, log
@@ -170,6 +191,10 @@ def show_log(widget: Log, shown: list[str], lines: list[str]) -> None:
         return
     widget.clear()
     widget.write_lines(lines, scroll_end=follow)
+    if follow:
+        # Log.scroll_end right after clear() is clamped to the old scroll range, so another
+        # job's long log kept the previous log's position: scroll once its size is known.
+        widget.call_after_refresh(widget.scroll_end, animate=False, immediate=True)
 
 
 def _cells(job: Job, run_ids: list[str], now: float) -> list[Any]:

@@ -31,14 +31,19 @@ from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
 from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
 
-# Hints only (the registries import torch); `morec run` checks the names it is given.
+# The registries' names, here because the registries import torch; a test keeps them equal.
 DATASETS = list(DATA_SOURCES)
 ENCODERS = ["id", "text", "vision", "glove"]
 BACKBONES = ["sasrec", "dssm"]
 
 
 class LaunchScreen(ModalScreen[JobRequest | None]):
+    AUTO_FOCUS = "#dataset"
     BINDINGS = [
+        # Priority: the field changes when Tab arrives, so keys typed right after it go to the
+        # next field; bubbling up from the Input, a Tab came after them (issue 16, bug 5).
+        Binding("tab", "app.focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", "Previous field", show=False, priority=True),
         Binding("ctrl+s", "launch", "Launch"),
         Binding("escape", "dismiss(None)", "Cancel"),
     ]
@@ -89,9 +94,16 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        # No focus() here: the app focuses the first field as soon as the form is up
+        # (MorecApp.action_launch; AUTO_FOCUS otherwise), and a focus() queued here ran after
+        # keys typed meanwhile, undoing a Tab.
         self.query_one("#study-fields").display = False
-        self.query_one("#dataset", Input).focus()
         self._load_studies()
+
+    def focus_first_field(self) -> None:
+        """Focus the dataset field at once (Screen.set_focus; Widget.focus waits its turn in
+        the app's queue, behind keys already typed)."""
+        self.set_focus(self.query_one("#dataset", Input))
 
     @work(thread=True, exit_on_error=False, group="studies")
     def _load_studies(self) -> None:
@@ -161,6 +173,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             raise ConfigError(f"overrides: {error}") from None
         if not values["dataset"] or not values["encoder"] or not values["backbone"]:
             raise ConfigError("dataset, encoder and backbone are needed")
+        check_run_fields(**values)
         # The spec `morec run` would make, checked here where a typo can still be fixed; the
         # job carries it and the run id it is queued under, not flags to be parsed again.
         spec = spec_from_options(overrides=overrides, **values)
@@ -171,6 +184,24 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                         stop_on_collapse=self.query_one("#stop-on-collapse", Checkbox).value)
         return JobRequest(kind="run", label=label, argv=tuple(argv), candidates=candidates,
                           env=env, cwd=os.getcwd(), run_id=run_id, spec_json=spec.to_json())
+
+
+def check_run_fields(*, dataset: str, path: str, encoder: str, model: str,
+                     backbone: str) -> None:
+    """What `morec run` would reject only after launch, once its data had loaded: an unknown
+    encoder or backbone, a source without its folder. Raises ConfigError naming the field."""
+    del model  # a local folder, a packaged name or a hub id: only the run can tell
+    if dataset not in DATASETS:
+        raise ConfigError(f"dataset: unknown {dataset!r}; known: {', '.join(DATASETS)}")
+    if encoder not in ENCODERS:
+        raise ConfigError(f"encoder: unknown {encoder!r}; known: {', '.join(ENCODERS)}")
+    if backbone not in BACKBONES:
+        raise ConfigError(f"backbone: unknown {backbone!r}; known: {', '.join(BACKBONES)}")
+    if dataset != "demo":  # demo is packaged; every other source reads a folder
+        if not path:
+            raise ConfigError(f"path: dataset {dataset!r} needs the folder of its raw files")
+        if not Path(path).expanduser().is_dir():
+            raise ConfigError(f"path: {path} is not a folder")
 
 
 def _field(name: str, widget: Input | Select[str]) -> ComposeResult:

@@ -16,7 +16,10 @@ from morec_tui.messages import RunLoaded
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.jobs import show_log
 from morec_tui.widgets.curves import CurvePlot
-from morec_tui.widgets.runs_table import STATUS_STYLES
+from morec_tui.widgets.run_rows import STATUS_STYLES
+
+METRIC_FAMILIES = (("hr", "HR@k"), ("ndcg", "NDCG@k"))
+"""The validation plots: one per metric family, its cut-offs (@10, @20) as lines."""
 
 
 class RunDetailScreen(PollingScreen):
@@ -38,14 +41,16 @@ class RunDetailScreen(PollingScreen):
         yield Static("loading…", id="summary")
         with TabbedContent(id="tabs"):
             with TabPane("Curves", id="curves"), Horizontal(id="plots"):
+                # One axis per metric: HR and NDCG on one axis flattened NDCG's moves.
                 yield CurvePlot("training loss", id="loss")
-                yield CurvePlot("validation", id="valid")
+                for family, label in METRIC_FAMILIES:
+                    yield CurvePlot(f"validation {label}", id=f"valid-{family}")
             with TabPane("Spec", id="spec"), VerticalScroll():
                 yield Static("", id="spec-text")
             with TabPane("Log", id="log"):
                 yield Log(id="log-text", auto_scroll=True)
         yield from self.compose_problem()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def fetch_args(self) -> str:
         return self.run_id
@@ -74,10 +79,14 @@ class RunDetailScreen(PollingScreen):
         self.run = run
         self.show_text("#bar", _title(run))
         self.show_text("#summary", _summary(run, message.test))
-        self.query_one("#loss", CurvePlot).show({"loss": curves.get(("train", "loss"), [])})
-        valid = {name: points for (split, name), points in sorted(curves.items())
-                 if split == "valid" and _is_metric(name)}
-        self.query_one("#valid", CurvePlot).show(valid or {"ndcg@10": []})
+        best = run.best_epoch
+        self.query_one("#loss", CurvePlot).show({"loss": curves.get(("train", "loss"), [])},
+                                                best={"loss": best})
+        for family, _ in METRIC_FAMILIES:
+            valid = {name: points for (split, name), points in sorted(curves.items())
+                     if split == "valid" and name.startswith(f"{family}@")}
+            self.query_one(f"#valid-{family}", CurvePlot).show(
+                valid or {f"{family}@10": []}, best={name: best for name in valid})
         if first:
             self.show_text("#spec-text", escape(_spec_lines(run.spec)))
         self._show_log(message, run.host, run.pid)

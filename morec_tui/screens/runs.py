@@ -18,15 +18,20 @@ from textual.widgets import Footer, Input, Select, Static
 
 from morec_core.events import RUN_STATUSES
 from morec_core.store import RunRecord
+from morec_core.study_view import parsed_spec, short_labels, spec_items, varying_keys
 from morec_tui.jobs import Job
-from morec_tui.messages import OpenRun, RunsLoaded
+from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen
-from morec_tui.widgets.runs_table import (
+from morec_tui.screens.overlay import OverlayScreen
+from morec_tui.screens.runs_load import FULL_CHECK_EVERY, Shown, load_runs
+from morec_tui.widgets.export import FORMATS, export_text, table_cells, write_export
+from morec_tui.widgets.run_rows import (
     ALL,
     NO_STUDY,
     SORT_OF_COLUMN,
     SORTS,
-    RunsTable,
+    arm_label,
+    arm_width,
     base_columns,
     group_columns,
     metric_names,
@@ -34,10 +39,10 @@ from morec_tui.widgets.runs_table import (
     seed_groups,
     visible_runs,
 )
+from morec_tui.widgets.runs_table import RunsTable
 
 STATUS_CHOICES = [ALL, *RUN_STATUSES]
 FILTER_DELAY_S = 0.25
-RELOAD_ALL_ABOVE = 20  # changed runs: above this, one query for all beats one query each
 
 
 class RunsScreen(PollingScreen):
@@ -48,6 +53,11 @@ class RunsScreen(PollingScreen):
         Binding("s", "next_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("G", "group_seeds", "Group seeds", show=False),
+        Binding("v", "study_view", "Study"),
+        Binding("space", "mark", "Mark", show=False),
+        Binding("o", "overlay", "Overlay"),
+        Binding("e", "export('csv')", "Export", show=False),
+        Binding("E", "export('md')", "Export Markdown", show=False),
         Binding("escape", "leave_filter", "Table", show=False),
     ]
 
@@ -68,7 +78,13 @@ class RunsScreen(PollingScreen):
         """Store.run_versions() when the runs shown were loaded."""
         self._finished: tuple[Any, ...] = ()
         self._typing: Timer | None = None
-        self._row_cache: dict[str, tuple[RunRecord, dict[str, float], list[Any]]] = {}
+        self._row_cache: dict[str, tuple[RunRecord, dict[str, float], list[Any],
+                                         float | None]] = {}
+        self.live_seconds: dict[str, float] = {}
+        self._polls = 0
+        self._keys_cache: tuple[tuple[frozenset[str], bool], list[str], int] | None = None
+        self._names: tuple[dict[str, dict[str, float]], list[str]] | None = None
+        """The test metrics' names, and the test metrics they were read from."""
         self._shown = 0
         """Runs that pass the filters (with seeds grouped, more than the table's lines)."""
 
@@ -84,36 +100,18 @@ class RunsScreen(PollingScreen):
         yield RunsTable(id="runs")
         yield Static("", id="reason", classes="hint")
         yield from self.compose_problem()
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one(RunsTable).focus()
 
     def fetch_args(self) -> Any:
-        return self._versions, self.runs, self._finished, self.tests
+        self._polls += 1
+        return (self._versions, self.runs, self._finished, self.tests,
+                self._polls % FULL_CHECK_EVERY == 0)
 
     def fetch(self, shown: Any) -> RunsLoaded:
-        shown_versions, shown_runs, shown_finished, shown_tests = shown
-        store = self.dashboard.store
-        try:
-            jobs = self.dashboard.queue.jobs()
-        except (OSError, ValueError):
-            jobs = []  # only the job counts of the bar: the jobs screen reports the error
-        versions = store.run_versions()
-        if versions == shown_versions:
-            return RunsLoaded(None, None, jobs, versions)  # nothing recorded since
-        changed = [run_id for run_id, version in versions.items()
-                   if shown_versions.get(run_id) != version]
-        if len(changed) > RELOAD_ALL_ABOVE:
-            runs = store.runs()
-        else:  # the usual poll: one training run has a new epoch
-            by_id = {run.id: run for run in shown_runs if run.id in versions}
-            by_id.update((run_id, store.run(run_id)) for run_id in changed)
-            runs = sorted(by_id.values(), key=lambda run: run.started_at, reverse=True)
-        # Test metrics come once a run ends: while only running runs change, keep them.
-        tests = (shown_tests if _finished(runs) == shown_finished else
-                 store.best_epoch_metrics("test"))
-        return RunsLoaded(runs, tests, jobs, versions)
+        return load_runs(self.dashboard.store, self.dashboard.queue, Shown(*shown))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.jobs = message.jobs
@@ -122,9 +120,9 @@ class RunsScreen(PollingScreen):
             self.loaded()
             return
         self.runs, self.tests, self._versions = message.runs, message.tests, message.versions
-        self._finished = _finished(self.runs)
-        studies = sorted({run.study or NO_STUDY for run in self.runs},
-                         key=lambda name: (name == NO_STUDY, name))  # runs without one last
+        self._finished = message.finished
+        self.live_seconds = message.live_seconds
+        studies = message.studies
         if studies != self._studies:
             self._studies = studies
             select = self.query_one("#study", Select)
@@ -140,26 +138,55 @@ class RunsScreen(PollingScreen):
         text = self.query_one("#filter", Input).value
         shown = visible_runs(self.runs, self.tests, text=text, study=self.study,
                              status=self.status, sort=self.sort, reverse=self.reverse)
-        names = metric_names(self.tests)
+        if self._names is None or self._names[0] is not self.tests:
+            self._names = (self.tests, metric_names(self.tests))
+        names = self._names[1]
         table = self.query_one(RunsTable)
+        # The settings that differ among the runs shown, as columns (the lr of two trials).
+        keys, arm = self._varying_keys(shown)
+        params = short_labels(keys)
         if self.grouped:  # after the filters and the sort: groups in the order of their runs
-            table.show(group_columns(names), seed_groups(shown, self.tests, names))
+            values = {run.id: self._param_values(run, keys) for run in shown}
+            table.show(group_columns(names, arm=arm, params=params),
+                       seed_groups(shown, self.tests, names, values))
         else:
-            columns = base_columns(names)
+            columns = base_columns(names, arm=arm, params=params)
             if columns != table.columns:
                 self._row_cache = {}
-            table.show(columns, [(run.id, self._cells(run, names)) for run in shown])
+            table.show(columns, [(run.id, self._cells(run, names, keys)) for run in shown])
         self._shown = len(shown)
         self._show_bar(self._shown)
         self._show_reason()
 
-    def _cells(self, run: RunRecord, names: list[str]) -> list[Any]:
-        """A run's cells, formatted again only when the run or its test metrics changed."""
+    def _cells(self, run: RunRecord, names: list[str], keys: list[str]) -> list[Any]:
+        """A run's cells, formatted again only when the run or its test metrics changed (a
+        change of the varying settings changes the columns, which empties the cache)."""
         test = self.tests.get(run.id, {})
+        live = self.live_seconds.get(run.id)
         cached = self._row_cache.get(run.id)
-        if cached is None or cached[0] != run or cached[1] != test:
-            cached = self._row_cache[run.id] = (run, test, run_cells(run, test, names))
+        # `is` first: a poll keeps the records of unchanged runs, and comparing 10,000 records
+        # field by field took some 40 ms.
+        if cached is None or not ((cached[0] is run or cached[0] == run)
+                                  and (cached[1] is test or cached[1] == test)
+                                  and cached[3] == live):
+            cells = run_cells(run, test, names, self._param_values(run, keys), live)
+            cached = self._row_cache[run.id] = (run, test, cells, live)
         return cached[2]
+
+    def _varying_keys(self, shown: list[RunRecord]) -> tuple[list[str], int]:
+        """varying_keys of the runs shown and the arm column's width, again only when which
+        runs are shown changed (a run's spec and labels never change): 10,000 runs of distinct
+        specs take some 150 ms."""
+        which = (frozenset(run.id for run in shown), self.grouped)
+        if self._keys_cache is None or self._keys_cache[0] != which:
+            keys = varying_keys([spec_items(run.spec_json) for run in shown],
+                                seed=not self.grouped)
+            self._keys_cache = (which, keys, arm_width({arm_label(run) for run in shown}))
+        return self._keys_cache[1], self._keys_cache[2]
+
+    def _param_values(self, run: RunRecord, keys: list[str]) -> list[Any]:
+        flat = parsed_spec(run.spec_json)[1]
+        return [flat.get(key) for key in keys]
 
     def _show_bar(self, shown: int) -> None:
         counts = Counter(run.status for run in self.runs)
@@ -170,8 +197,11 @@ class RunsScreen(PollingScreen):
                   if counts[status]]
         if jobs["running"] or jobs["queued"]:
             parts.append(f"jobs {jobs['running']} running {jobs['queued']} queued")
+        table = self.query_one(RunsTable)
         if self.grouped:
-            parts.append(f"{len(self.query_one(RunsTable).keys)} seed groups")
+            parts.append(f"{len(table.keys)} seed groups")
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked (o: overlay)")
         arrow = "↑" if SORTS[self.sort][1] == self.reverse else "↓"
         parts.append(f"sort {self.sort} {arrow}")
         self.show_text("#bar", " · ".join(parts))
@@ -278,8 +308,41 @@ class RunsScreen(PollingScreen):
     def action_group_seeds(self) -> None:
         self.grouped = not self.grouped
 
+    def action_export(self, suffix: str) -> None:
+        """The table as shown (filters, sort, grouping, columns) to <runs>/exports/runs.<suffix>."""
+        headers, rows = table_cells(self.query_one(RunsTable))
+        name = f"runs{'-grouped' if self.grouped else ''}.{suffix}"
+        path = write_export(self.dashboard.queue.root / "exports", name,
+                            export_text(headers, rows, suffix))
+        self.notify(f"{FORMATS[suffix]} of {len(rows)} lines: {path}", markup=False)
 
-def _finished(runs: list[RunRecord]) -> tuple[Any, ...]:
-    """What the test metrics depend on: which runs have ended, and at which best epoch."""
-    return tuple((run.id, run.best_epoch, run.status) for run in runs
-                 if run.status not in ("running", "queued"))
+    def action_mark(self) -> None:
+        """Mark or unmark the highlighted run for `o` (overlaid curves)."""
+        table = self.query_one(RunsTable)
+        if table.run_id is not None:
+            table.marked ^= {table.run_id}
+            table.refresh()
+            self._show_bar(self._shown)
+
+    def action_overlay(self) -> None:
+        """The marked runs' curves overlaid (the highlighted run's alone when none is)."""
+        table = self.query_one(RunsTable)
+        # In the table's order; a marked run filtered out of view still counts.
+        ids = [key for key in table.keys if key in table.marked]
+        ids += sorted(table.marked - set(ids))
+        if not ids and table.run_id is not None:
+            ids = [table.run_id]
+        if ids:
+            self.app.push_screen(OverlayScreen(ids))
+
+    def action_study_view(self) -> None:
+        """The study view of the study picked (t), else of the highlighted run's study."""
+        study = self.study if self.study not in (ALL, NO_STUDY) else None
+        if study is None:
+            run_id = self.query_one(RunsTable).run_id
+            study = next((run.study for run in self.runs if run.id == run_id), None)
+        if study:
+            self.post_message(OpenStudy(study))
+        else:
+            self.notify("this run belongs to no study: pick one with t")
+

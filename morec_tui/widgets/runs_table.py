@@ -1,5 +1,5 @@
-"""The runs table: one row per run, filtered and sorted; a line-API widget that paints only
-the rows in view. Seed groups: one line per configuration, its runs on every seed summed up.
+"""The runs table: one row per run (or per seed group), a line-API widget that paints only
+the rows in view; the rows themselves come from run_rows.py.
 
 Textual's DataTable repaints every visible cell through Rich whenever any cell changes (about
 0.3 s for 40 rows of 13 columns on two cores) and measures every cell it is given; a dashboard
@@ -9,10 +9,6 @@ and a line is a few segments.
 
 from __future__ import annotations
 
-import statistics
-from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -27,161 +23,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from morec_core.events import RUN_STATUSES
-from morec_core.stats import seed_interval
-from morec_core.store import RunRecord
-
-# One style for every status a run row can hold (events.RUN_STATUSES; a test checks).
-STATUS_STYLES = {
-    "queued": "dim", "starting": "cyan", "running": "bold cyan", "completed": "green",
-    "pruned": "dim", "collapsed": "bold white on red", "failed": "bold red",
-    "interrupted": "yellow", "cancelled": "dim",
-}
-ALL = "*"
-NO_STUDY = "-"
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int
-
-
-def base_columns(test_metrics: Sequence[str]) -> list[Column]:
-    return [
-        # Status to test metrics fit in 80 columns; the rest scrolls (left/right).
-        Column("status", "status", 11), Column("study", "study", 10), Column("arm", "arm", 14),
-        Column("data", "data", 6), Column("valid", "valid", 6),
-        *[Column(f"test:{name}", f"T {name}", max(6, len(name) + 2)) for name in test_metrics],
-        Column("epochs", "ep", 3), Column("spe", "s/ep", 6), Column("memory", "mem", 6),
-        Column("backbone", "bb", 6), Column("device", "device", 12), Column("id", "id", 8),
-    ]
-
-
-# Sort keys: label -> (key of a run and its test metrics, newest/largest first?).
-SORTS: dict[str, tuple[Callable[[RunRecord, dict[str, float]], Any], bool]] = {
-    "newest": (lambda run, test: run.started_at, True),
-    "status": (lambda run, test: run.status, False),
-    "study": (lambda run, test: (run.study or "", run.arm), False),
-    "valid": (lambda run, test: _number(run.best_value), True),
-    "test": (lambda run, test: _number(test.get("ndcg@10", test.get("hr@10"))), True),
-    "s/epoch": (lambda run, test: _number(run.seconds_per_epoch), True),
-    "memory": (lambda run, test: _number(run.peak_memory_bytes), True),
-}
-SORT_OF_COLUMN = {"status": "status", "study": "study", "arm": "study", "valid": "valid",
-                  "spe": "s/epoch", "memory": "memory", "id": "newest"}
-
-
-def _number(value: float | None) -> float:
-    return float("-inf") if value is None else float(value)
-
-
-def matches(run: RunRecord, terms: Sequence[str]) -> bool:
-    """Every term (lower case) is in one of the run's labels."""
-    text = " ".join((run.id, run.study or "", run.arm, run.encoder, run.dataset, run.backbone,
-                     run.status, run.device, run.host)).lower()
-    return all(term in text for term in terms)
-
-
-def visible_runs(runs: Sequence[RunRecord], tests: dict[str, dict[str, float]], *, text: str = "",
-                 study: str = ALL, status: str = ALL, sort: str = "newest",
-                 reverse: bool = False) -> list[RunRecord]:
-    terms = text.lower().split()
-    kept = [run for run in runs
-            if (study == ALL or (run.study or NO_STUDY) == study)
-            and (status == ALL or run.status == status)
-            and (not terms or matches(run, terms))]
-    key, descending = SORTS[sort]
-    return sorted(kept, key=lambda run: key(run, tests.get(run.id, {})),
-                  reverse=descending != reverse)
-
-
-def metric_names(tests: dict[str, dict[str, float]]) -> list[str]:
-    names = {name for metrics in tests.values() for name in metrics
-             if name != "users" and not name.startswith("ties@")}
-    return sorted(names) or ["hr@10", "ndcg@10"]
-
-
-def run_cells(run: RunRecord, test: dict[str, float], test_metrics: Sequence[str]) -> list[Any]:
-    cells: list[Any] = [
-        run.study or NO_STUDY, run.arm or run.encoder, run.dataset,
-        _metric(run.best_value), *[_metric(test.get(name)) for name in test_metrics],
-        "" if run.last_epoch is None else str(run.last_epoch + 1),
-        "" if run.seconds_per_epoch is None else f"{run.seconds_per_epoch:.1f}",
-        _bytes(run.peak_memory_bytes), run.backbone, run.device.split(" ")[0], run.id[:8],
-    ]
-    status = Text(run.status, style=STATUS_STYLES.get(run.status, ""))
-    if run.status == "collapsed":
-        return [status, *(Text(cell, style="red") for cell in cells)]
-    return [status, *cells]
-
-
-def group_columns(test_metrics: Sequence[str]) -> list[Column]:
-    return [
-        # Study to test metrics fit in 80 columns, as in base_columns; the status summary is long.
-        Column("study", "study", 10), Column("arm", "arm", 14), Column("data", "data", 6),
-        Column("runs", "N", 2), Column("valid", "valid", 13),
-        *[Column(f"test:{name}", f"T {name} %", max(10, len(name) + 4)) for name in test_metrics],
-        Column("status", "status", 24), Column("spe", "s/ep", 6), Column("memory", "mem", 6),
-        Column("backbone", "bb", 6), Column("id", "best", 8),
-    ]
-
-
-def seed_groups(runs: Sequence[RunRecord], tests: dict[str, dict[str, float]],
-                test_metrics: Sequence[str]) -> list[tuple[str, list[Any]]]:
-    """One line per (study, arm, spec_key) of `runs`, the runs that differ only by seed, in the
-    order of each group's first run: the id of its best run (highest validation, completed
-    first: what Enter opens) and its cells. Means and 95% intervals over its completed runs."""
-    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
-    for run in runs:
-        key = (run.study or NO_STUDY, run.arm or run.encoder, run.spec_key)
-        groups.setdefault(key, []).append(run)
-    lines = []
-    for members in groups.values():
-        best = max(members, key=lambda run: (run.status == "completed", _number(run.best_value)))
-        done = [run for run in members if run.status == "completed"]
-        counts = Counter(run.status for run in members)
-        summary = ", ".join(f"{count} {status}" for status, count in sorted(
-            counts.items(), key=lambda item: (-item[1], RUN_STATUSES.index(item[0]))))
-        speeds = [run.seconds_per_epoch for run in members if run.seconds_per_epoch is not None]
-        memory = [run.peak_memory_bytes for run in members if run.peak_memory_bytes is not None]
-        cells: list[Any] = [
-            best.study or NO_STUDY, best.arm or best.encoder, best.dataset, str(len(members)),
-            _mean_interval([run.best_value for run in done if run.best_value is not None]),
-            *[_mean_interval([tests[run.id][name] for run in done
-                              if name in tests.get(run.id, {})], percent=True)
-              for name in test_metrics],
-            Text(summary, style=STATUS_STYLES.get(best.status, "") if len(counts) == 1 else ""),
-            f"{statistics.fmean(speeds):.1f}" if speeds else "", _bytes(max(memory, default=None)),
-            best.backbone, best.id[:8],
-        ]
-        lines.append((best.id, cells))
-    return lines
-
-
-def _mean_interval(values: Sequence[float], *, percent: bool = False) -> str:
-    """Mean±half of its 95% interval over seeds, e.g. 0.1170±0.0012 or, in %, 23.40±1.20;
-    n/a for one value."""
-    if not values:
-        return ""
-    scale, digits = (100.0, 2) if percent else (1.0, 4)
-    interval = seed_interval(values)
-    half = "n/a" if interval is None else f"{scale * (interval[1] - interval[0]) / 2:.{digits}f}"
-    return f"{scale * statistics.fmean(values):.{digits}f}±{half}"
-
-
-def _metric(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
-
-
-def _bytes(value: int | None) -> str:
-    if value is None:
-        return ""
-    for unit, size in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return f"{value}B"
+from morec_tui.widgets.run_rows import Column
 
 
 class RunsTable(ScrollView, can_focus=True):
@@ -198,11 +40,13 @@ class RunsTable(ScrollView, can_focus=True):
         Binding("right", "scroll_columns(8)", "Right", show=False),
         Binding("enter", "choose", "Open", show=False),
     ]
-    COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--even"}
+    COMPONENT_CLASSES = {"runs-table--header", "runs-table--cursor", "runs-table--even",
+                         "runs-table--marked"}
     DEFAULT_CSS = """
     RunsTable { background: $surface; }
     RunsTable > .runs-table--header { background: $panel; text-style: bold; }
     RunsTable > .runs-table--even { background: $surface-lighten-1; }
+    RunsTable > .runs-table--marked { text-style: bold reverse; }
     RunsTable > .runs-table--cursor { background: $block-cursor-blurred-background; }
     RunsTable:focus > .runs-table--cursor {
         background: $block-cursor-background; color: $block-cursor-foreground;
@@ -232,6 +76,8 @@ class RunsTable(ScrollView, can_focus=True):
         self._cells: dict[str, list[Any]] = {}
         self._lines: dict[str, list[tuple[str, Style]]] = {}
         """Each row's cells padded to their columns, with their own styles."""
+        self.marked: set[str] = set()
+        """Rows picked (Space on the runs screen) for overlaid curves."""
 
     @property
     def run_id(self) -> str | None:
@@ -273,6 +119,8 @@ class RunsTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("runs-table--cursor")
             elif row % 2:
                 style += self.get_component_rich_style("runs-table--even")
+            if self.marked and self.keys[row] in self.marked:
+                style += self.get_component_rich_style("runs-table--marked")
             parts = self._lines[self.keys[row]]
         segments = [Segment(text, style + cell_style) for text, cell_style in parts]
         strip = Strip(segments).crop(scroll_x, scroll_x + width)

@@ -6,7 +6,7 @@ from morec_core.config import RunSpec
 from morec_core.store import Store
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
-from morec_tui.widgets.runs_table import seed_groups, visible_runs
+from morec_tui.widgets.run_rows import seed_groups, visible_runs
 from tests.tui.fill import PLANS, T0, app_on, drive, loaded
 
 METRICS = ["hr@10", "ndcg@10"]
@@ -86,7 +86,11 @@ def test_g_groups_the_runs_that_differ_only_by_seed(filled):
         # valid 0.101, 0.095, 0.105; test hr@10 20.2, 19.0, 21.0 %
         assert [str(cell) for cell in group[:6]] == [
             "mind-text", "IDRec", "mind", "3", "0.1003±0.0125", "20.07±2.50"]
-        assert str(group[7]) == "3 completed"
+        cell = {column.key: value for column, value in zip(table.columns, group, strict=True)}
+        assert str(cell["status"]) == "3 completed"
+        # Grouped: the settings that differ besides the seed (the runs' lr), not the seed.
+        assert "param:train.lr" in cell and "param:train.seed" not in cell
+        assert cell["param:train.lr"] == "0.001"
         assert all(str(table.cells(key)[3]) == "1" for key in table.keys if key != "s2" * 16)
         bar = str(screen.query_one("#bar").render())
         assert f"{len(PLANS) + 2} of {len(PLANS) + 2} runs" in bar
@@ -104,6 +108,6 @@ def test_g_groups_the_runs_that_differ_only_by_seed(filled):
 
 def test_every_run_status_has_a_style():
     from morec_core.events import RUN_STATUSES
-    from morec_tui.widgets.runs_table import STATUS_STYLES
+    from morec_tui.widgets.run_rows import STATUS_STYLES
 
     assert set(STATUS_STYLES) == set(RUN_STATUSES)

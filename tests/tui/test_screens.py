@@ -125,7 +125,12 @@ def test_run_detail_shows_curves_cost_spec_and_reason(filled):
         app.post_message(OpenRun(COLLAPSED))
         screen = await loaded(app, pilot, RunDetailScreen)
         assert screen.query_one("#loss", CurvePlot).points == len(plan.valid)
-        assert screen.query_one("#valid", CurvePlot).points == 2 * len(plan.valid)  # hr, ndcg
+        # One plot per metric, each run's best epoch marked (a cross on the line).
+        assert screen.query_one("#valid-ndcg", CurvePlot).points == len(plan.valid)
+        assert screen.query_one("#valid-hr", CurvePlot).points == len(plan.valid)
+        best = max(range(len(plan.valid)), key=lambda epoch: plan.valid[epoch])
+        assert screen.query_one("#valid-ndcg", CurvePlot).marked == {
+            "ndcg@10": (best + 1, plan.valid[best])}
         summary = str(screen.query_one("#summary", Static).render())
         assert "collapsed: validation ndcg@10 0.0009 is at random level" in summary
         assert "2.4M/24.0M params trained" in summary

@@ -81,3 +81,62 @@ def test_launch_form_at_80x24(snap_compare, filled):
         await pilot.pause()
 
     assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=form)
+
+
+def _study_view(places, tab):
+    """The app on tests/tui/study_fill.py's study, and what opens its view on one tab."""
+    from morec_core.store import Store
+    from morec_tui.messages import OpenStudy
+    from morec_tui.screens.study import StudyScreen
+    from tests.tui.study_fill import fill_optuna, fill_study
+
+    with Store(places["store"]) as store:
+        fill_study(store, places["studies"])
+        fill_optuna(store.url)
+
+    async def study(pilot):
+        await runs(pilot)
+        pilot.app.post_message(OpenStudy("lrs"))
+        await shown(pilot, StudyScreen)
+        await pilot.press(tab)
+        await pilot.pause(0.2)
+
+    return app_on(places), study
+
+
+def test_study_view_trials_at_80x24(snap_compare, places):
+    app, study = _study_view(places, "1")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=study)
+
+
+def test_study_view_metric_plot_at_120x40(snap_compare, places):
+    app, study = _study_view(places, "2")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=study)
+
+
+def _overlay(pilot):
+    from morec_tui.screens.overlay import OverlayScreen
+
+    async def run(pilot):
+        await runs(pilot)
+        table = pilot.app.screen.query_one("#runs")
+        for run_id in ("a1" * 16, "a3" * 16, "a4" * 16):  # IDRec, MiniLM and its collapse
+            table._put_cursor(table.keys.index(run_id))
+            await pilot.press("space")
+        await pilot.press("o")
+        await shown(pilot, OverlayScreen)
+
+    return run(pilot)
+
+
+def test_overlay_at_120x40(snap_compare, filled):
+    assert snap_compare(app_on(filled), terminal_size=(120, 40), run_before=_overlay)
+
+
+def test_overlay_at_80x24(snap_compare, filled):
+    assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=_overlay)
+
+
+def test_study_view_parallel_coordinates_at_120x40(snap_compare, places):
+    app, study = _study_view(places, "3")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=study)

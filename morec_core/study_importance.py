@@ -1,0 +1,106 @@
+"""Optuna's parameter importance for each arm of a study, read from the Optuna storage beside
+the run store (`morec tune` keeps one Optuna study per arm, named `<study>:<arm>`), and as CSV.
+
+Read-only: the storage is opened without creating tables, and a study that Optuna does not know
+(or cannot rank yet: fewer than two finished trials, one parameter value) gets a reason instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from morec_core.tune import optuna_url_for
+
+MIN_TRIALS = 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class ArmImportance:
+    arm: str
+    importances: dict[str, float]
+    """Parameter -> share of the variance of the objective it explains (PED-ANOVA: scikit-learn, which fANOVA needs, is not a dependency), summing to 1."""
+    trials: int
+    """Finished trials the importances were computed from."""
+    reason: str = ""
+    """Why there are none (empty when there are)."""
+
+
+def param_importances(store_url: str, study: str, arms: Sequence[str]) -> list[ArmImportance]:
+    """Per arm, optuna.importance.get_param_importances over its completed trials."""
+    url = optuna_url_for(store_url)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        return [ArmImportance(arm=arm, importances={}, trials=0,
+                              reason="no Optuna storage beside the store") for arm in arms]
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = optuna.storages.RDBStorage(url, skip_table_creation=True)
+    try:
+        known = {summary.study_name for summary in optuna.get_all_study_summaries(storage)}
+        found = []
+        for arm in arms:
+            name = f"{study}:{arm}"
+            if name not in known:
+                found.append(ArmImportance(arm=arm, importances={}, trials=0,
+                                           reason=f"no Optuna study {name}"))
+                continue
+            loaded = optuna.load_study(study_name=name, storage=storage)
+            complete = loaded.get_trials(deepcopy=False,
+                                         states=(optuna.trial.TrialState.COMPLETE,))
+            if len(complete) < MIN_TRIALS:
+                found.append(ArmImportance(arm=arm, importances={}, trials=len(complete),
+                                           reason=f"fewer than {MIN_TRIALS} finished trials"))
+                continue
+            try:
+                with warnings.catch_warnings(record=True) as warned:
+                    warnings.simplefilter("always")
+                    importances = optuna.importance.get_param_importances(
+                        loaded, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+            except (ValueError, RuntimeError) as error:  # values it cannot rank
+                found.append(ArmImportance(arm=arm, importances={}, trials=len(complete),
+                                           reason=str(error).splitlines()[0]))
+                continue
+            if warned:  # "too small to compute importances ... will be equal": not a ranking
+                found.append(ArmImportance(arm=arm, importances={}, trials=len(complete),
+                                           reason=str(warned[0].message).split(". ")[0]))
+                continue
+            found.append(ArmImportance(arm=arm, importances=dict(importances),
+                                       trials=len(complete),
+                                       reason="" if importances else "no parameter varies"))
+        return found
+    finally:
+        storage.engine.dispose()
+
+
+def importance_csv(found: Sequence[ArmImportance]) -> str:
+    """arm,parameter,importance,trials: one line per arm and parameter."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["arm", "parameter", "importance", "trials"])
+    for arm in found:
+        for name, value in arm.importances.items():
+            writer.writerow([arm.arm, name, f"{value:.6f}", arm.trials])
+    return out.getvalue()
+
+
+def importance_lines(found: Sequence[ArmImportance], width: int = 30) -> list[str]:
+    """Bars for the terminal: `lr  ████████  0.82` per parameter, under each arm's name."""
+    lines = []
+    for arm in found:
+        lines.append(f"{arm.arm} ({arm.trials} finished trials)")
+        if arm.reason:
+            lines.append(f"  {arm.reason}")
+        names = _widths(arm.importances)
+        for name, value in arm.importances.items():
+            bar = "█" * max(1, round(value * width)) if value > 0 else ""
+            lines.append(f"  {name:<{names}}  {bar:<{width}}  {value:.2f}")
+    return lines
+
+
+def _widths(importances: Mapping[str, float]) -> int:
+    return max((len(name) for name in importances), default=0)

@@ -1,0 +1,92 @@
+"""The runs screen's columns for the settings that vary among the runs shown, and its start
+time column; a table exported as CSV and Markdown."""
+
+from morec_tui.screens.compare import CompareScreen
+from morec_tui.screens.runs import RunsScreen
+from morec_tui.widgets.export import table_csv, table_markdown
+from tests.tui.fill import PLANS, T0, app_on, drive, loaded, wait_for
+
+
+def _cells(table, run_id):
+    return {column.key: cell for column, cell in zip(table.columns, table.cells(run_id),
+                                                      strict=True)}
+
+
+def test_the_settings_that_differ_among_the_shown_runs_get_columns(filled):
+    async def body(app, pilot):
+        screen = await loaded(app, pilot, RunsScreen)
+        table = screen.query_one("#runs")
+        params = [column for column in table.columns if column.key.startswith("param:")]
+        # The fixed runs differ in lr (and in what the data / arm / backbone columns show).
+        assert [(column.key, column.label) for column in params] == [("param:train.lr", "lr")]
+        assert _cells(table, "a2" * 16)["param:train.lr"] == "1e-04"
+        assert _cells(table, "a1" * 16)["param:train.lr"] == "0.001"
+        first = PLANS[0]
+        assert _cells(table, first.run_id)["started"] == "11-14 22:13"  # T0 in UTC
+        # A running run's cost is measured at its end; until then its epochs' mean time.
+        assert _cells(table, "b2" * 16)["spe"] == "~60.0"
+        assert _cells(table, "a1" * 16)["spe"] == "60.0"
+        screen.status = "completed"  # every completed run has lr 1e-3: no lr column
+        await wait_for(pilot, lambda: not any(column.key.startswith("param:")
+                                              for column in table.columns),
+                       what="the lr column gone")
+        screen.status = "*"
+        await wait_for(pilot, lambda: any(column.key == "param:train.lr"
+                                          for column in table.columns), what="lr back")
+        text = table_csv(table).splitlines()
+        assert text[0].startswith("status,study,arm,data,valid,T hr@10,T ndcg@10,lr,")
+        assert len(text) == len(PLANS) + 1
+        markdown = table_markdown(table).splitlines()
+        assert markdown[1].startswith("| --- |") and len(markdown) == len(PLANS) + 2
+        await pilot.press("e")
+        exported = filled["runs"] / "exports" / "runs.csv"
+        await wait_for(pilot, exported.exists, what="runs.csv")
+        assert exported.read_text() == table_csv(table)
+        await pilot.press("c")
+        compare = await loaded(app, pilot, CompareScreen)
+        await wait_for(pilot, lambda: compare.rows, what="the compare table")
+        await pilot.press("E")
+        markdown_file = filled["runs"] / "exports" / "compare-all-studies.md"
+        await wait_for(pilot, markdown_file.exists, what="the compare table's Markdown")
+        lines = markdown_file.read_text().splitlines()
+        assert "verdict" in lines[0] and len(lines) == len(compare.rows) + 2
+
+    drive(app_on(filled), body, size=(120, 30))
+
+
+def test_a_poll_reads_the_runs_that_moved_and_now_and_then_all_of_them(filled):
+    import time
+
+    from morec_core import events as ev
+    from morec_core.store import Store
+    from morec_tui.screens.runs_load import FULL_CHECK_EVERY
+
+    async def body(app, pilot):
+        screen = await loaded(app, pilot, RunsScreen)
+        table = screen.query_one("#runs")
+
+        def epochs(run_id):
+            return table.cells(run_id)[[column.key for column in table.columns].index("epochs")]
+
+        async def poll():
+            loads = screen.loads
+            screen.reload()
+            await wait_for(pilot, lambda: screen.loads > loads, what="a poll")
+
+        while (screen._polls + 1) % FULL_CHECK_EVERY == 0:  # the next poll: an incremental one
+            await poll()
+        with Store(filled["store"]) as store:
+            # b2 runs on a host whose clock is right; a1's host is far behind (its events are
+            # stamped long before the newest heartbeat shown).
+            store.record(ev.EpochEnded(run_id="b2" * 16, epoch=3, loss=0.5, learning_rates={},
+                                       seconds=60.0, time=time.time() + 4000))
+            store.record(ev.EpochEnded(run_id="a1" * 16, epoch=7, loss=0.5, learning_rates={},
+                                       seconds=60.0, time=T0 + 500))
+        await poll()
+        assert epochs("b2" * 16) == "4"  # seen at once
+        assert epochs("a1" * 16) == "5"  # not yet
+        while screen._polls % FULL_CHECK_EVERY:
+            await poll()
+        assert epochs("a1" * 16) == "8"  # the full check saw it
+
+    drive(app_on(filled), body)

@@ -1,0 +1,116 @@
+"""The study view: progress over the grid, trials with their varying settings (grid points with
+no run yet included), lr against the best validation metric, parallel coordinates, Optuna's
+parameter importance and its CSV; on a study the test builds (tests/tui/study_fill.py)."""
+
+import csv
+import io
+
+import pytest
+from textual.widgets import Static, TabbedContent
+
+from morec_core.store import Store
+from morec_core.study_importance import importance_csv, param_importances
+from morec_core.study_view import (
+    metric_points,
+    not_started,
+    progress,
+    spec_items,
+    trials,
+    varying_keys,
+    wants_log_axis,
+)
+from morec_tui.screens.run_detail import RunDetailScreen
+from morec_tui.screens.runs import RunsScreen
+from morec_tui.screens.study import WAITING, StudyScreen
+from morec_tui.widgets.study_plots import MetricPlot, ParallelPlot
+from tests.tui.fill import app_on, drive, loaded, wait_for
+from tests.tui.study_fill import COLLAPSED, LRS, TRIALS, fill_optuna, fill_study
+
+
+@pytest.fixture
+def study_store(places):
+    with Store(places["store"]) as store:
+        fill_study(store, places["studies"])
+    fill_optuna(Store(places["store"]).url)
+    return places
+
+
+def test_progress_trials_and_points_of_a_study(study_store):
+    with Store(study_store["store"]) as store:
+        runs = store.runs(study="lrs")
+        url = store.url
+    state = progress(runs, LRS)
+    # Grid: 2 arms x 3 lrs searched + 2 further seeds per arm = 10; recorded: 6 runs, of which
+    # IDRec's 2 further seeds; MiniLM has 2 search points and 2 seed runs to go.
+    assert (state.grid, state.done, state.running, state.collapsed, state.left) == (10, 4, 1, 1, 4)
+    assert "4 of 10 not started" in state.line()
+    assert [(point.arm, point.params["train.lr"]) for point in not_started(LRS, runs)] == [
+        ("MiniLM", 1e-3), ("MiniLM", 1e-2)]
+    keys, found = trials(runs)
+    # What differs among the study's runs besides the arm's own label: lr and seed.
+    assert keys == ["train.lr", "train.seed"]
+    points = metric_points(found, "train.lr")
+    assert {(point.x, point.collapsed) for point in points} >= {(1e-2, True), (1e-3, False)}
+    collapsed = next(point for point in points if point.run_id == COLLAPSED)
+    assert collapsed.y == 0.03  # its best validation before it collapsed
+    assert wants_log_axis([point.x for point in points])
+    assert not wants_log_axis([1.0, 2.0, 3.0])
+    (idrec, minilm) = param_importances(url, "lrs", ["IDRec", "MiniLM"])
+    assert idrec.trials == 4 and set(idrec.importances) == {"train.lr", "seed"}
+    assert sum(idrec.importances.values()) == pytest.approx(1.0)
+    assert minilm.importances == {} and "no Optuna study lrs:MiniLM" in minilm.reason
+    rows = list(csv.reader(io.StringIO(importance_csv([idrec, minilm]))))
+    assert rows[0] == ["arm", "parameter", "importance", "trials"]
+    assert sorted(row[1] for row in rows[1:]) == ["seed", "train.lr"]
+
+
+def test_varying_keys_leave_out_the_seed_when_asked():
+    a = frozenset({("train.lr", 0.001), ("train.seed", 1), ("data.source", "mind")})
+    b = frozenset({("train.lr", 0.01), ("train.seed", 2), ("data.source", "hm")})
+    assert varying_keys([a, b]) == ["train.lr", "train.seed"]  # data.source has its column
+    assert varying_keys([a, b], seed=False) == ["train.lr"]
+    assert varying_keys([a, a]) == [] and varying_keys([a]) == []
+    assert ("train.lr", 0.001) in spec_items('{"train": {"lr": 0.001}}')
+
+
+def test_the_study_view_shows_progress_trials_plots_and_importance(study_store):
+    async def body(app, pilot):
+        runs = await loaded(app, pilot, RunsScreen)
+        runs.study = "lrs"
+        await wait_for(pilot, lambda: runs.query_one("#runs").keys, what="the study's runs")
+        await pilot.press("v")
+        screen = await loaded(app, pilot, StudyScreen)
+        bar = str(screen.query_one("#bar", Static).render())
+        assert "4 done · 1 running · 0 queued · 1 collapsed" in bar
+        assert "4 of 10 not started" in bar
+        table = screen.query_one("#trials-table")
+        assert len(table.keys) == len(TRIALS) + 2  # every run, and MiniLM's two points to go
+        assert sum(key.startswith(WAITING) for key in table.keys) == 2
+        labels = [column.label for column in table.columns]
+        assert "lr" in labels and "seed" in labels
+        cells = dict(zip(labels, table.cells(COLLAPSED), strict=True))
+        assert (str(cells["status"]), cells["lr"]) == ("collapsed", "0.01")
+        plot = screen.query_one(MetricPlot)
+        assert screen.x_key == "train.lr"
+        assert any(point.collapsed for point in plot._shown[0])
+        await pilot.press("2")
+        assert screen.query_one(TabbedContent).active == "metric"
+        await pilot.press("3", "percent_sign")
+        assert screen.top == 50 and screen.query_one(ParallelPlot)._shown[-1] == 50
+        await pilot.press("4")
+        await wait_for(pilot, lambda: "train.lr" in str(
+            screen.query_one("#importance-text", Static).render()), what="the importances")
+        await pilot.press("e")
+        exported = study_store["runs"] / "exports" / "lrs-importance.csv"
+        await wait_for(pilot, exported.exists, what="the CSV")
+        assert exported.read_text().startswith("arm,parameter,importance,trials\nIDRec,")
+        await pilot.press("1", "e")
+        trials_csv = study_store["runs"] / "exports" / "lrs-trials.csv"
+        await wait_for(pilot, trials_csv.exists, what="the trials CSV")
+        assert len(trials_csv.read_text().splitlines()) == len(TRIALS) + 3  # header + rows
+        table.focus()
+        await pilot.press("enter")  # the first trial: a run to open
+        detail = await loaded(app, pilot, RunDetailScreen)
+        assert detail.run_id == table.keys[0]
+
+    drive(app_on(study_store), body, size=(120, 40))
