@@ -14,15 +14,15 @@ from typing import Any, Literal
 
 from morec_core.user_results import UserResults
 
-FinishStatus = Literal["completed", "pruned", "collapsed", "cancelled"]
-FINISH_STATUSES: tuple[str, ...] = ("completed", "pruned", "collapsed", "cancelled")
+FinishStatus = Literal["completed", "pruned", "collapsed", "cancelled", "interrupted"]
+FINISH_STATUSES: tuple[str, ...] = ("completed", "pruned", "collapsed", "cancelled",
+                                    "interrupted")
 
 # Every status a run row can hold. `queued`: recorded before any process took it (a dashboard
-# job); `starting`: its process is loading data. `interrupted` is set by the store, never by a
-# run: it marks a run whose process died without a word (SIGKILL, power loss, OOM killer).
-RUN_STATUSES: tuple[str, ...] = (
-    "queued", "starting", "running", *FINISH_STATUSES, "failed", "interrupted",
-)
+# job); `starting`: its process is loading data. `interrupted` (resumable): set by the store for
+# a run whose process died without a word (SIGKILL, power loss, OOM killer), or by the run itself
+# when a scheduler preempted it and it wrote its checkpoint first (morec_core.preemption).
+RUN_STATUSES: tuple[str, ...] = ("queued", "starting", "running", *FINISH_STATUSES, "failed")
 
 
 def new_run_id() -> str:

@@ -3,7 +3,8 @@
 When the variable names a point, the first process to pass it for the `hit`-th time (default
 the first) writes a marker file (path in `MOREC_TEST_PAUSE_MARKER`: its pid, for the test) and
 sleeps until it is killed, so that a test can SIGKILL it exactly there
-(tests/test_tune_faults.py); other processes pass on. Unset, a pause point is one dictionary
+(tests/test_tune_faults.py), or until it is asked to stop by a scheduler's signal
+(morec_core.preemption; tests/test_slurm_cluster.py); other processes pass on. Unset, a pause point is one dictionary
 lookup: cheap enough for a training step loop.
 """
 
@@ -15,6 +16,8 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Literal
+
+from morec_core import preemption
 
 PAUSE_AT_ENV = "MOREC_TEST_PAUSE_AT"
 MARKER_ENV = "MOREC_TEST_PAUSE_MARKER"
@@ -57,5 +60,7 @@ def _pause_if_named(wanted: str, name: str) -> None:
         return
     finally:
         temporary.unlink()
-    while True:
-        time.sleep(60)
+    # Until killed, or until a scheduler's signal asks the run to stop (a Slurm test lowers
+    # the job's time limit while a trial waits here): the run then checkpoints where it is.
+    while preemption.requested() is None:
+        time.sleep(0.2)

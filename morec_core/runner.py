@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Sequence
 
 from morec_core import events as ev
+from morec_core.preemption import Preempted
 
 HEARTBEAT_SECONDS = 30.0
 
@@ -61,6 +62,12 @@ def drive(events: Iterator[ev.Event], sinks: Sequence[ev.Sink], *, run_id: str,
         _close(events)
         _emit(sinks, ev.RunFinished(run_id=run_id, status=stop.status, reason=stop.reason))
         status = stop.status
+    except Preempted as stop:
+        # Its checkpoint is written (train.py): resumable, and said to be so.
+        _close(events)
+        _emit_quietly(sinks, ev.RunFinished(run_id=run_id, status="interrupted",
+                                            reason=str(stop)))
+        raise
     except KeyboardInterrupt:
         _close(events)
         _emit_quietly(sinks, ev.RunFinished(run_id=run_id, status="cancelled",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from morec_core import checkpoint, cost, distributed
+from morec_core import checkpoint, cost, distributed, preemption
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
@@ -31,7 +31,23 @@ if TYPE_CHECKING:
     from morec_core.build import BuiltRun
 
 LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")
-"""What `last.pt` holds (written at the end of `_main_epoch`, read on resume)."""
+"""What `last.pt` holds (written at the end of `_main_epoch`, read on resume). One written on
+preemption mid-epoch also holds `partial` (see `_Partial`): `epoch` is then the last whole one."""
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """Where a preempted epoch stopped: its next step, the loss summed so far, its seconds."""
+    epoch: int
+    step: int
+    loss_sum: float
+    seconds: float
+
+
+class _StopAtStep(Exception):  # noqa: N818 - a control signal inside the training loop
+    def __init__(self, partial: _Partial) -> None:
+        super().__init__(f"preempted at epoch {partial.epoch} step {partial.step}")
+        self.partial = partial
 
 
 @dataclass
@@ -66,6 +82,7 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
     flops_per_sample = built.flops_per_sample()
 
     best, start_epoch, epoch_seconds = _Best(), 0, []
+    partial: _Partial | None = None
     if context.resume and last_path.exists():
         state = checkpoint.load(last_path, required=LAST_CHECKPOINT_KEYS)
         model.load_state_dict(state["model"])
@@ -75,6 +92,8 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
         checkpoint.restore_rng_states(state["rng"])
         best = _Best(**state["best"])
         start_epoch, epoch_seconds = state["epoch"] + 1, state["epoch_seconds"]
+        if "partial" in state:  # preempted mid-epoch: the epoch continues at its next step
+            partial = _Partial(**state["partial"])
 
     train_model = group.wrap(model, placement.device)
     if not group.is_main:
@@ -95,9 +114,13 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
     for epoch in range(start_epoch, spec.train.epochs):
         if not group.broadcast(best.evaluations_without_gain < spec.train.patience):
             break
+        if not group.enabled:
+            # Asked to stop while evaluating: the epoch's last.pt is written, resume from it.
+            preemption.raise_if_requested()
         try:
             best = yield from _main_epoch(built, train_model, placement, scaler, spec, context,
-                                          epoch, group, best, epoch_seconds)
+                                          epoch, group, best, epoch_seconds,
+                                          partial if partial and partial.epoch == epoch else None)
         except GeneratorExit:
             # A sink stopped the run: release the other ranks, waiting for the next epoch.
             if group.enabled:
@@ -125,14 +148,28 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
 
 def _main_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Placement,
                 scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
-                group: distributed.Distributed, best: _Best,
-                epoch_seconds: list[float]) -> Generator[ev.Event, None, _Best]:
-    """Rank 0's epoch: train, evaluate on validation, checkpoint; returns the updated best."""
+                group: distributed.Distributed, best: _Best, epoch_seconds: list[float],
+                partial: _Partial | None = None) -> Generator[ev.Event, None, _Best]:
+    """Rank 0's epoch: train, evaluate on validation, checkpoint; returns the updated best.
+    partial: where a preempted run stopped in this epoch. Preempted itself (a signal recorded by
+    `preemption`), it writes last.pt at the step it reached and raises `Preempted`."""
     model, optimizer, run_id = built.model, built.optimizer, context.run_id
     last_path, best_path = context.run_dir / "last.pt", context.run_dir / "best.pt"
-    started = time.perf_counter()
-    loss = yield from _train_epoch(built, train_model, placement, scaler, spec, context, epoch,
-                                   group)
+    started = time.perf_counter() - (partial.seconds if partial else 0.0)
+    try:
+        loss = yield from _train_epoch(built, train_model, placement, scaler, spec, context,
+                                       epoch, group, partial)
+    except _StopAtStep as stop:
+        checkpoint.save_atomic({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(), "rng": checkpoint.rng_states(), "epoch": epoch - 1,
+            "best": vars(best).copy(), "epoch_seconds": epoch_seconds,
+            "partial": dataclasses.asdict(dataclasses.replace(
+                stop.partial, seconds=time.perf_counter() - started))}, last_path)
+        yield ev.CheckpointSaved(run_id=run_id, epoch=epoch - 1, path=str(last_path))
+        signum = preemption.requested()
+        assert signum is not None
+        raise preemption.Preempted(signum) from None
     seconds = time.perf_counter() - started
     epoch_seconds.append(seconds)
     yield ev.EpochEnded(run_id=run_id, epoch=epoch, loss=loss, seconds=seconds,
@@ -180,8 +217,12 @@ def _follow(spec: RunSpec, context: RunContext, built: BuiltRun, train_model: to
 
 def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Placement,
                  scaler: torch.amp.GradScaler, spec: RunSpec, context: RunContext, epoch: int,
-                 group: distributed.Distributed) -> Generator[ev.Event, None, float]:
+                 group: distributed.Distributed,
+                 partial: _Partial | None = None) -> Generator[ev.Event, None, float]:
     """One pass over this rank's training batches; returns the mean loss (NaN stays NaN).
+    partial: the steps a preempted run did already are skipped (their batches drawn, not
+    trained on: the numpy stream of the epoch stays the same). Raises _StopAtStep after a step
+    when preemption is requested (one process only; DDP ranks stop at their epoch's end).
 
     Under DDP, no event is yielded mid-epoch: a sink stopping the run between two gradient
     all-reduces would leave the other ranks waiting."""
@@ -194,8 +235,12 @@ def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Place
     total_steps = len(batches)
     # Summed on the device: reading a GPU scalar every step would synchronise every step.
     loss_sum = torch.zeros((), device=placement.device)
+    if partial is not None:
+        loss_sum += partial.loss_sum
     last_progress = time.monotonic()
     for step, batch in enumerate(batches):
+        if partial is not None and step < partial.step:
+            continue
         batch = batch.to(placement.device)
         with placement.autocast():
             loss = train_model(batch)  # Recommender.forward is its loss; DDP syncs through it
@@ -208,6 +253,9 @@ def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Place
         scaler.update()
         loss_sum += loss.detach().float()
         pause_point("mid-epoch")
+        if not group.enabled and preemption.requested() is not None:
+            raise _StopAtStep(_Partial(epoch=epoch, step=step + 1, loss_sum=float(loss_sum),
+                                       seconds=0.0))
         now = time.monotonic()
         if not group.enabled and (now - last_progress >= context.progress_every_s
                                   or step + 1 == total_steps):

@@ -11,10 +11,12 @@ trial's run id; so a recovery, holding the lock, knows that no claim is half don
 trial without them belongs to a worker that died while claiming.
 Liveness is the claiming worker's, never the run row's (a run row is missing before the run's
 first event and says `completed` before Optuna is told): on the same host, its process (pid, and
-started before the claim, so a reused pid does not count); on another host, the trial's
+started before the claim, so a reused pid does not count); on another host, for a worker in a
+Slurm job, that job's state and restart count (morec_core/slurm_jobs.py), else the trial's
 heartbeat attribute, written every 30 s. A dead worker's trial is failed and re-queued with its
 run id, so that the retry resumes the run from its last checkpoint; if the run had already
-ended, its recorded result is told to Optuna instead (never trained again).
+ended, its recorded result is told to Optuna instead (never trained again). A worker stopped by
+its scheduler (morec_core.preemption) does the same for its own trial once its run checkpointed.
 Seeds: the grid is searched on the study's first seed; when an arm's search is over, its best
 configuration by validation is queued on the further seeds (never pruned). Grids can grow: new
 points are queued, points that ran are kept; a waiting trial of a point this definition lacks
@@ -40,7 +42,9 @@ from typing import TYPE_CHECKING, Any
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.faults import pause_point
+from morec_core.preemption import Preempted, raise_if_requested
 from morec_core.processes import alive_since
+from morec_core.slurm_jobs import slurm_identity, slurm_job_alive
 from morec_core.store import Store, StoreError
 from morec_core.store.store import HEARTBEAT_STALE_SECONDS
 from morec_core.studies import GridPoint, Study
@@ -259,8 +263,10 @@ def claim_next(study: Study, storage: Any, store: Store) -> Claimed | None:
     with store.lock(_trials_lock(study.name)):
         for arm in study.arms:
             optuna_study = _optuna_study(storage, study, arm.name)
-            for frozen in optuna_study.get_trials(deepcopy=False,
-                                                  states=(optuna.trial.TrialState.WAITING,)):
+            waiting = optuna_study.get_trials(deepcopy=False,
+                                              states=(optuna.trial.TrialState.WAITING,))
+            # A run to resume first (preempted, or its worker died): its checkpoint is there.
+            for frozen in sorted(waiting, key=lambda trial: RESUME_ATTR not in trial.user_attrs):
                 point = points.get(frozen.user_attrs.get(POINT_ATTR, ""))
                 if point is None:
                     continue  # another definition's point (more seeds, a wider grid): left to it
@@ -271,11 +277,11 @@ def claim_next(study: Study, storage: Any, store: Store) -> Claimed | None:
                 resume_run_id = frozen.user_attrs.get(RESUME_ATTR)
                 run_id = resume_run_id or ev.new_run_id()
                 worker = {"host": socket.gethostname(), "pid": os.getpid(),
-                          "claimed_at": time.time()}
+                          "claimed_at": time.time(), **slurm_identity()}
                 storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker)
                 storage.set_trial_user_attr(trial_id, RUN_ATTR, run_id)
                 trial = optuna.trial.Trial(optuna_study, trial_id)
-                grid = study.arm(arm.name).grid
+                grid = study.grid_of(study.arm(arm.name))
                 for name, value in point.params.items():
                     _record_param(trial, name, value, tuple(grid[name]))
                 _record_param(trial, "seed", point.seed, study.seed_values)
@@ -364,6 +370,13 @@ def _worker_alive(attrs: dict[str, Any]) -> bool:
         return False
     if worker["host"] == socket.gethostname():
         return alive_since(worker["pid"], worker["claimed_at"])
+    if "slurm_job" in worker:
+        # On another node a pid says nothing: a Slurm job's worker lives as long as that run of
+        # its job (same id and restart count) does, which Slurm says at once; where Slurm
+        # cannot be asked from here, the heartbeat below (morec_core/slurm_jobs.py).
+        alive = slurm_job_alive(worker["slurm_job"], worker.get("slurm_restarts", 0))
+        if alive is not None:
+            return alive
     # The stale limit of run rows: a worker is judged as the run it trains would be.
     beat = max(worker["claimed_at"], attrs.get(HEARTBEAT_ATTR, 0.0))
     return time.time() - beat <= HEARTBEAT_STALE_SECONDS
@@ -415,13 +428,17 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
         # The engine's front door: the collapse detector, the store and the heartbeat.
         status = execute(trial_spec(point, compile_networks), context, store,
                          sinks=[*pruner, *extra_sinks], heartbeat=beat)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Preempted) as stop:
+        # Preempted (the scheduler's signal): the run wrote its checkpoint and is `interrupted`;
+        # the successor resumes it, in this job once requeued or in another worker.
+        status, reason = (("interrupted", str(stop)) if isinstance(stop, Preempted)
+                          else ("cancelled", "interrupted"))
         with store.lock(_trials_lock(point.study)):
             if _still_claimed(claimed, storage):
                 # The successor first: killed in between, recovery finds the point covered.
                 _enqueue(claimed.study, point.key, _optuna_params(point), run_id)
                 _tell(claimed.study, storage, claimed.trial_id, trial.number,
-                      optuna.trial.TrialState.FAIL, "cancelled", "interrupted")
+                      optuna.trial.TrialState.FAIL, status, reason)
         raise
     except Exception as error:  # noqa: BLE001 - recorded as RunFailed by drive; the study goes on
         _finish(claimed, storage, store, "failed", None, f"{type(error).__name__}: {error}")
@@ -512,6 +529,7 @@ def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
     # time; a long one then waits at poll_s.
     wait_s = POLL_FIRST_S
     while True:
+        raise_if_requested()  # preempted between trials: nothing to save, claim nothing more
         claimed = claim_next(study, storage, store)
         if claimed is None:
             if enqueue_seed_runs(study, storage, store):
@@ -533,8 +551,17 @@ def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
             on_trial(claimed.point, status, str(reason))
 
 
-def worker_env(gpu: str | None) -> dict[str, str]:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def worker_env(gpu: str | None, workers: int = 1) -> dict[str, str]:
+    """The environment of one of `workers` local worker processes: its GPU only, and on a CPU
+    its share of the cores. Without a share, each worker's torch starts one thread per core and
+    N workers thrash: two workers on 2 cores beside other jobs ran 20x slower than one alone."""
     env = dict(os.environ)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
+    elif workers > 1 and not any(name in os.environ for name in THREAD_VARIABLES):
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        env.update({name: share for name in THREAD_VARIABLES})
     return env

@@ -367,3 +367,32 @@ def test_a_failed_trial_says_why_and_runs_again_once_its_cause_is_fixed(grid_env
     output, _ = process.communicate(timeout=600)
     assert "(0 newly queued)" in output, output
     assert ": completed" not in output and ": failed" not in output, output
+
+
+def test_cpu_workers_share_the_cores_and_gpu_workers_see_their_gpu(monkeypatch):
+    from morec_core.tune import THREAD_VARIABLES, worker_env
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert worker_env(None, 4)["OMP_NUM_THREADS"] == "2"
+    assert worker_env(None, 16)["MKL_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in worker_env(None, 1)
+    gpu = worker_env("1", 4)
+    assert gpu["CUDA_VISIBLE_DEVICES"] == "1" and "OMP_NUM_THREADS" not in gpu
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own setting wins
+    assert worker_env(None, 4)["OMP_NUM_THREADS"] == "3"
+
+
+def test_a_study_module_may_define_dataclasses(tmp_path):
+    """dataclasses look the class's module up in sys.modules while the module runs."""
+    from morec_core.studies import load_studies
+
+    (tmp_path / "mine.py").write_text(
+        "from dataclasses import dataclass\n"
+        "from morec_core.studies import Arm, Study\n"
+        "@dataclass(frozen=True)\nclass Grid:\n    lrs: tuple\n"
+        "STUDY = Study(name='mine', description='d', arms=(Arm(name='a', "
+        "grid={'train.lr': Grid((1e-3, 1e-4)).lrs}),))\n")
+    studies = load_studies(tmp_path)
+    assert len(studies["mine"].points()) == 2

@@ -11,6 +11,14 @@ from typing import Annotated
 
 import typer
 
+from morec_tui.commands.slurm import (
+    LAUNCHER_HELP,
+    SLURM_CONFIG_HELP,
+    SLURM_HELP,
+    Launcher,
+    slurm_settings,
+    submit_study,
+)
 from morec_tui.console import fail
 
 STORE_HELP = ("Run store: a database URL (postgresql://...) or a SQLite file path "
@@ -46,6 +54,14 @@ def tune_command(
     overrides: Annotated[list[str] | None, typer.Option(
         "--set", help="section.key=value on top of the study's settings, for every arm "
                       "(needs --name: other settings make other runs).")] = None,
+    preset: Annotated[str | None, typer.Option(
+        help="Run the study under a preset (paper: the paper code's SASRec block, BCE, HR@10 "
+             "selection, patience 7, weight decay searched), as the study <name>_<preset> "
+             "unless --name is given; `morec run --preset NAME --print-spec` shows what it "
+             "sets.")] = None,
+    launcher: Annotated[Launcher, typer.Option(help=LAUNCHER_HELP)] = "local",
+    slurm: Annotated[list[str] | None, typer.Option(help=SLURM_HELP)] = None,
+    slurm_config: Annotated[Path | None, typer.Option(help=SLURM_CONFIG_HELP)] = None,
     as_worker: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Run a study's grid on Optuna: each grid point once, pruned on the validation metric,
@@ -69,12 +85,25 @@ def tune_command(
         if overrides and not name:
             raise ConfigError("--set changes every run of the study: give the runs a study of "
                               "their own with --name NAME")
+        if preset:
+            definition = definition.with_preset(preset)
         if name:
             definition = definition.renamed_with(name, overrides or [])
         if seeds is not None:
             definition = definition.with_seeds(seeds)
         store_url = normalize_url(storage or paths.default_store_url())
         optuna_url = optuna_url_for(store_url)
+        if launcher == "slurm":
+            from morec_core.slurm import refuse_store
+
+            refuse_store(store_url)  # before anything is queued in a store no job can share
+            if gpus or workers != 1:
+                raise ConfigError("--workers and --gpus place workers on this machine; with "
+                                  "--launcher slurm, ask for jobs with --slurm jobs=N and "
+                                  "their GPUs with --slurm gpus_per_trial=1")
+            settings = slurm_settings(slurm_config, slurm or [])
+        elif slurm or slurm_config:
+            raise ConfigError("--slurm and --slurm-config need --launcher slurm")
     except ConfigError as error:
         fail(str(error))
     every_s = progress_line_seconds()
@@ -123,12 +152,17 @@ def tune_command(
     again = f", {len(retried)} failed queued again" if retried else ""
     typer.echo(f"study {definition.name}: {total} grid points on seed {first}{then} "
                f"({added} newly queued{again}); store {store_url}", err=True)
+    if launcher == "slurm":
+        submit_study(study, store_url, settings, compile_networks=compile_networks, seeds=seeds,
+                     name=name, overrides=overrides or [], preset=preset)
+        return
     gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
             work_here()
         else:
-            renamed = ([*(["--name", name] if name else []),
+            renamed = ([*(["--preset", preset] if preset else []),
+                        *(["--name", name] if name else []),
                         *[part for setting in overrides or [] for part in ("--set", setting)]])
             _run_workers(study, store_url, gpu_list or [None] * workers, paths.runs_dir(),
                          compile_networks, seeds, renamed)
@@ -154,7 +188,7 @@ def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: P
                    "--storage", store_url, "--as-worker",
                    "--compile" if compile_networks else "--no-compile",
                    *(["--seeds", str(seeds)] if seeds is not None else []), *renamed]
-        processes.append(subprocess.Popen(command, env=worker_env(gpu), stdout=log,
+        processes.append(subprocess.Popen(command, env=worker_env(gpu, len(gpus)), stdout=log,
                                           stderr=subprocess.STDOUT))
         typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
     try:
