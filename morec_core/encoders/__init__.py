@@ -40,7 +40,14 @@ def modality_builder(build_features: FeatureBuilder) -> Builder:
     def build(config: EncoderConfig, inputs: EncoderInputs, dim: int, *, dropout: float = 0.1,
               device: torch.device | str = "cpu", extract_batch_size: int = 256) -> ItemEncoder:
         features: FeatureModule
-        if config.mode == "two_stage":
+        if config.adapter == "side":
+            # Like two-stage: the encoder runs once, over every item, and is dropped; its
+            # layer states are cached and a side network over them trains (encoders/side.py).
+            from morec_core.encoders.side import side_features
+
+            features = side_features(build_features, config, inputs, device=device,
+                                     batch_size=extract_batch_size)
+        elif config.mode == "two_stage":
             # The encoder never runs in training: its features are extracted once (or read from
             # the cache) and the module itself is dropped.
             features = frozen_features(build_features, config, inputs, device=device,

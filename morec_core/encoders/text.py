@@ -7,6 +7,9 @@ the trainer with `load_tokenizer`); each batch is cut to its longest title.
 With finetune_layers = k > 0 only the top k layers learn, and the layers below are a fixed
 function of the title: `precompute_frozen` runs them once over all items and caches the input of
 layer n-k, after which each step runs only the top k layers.
+
+encoder.adapter=lora|houlsby inserts adapters and trains only them (encoders/adapters.py);
+encoder.packed runs the batch's titles as one unpadded token stream (encoders/packed.py).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from torch import nn
 
 from morec_core.config import EncoderConfig
 from morec_core.encoders import packaged
+from morec_core.encoders.adapters import AdapterSpec, insert_adapters
 from morec_core.encoders.attention import use_sdpa
 from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.layers import (
@@ -31,6 +35,7 @@ from morec_core.encoders.layers import (
     set_trainable,
     trainable_parameters,
 )
+from morec_core.encoders.packed import enable_packing, encode_packed, pack
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -112,7 +117,8 @@ class TextFeatures(nn.Module):
 
     def __init__(self, model: PreTrainedModel, token_ids: np.ndarray,
                  token_lengths: np.ndarray, *, pooling: str = "cls",
-                 finetune_layers: int = -1) -> None:
+                 finetune_layers: int = -1, adapter: AdapterSpec | None = None,
+                 packed: bool = False) -> None:
         super().__init__()
         if pooling not in ("cls", "mean"):
             raise ValueError(f"unknown pooling {pooling!r}; known: cls, mean")
@@ -136,6 +142,10 @@ class TextFeatures(nn.Module):
         # same function and parameters in less memory, and faster compiled (train.compile;
         # benchmarks/README.md, gpu_attention.py).
         use_sdpa(model)
+        if packed:
+            # Titles as one token stream without padding (encoders/packed.py).
+            enable_packing(model)
+        self.packed = packed
         self.model = model
         self.pooling = pooling
         self.finetune_layers = finetune_layers
@@ -149,7 +159,10 @@ class TextFeatures(nn.Module):
                              persistent=False)  # (num_items + 1,); >= 1 so no row is all-masked
         self.register_buffer("frozen_cache", None, persistent=False)  # (num_items + 1, T, H)
 
-        if finetune_layers == -1:
+        if adapter is not None:
+            # LoRA or Houlsby adapters (encoders/adapters.py): they alone train.
+            insert_adapters(model, adapter)
+        elif finetune_layers == -1:
             set_trainable(model, None)
         elif finetune_layers == 0:
             set_trainable(model, [])
@@ -178,11 +191,12 @@ class TextFeatures(nn.Module):
         self.model.compile(dynamic=True)
 
     def forward(self, item_ids: torch.Tensor) -> torch.Tensor:
-        lengths = self.token_lengths[item_ids]  # (N,)
-        width = int(lengths.max())
-        input_ids = self.token_ids[item_ids, :width].long()  # (N, L), L = longest in the batch
-        mask = torch.arange(width, device=lengths.device) < lengths[:, None]  # (N, L)
-        input_ids = input_ids.masked_fill(~mask, self.pad_id)
+        if self.packed:
+            titles = pack(self.token_ids, self.token_lengths, item_ids)  # (1, S) stream
+            with torch.set_grad_enabled(torch.is_grad_enabled() and self.finetune_layers != 0):
+                return encode_packed(self.model, titles, pooling=self.pooling)  # (N, H)
+        input_ids, mask = self.padded_tokens(item_ids)  # (N, L) each
+        width = input_ids.shape[1]
         if self.frozen_cache is not None:
             # transformers returns the embedding as an nn.Module, whose attributes torch types
             # as Tensor | Module; its weight is a Parameter.
@@ -198,11 +212,16 @@ class TextFeatures(nn.Module):
                 hidden = self.model(input_ids=input_ids, attention_mask=mask.long())
         else:
             hidden = self.model(input_ids=input_ids, attention_mask=mask.long())
-        hidden = hidden.last_hidden_state  # (N, L, H)
-        if self.pooling == "cls":
-            return hidden[:, 0]
-        weights = mask.to(hidden.dtype).unsqueeze(-1)  # (N, L, 1)
-        return (hidden * weights).sum(1) / weights.sum(1)
+        return pool_hidden(hidden.last_hidden_state, mask, self.pooling)  # (N, H)
+
+    def padded_tokens(self, item_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """item_ids (N,) -> input ids (N, L) int64 padded with the pad token, and the mask of
+        real tokens (N, L) bool; L is the batch's longest title."""
+        lengths = self.token_lengths[item_ids]  # (N,)
+        width = int(lengths.max())
+        input_ids = self.token_ids[item_ids, :width].long()  # (N, L)
+        mask = torch.arange(width, device=lengths.device) < lengths[:, None]  # (N, L)
+        return input_ids.masked_fill(~mask, self.pad_id), mask
 
     @torch.no_grad()
     def precompute_frozen(self, batch_size: int = 256, dtype: torch.dtype | None = None) -> None:
@@ -291,6 +310,15 @@ class TextFeatures(nn.Module):
             setattr(layer_parent, layer_attribute, layers)
 
 
+def pool_hidden(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """hidden (N, L, H), mask (N, L) of real tokens -> (N, H): the first ([CLS]) token's state,
+    or the mean over the real tokens."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = mask.to(hidden.dtype).unsqueeze(-1)  # (N, L, 1)
+    return (hidden * weights).sum(1) / weights.sum(1)
+
+
 def build_text_encoder(config: EncoderConfig, inputs: EncoderInputs) -> TextFeatures:
     """The feature module of encoder "text": config.model over inputs.token_ids."""
     if inputs.token_ids is None or inputs.token_lengths is None:
@@ -301,4 +329,5 @@ def build_text_encoder(config: EncoderConfig, inputs: EncoderInputs) -> TextFeat
                          f"num_items + 1 = {inputs.num_items + 1}")
     model = load_text_model(config.model, pretrained=config.pretrained)
     return TextFeatures(model, inputs.token_ids, inputs.token_lengths, pooling=config.pooling,
-                        finetune_layers=config.finetune_layers)
+                        finetune_layers=config.finetune_layers, adapter=AdapterSpec.of(config),
+                        packed=config.packed)

@@ -24,6 +24,7 @@ from torch import nn
 
 from morec_core.config import EncoderConfig
 from morec_core.encoders import packaged
+from morec_core.encoders.adapters import AdapterSpec, insert_adapters
 from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.layers import (
     check_depth,
@@ -61,7 +62,7 @@ class VisionFeatures(nn.Module):
     std: torch.Tensor
 
     def __init__(self, network: Backbone, images: np.ndarray, *,
-                 finetune_layers: int = -1) -> None:
+                 finetune_layers: int = -1, adapter: AdapterSpec | None = None) -> None:
         super().__init__()
         if images.ndim != 4 or images.shape[3] != 3 or images.dtype != np.uint8:
             raise ValueError(f"images must be (num_items + 1, S, S, 3) uint8, got "
@@ -75,7 +76,10 @@ class VisionFeatures(nn.Module):
                              persistent=False)
         self.register_buffer("std", torch.tensor(network.std).view(1, 3, 1, 1), persistent=False)
         stages = network.stages
-        if finetune_layers == -1:
+        if adapter is not None:
+            # LoRA or Houlsby adapters (encoders/adapters.py): they alone train.
+            insert_adapters(backbone, adapter)
+        elif finetune_layers == -1:
             set_trainable(backbone, None)
         elif finetune_layers == 0:
             set_trainable(backbone, [])
@@ -217,4 +221,5 @@ def build_vision_encoder(config: EncoderConfig, inputs: EncoderInputs) -> Vision
         raise ValueError(f"images has {inputs.images.shape[0]} rows, expected num_items + 1 = "
                          f"{inputs.num_items + 1}")
     network = load_vision_backbone(config.model, pretrained=config.pretrained)
-    return VisionFeatures(network, inputs.images, finetune_layers=config.finetune_layers)
+    return VisionFeatures(network, inputs.images, finetune_layers=config.finetune_layers,
+                          adapter=AdapterSpec.of(config))
