@@ -124,6 +124,9 @@ class CompareRow:
     """Selected runs recorded without per-user results (an older morec)."""
     notes: tuple[str, ...] = ()
     """One line per collapsed or failed run: which settings, and why."""
+    cost: dict[str, float] = field(default_factory=dict)
+    """Means over the selected runs of what each recorded (the paper's Table 6, TPME-style):
+    trainable_params, seconds_per_epoch, peak_memory_bytes."""
 
     @property
     def label(self) -> str:
@@ -217,8 +220,22 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         ties=statistics.fmean(ties) if ties else None, protocol=first.protocol,
         protocol_fields=_protocol_fields(first), data_key=_data_key(first),
         missing_user_results=missing,
-        notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")))
+        notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")),
+        cost=_cost(selected))
     return row, per_user
+
+
+COST_FIELDS = ("trainable_params", "seconds_per_epoch", "peak_memory_bytes")
+
+
+def _cost(runs: list[RunRecord]) -> dict[str, float]:
+    """Mean of each cost field over the runs that recorded it."""
+    cost = {}
+    for name in COST_FIELDS:
+        found = [float(value) for run in runs if (value := getattr(run, name)) is not None]
+        if found:
+            cost[name] = statistics.fmean(found)
+    return cost
 
 
 def _clipped(interval: tuple[float, float] | None) -> tuple[float, float] | None:
@@ -384,3 +401,50 @@ def _disambiguated(rows: list[CompareRow]) -> list[CompareRow]:
     counts = Counter((row.study, row.arm) for row in rows)
     return [replace(row, arm=f"{row.arm} [{row.encoder}, {row.loss}]")
             if counts[(row.study, row.arm)] > 1 else row for row in rows]
+
+
+# --- contrasts between any two rows (morec report) -----------------------------------------
+
+
+def contrast_rows(store: Store, pairs: Sequence[tuple[CompareRow, CompareRow]],
+                  splits: Sequence[str] = ("test",),
+                  settings: Settings = DEFAULT_SETTINGS) -> list[dict[str, Comparison]]:
+    """Each (treated, control) pair of rows compared as MoRec is with IDRec: paired over the
+    users both evaluated, per test metric, one correction across every pair's p-values. The
+    verdict reads "better", "on par" or "worse" (treated against control). For questions that
+    are not MoRec vs IDRec: two-stage vs end to end, pretrained vs from scratch."""
+    found: list[tuple[str, dict[str, stats.PairedResult]]] = []
+    for treated, control in pairs:
+        names = sorted(set(treated.test) & set(control.test))
+        values = [_pooled_user_values(store, [store.run(run_id) for run_id in row.run_ids],
+                                      splits, names)[0] for row in (treated, control)]
+        results = {}
+        for metric in names:
+            if metric not in values[0] or metric not in values[1]:
+                continue
+            mine, theirs = values[0][metric], values[1][metric]
+            _, left, right = np.intersect1d(mine["users"], theirs["users"],
+                                            return_indices=True)
+            if len(left):
+                results[metric] = stats.paired_comparison(
+                    mine["values"][left], theirs["values"][right],
+                    resamples=settings.resamples, wilcoxon=settings.wilcoxon)
+        found.append((control.label, results))
+    p_values = [getattr(result, f"p_{settings.test}") for _, results in found
+                for result in results.values()]
+    adjusted = iter(stats.adjust_p_values(p_values, settings.correction))
+    out = []
+    for control_label, results in found:
+        comparisons = {}
+        for metric, result in results.items():
+            p_adjusted = next(adjusted)
+            verdict = {"MoRec better": "better", "IDRec better": "worse"}.get(
+                _verdict(result.difference, p_adjusted, settings.alpha), "on par")
+            comparisons[metric] = Comparison(
+                metric=metric, control=control_label, users=result.users,
+                difference=result.difference, difference_ci=result.difference_ci,
+                relative=result.relative, relative_ci=result.relative_ci, p_t=result.p_t,
+                p_randomization=result.p_randomization, p_wilcoxon=result.p_wilcoxon,
+                p_adjusted=p_adjusted, verdict=verdict)
+        out.append(comparisons)
+    return out

@@ -14,7 +14,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 
-from morec_core.compare import DEFAULT_SETTINGS, FORMATS, CompareRow, Comparison, Settings
+from morec_core.compare import (
+    COST_FIELDS,
+    DEFAULT_SETTINGS,
+    FORMATS,
+    CompareRow,
+    Comparison,
+    Settings,
+)
 
 ONE_SEED = "n/a (1 seed)"
 
@@ -35,6 +42,11 @@ def render(rows: Sequence[CompareRow], output_format: str,
         title = "MoRec vs IDRec, paired over users:"
         lines += ["", title if output_format != "latex" else f"% {title}",
                   *_formatted(verdicts, output_format)]
+    costs = cost_table(rows)
+    if len(costs) > 1:
+        title = "Cost per arm (means over the selected runs):"
+        lines += ["", title if output_format != "latex" else f"% {title}",
+                  *_formatted(costs, output_format)]
     text_notes = notes(rows, settings)
     if output_format == "latex":
         return "\n".join(lines + [f"% {note}" for note in text_notes])
@@ -68,6 +80,41 @@ def arm_table(rows: Sequence[CompareRow]) -> list[list[str]]:
                                 for status in ("collapsed", "failed", "pruned")],
              *([row.protocol] if len(protocols) > 1 else [])] for row in rows]
     return [header, *body]
+
+
+def cost_table(rows: Sequence[CompareRow]) -> list[list[str]]:
+    """Header and one line per arm that recorded a cost: trainable parameters, seconds per
+    epoch and peak memory (the paper's Table 6, without FLOPs)."""
+    header = ["study", "arm", "trainable params", "s/epoch", "peak memory"]
+    body = [[row.study, row.arm, count_cell(row.cost.get("trainable_params")),
+             seconds_cell(row.cost.get("seconds_per_epoch")),
+             memory_cell(row.cost.get("peak_memory_bytes"))] for row in rows if row.cost]
+    return [header, *body]
+
+
+def count_cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    for limit, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= limit:
+            return f"{value / limit:.1f}{unit}"
+    return f"{value:.0f}"
+
+
+def seconds_cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def memory_cell(value: float | None) -> str:
+    """Binary units, always with one: 1006 MiB is not 1006.1 of nothing."""
+    if value is None:
+        return ""
+    for limit, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if value >= limit:
+            return f"{value / limit:.1f} {unit}"
+    return f"{value:.0f} B"
 
 
 def verdict_table(rows: Sequence[CompareRow], settings: Settings) -> list[list[str]]:
@@ -238,7 +285,7 @@ def _csv(rows: Sequence[CompareRow]) -> str:
     for metric in metrics:
         header += [metric, f"{metric} ci low", f"{metric} ci high"]
     header += ["valid", "configs", "trials", "collapsed", "failed", "pruned", "protocol",
-               "IDRec"]
+               "IDRec", *COST_FIELDS]
     for metric in metrics:
         header += [f"Δ {metric}", f"Δ {metric} ci low", f"Δ {metric} ci high",
                    f"Improv. {metric}", f"Improv. {metric} ci low", f"Improv. {metric} ci high",
@@ -257,7 +304,8 @@ def _csv(rows: Sequence[CompareRow]) -> str:
         controls = {comparison.control for comparison in row.comparisons.values()}
         cells += ["" if row.valid is None else row.valid, row.configurations, row.trials,
                   *[row.outcomes.get(status, 0) for status in ("collapsed", "failed", "pruned")],
-                  row.protocol, ", ".join(sorted(controls))]
+                  row.protocol, ", ".join(sorted(controls)),
+                  *[row.cost.get(name, "") for name in COST_FIELDS]]
         for metric in metrics:
             comparison = row.comparisons.get(metric)
             if comparison is None:

@@ -108,6 +108,10 @@ class DataConfig:
         _check(self.image_size >= 16, "data.image_size", "must be >= 16")
 
 
+ADAPTERS = ("none", "lora", "houlsby", "side")
+"""encoder.adapter's choices (morec_core/encoders/adapters.py and side.py)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class EncoderConfig:
     name: str = "id"
@@ -128,6 +132,21 @@ class EncoderConfig:
     """ID + modality fusion (Table 7): none | add | concat."""
     fusion_mlp_layers: int = 0
     """Dense layers after the fusion layer (Table 7's w/)."""
+    adapter: str = "none"
+    """Parameter-efficient adaptation, the pretrained weights frozen: none | lora (low-rank
+    updates of encoder.lora_targets, through peft) | houlsby (bottleneck adapters after each
+    attention and feed-forward block) | side (text: a side network over every layer's hidden
+    state of the frozen encoder, computed once and cached on disk, so training never runs it)."""
+    adapter_rank: int = 8
+    """LoRA's rank r; the bottleneck width of the houlsby adapters and the side network's blocks."""
+    lora_alpha: int = 16
+    """LoRA's alpha: the low-rank update is scaled by lora_alpha / adapter_rank."""
+    lora_targets: tuple[str, ...] = ()
+    """Module names LoRA adapts (peft's target_modules, e.g. query,value); empty: the attention
+    query and value projections of the architecture."""
+    packed: bool = False
+    """End-to-end text: the batch's distinct titles run as one token stream without padding
+    (variable-length attention); the function of the padded path, without its padding work."""
 
     def __post_init__(self) -> None:
         _check_finite(self, "encoder")
@@ -139,6 +158,29 @@ class EncoderConfig:
         _check(self.fusion_mlp_layers >= 0, "encoder.fusion_mlp_layers", "must be >= 0")
         _check(not (self.name == "id" and self.fusion != "none"), "encoder.fusion",
                "fusion combines an ID embedding with a modality encoder; pick a modality encoder")
+        _check(self.adapter in ADAPTERS, "encoder.adapter", f"must be one of {', '.join(ADAPTERS)}")
+        _check(self.adapter_rank >= 1, "encoder.adapter_rank", "must be >= 1")
+        _check(self.lora_alpha > 0, "encoder.lora_alpha", "must be > 0")
+        _check(not self.lora_targets or self.adapter == "lora", "encoder.lora_targets",
+               "applies to encoder.adapter=lora only")
+        if self.adapter != "none":
+            _check(self.name in ("text", "vision"), "encoder.adapter",
+                   f"adapts a pretrained text or vision network; encoder.name={self.name} has none")
+            _check(self.adapter != "side" or self.name == "text", "encoder.adapter",
+                   "side reads every transformer layer's hidden state: needs encoder.name=text")
+            _check(self.mode == "e2e", "encoder.adapter",
+                   "trains inside the encoder, which encoder.mode=two_stage replaces by frozen "
+                   "features; use encoder.mode=e2e")
+            _check(self.finetune_layers == -1, "encoder.finetune_layers",
+                   "an adapter freezes the pretrained weights itself; leave it at -1")
+        if self.packed:
+            _check(self.name == "text" and self.mode == "e2e", "encoder.packed",
+                   "packs the titles of end-to-end text: needs encoder.name=text, encoder.mode=e2e")
+            _check(self.finetune_layers <= 0, "encoder.packed",
+                   "the top-k path reads cached lower layers of padded titles; use "
+                   "encoder.finetune_layers -1 or 0")
+            _check(self.adapter != "side", "encoder.packed",
+                   "the side network never runs the encoder in training: nothing to pack")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -155,9 +197,15 @@ class BackboneConfig:
     """Dropout everywhere in the backbone; paper: 0.1."""
     mlp_layers: int = 0
     """Hidden layers in each DSSM tower; paper: 0 was always best."""
-    layer_norm: str = "pre"
-    """SASRec blocks: pre (LayerNorm before each sublayer, final LayerNorm) | post (after each
-    residual sum, LayerNorm on the input, as RecBole's SASRec)."""
+    layer_norm: str = "post"
+    """SASRec blocks (block=standard): post (LayerNorm after each residual sum and on the input
+    sum, as RecBole's SASRec and the paper's code; the default) | pre (LayerNorm before each
+    sublayer, final LayerNorm)."""
+    block: str = "standard"
+    """SASRec block: standard (fused biased Q/K/V, GELU feed-forward, LayerNorm per
+    backbone.layer_norm) | paper (the paper code's block: post-LN with a LayerNorm on the input
+    sum, bias-free Q/K/V and output projections, ReLU feed-forward, LayerNorm eps 1e-6,
+    xavier-normal dense weights and zero biases)."""
     init: str = "xavier"
     """Initialisation of what is trained from scratch (backbone, ID embeddings, dense heads):
     xavier (xavier-normal embeddings as the paper's code, torch's defaults for dense layers) |
@@ -173,6 +221,9 @@ class BackboneConfig:
         _check(0.0 <= self.dropout < 1.0, "backbone.dropout", "must be in [0, 1)")
         _check(self.mlp_layers >= 0, "backbone.mlp_layers", "must be >= 0")
         _check(self.layer_norm in ("pre", "post"), "backbone.layer_norm", "must be pre or post")
+        _check(self.block in ("standard", "paper"), "backbone.block", "must be standard or paper")
+        _check(self.block != "paper" or self.layer_norm == "post", "backbone.layer_norm",
+               "the paper's block is post-LN: backbone.block=paper needs backbone.layer_norm=post")
         _check(self.init in ("xavier", "normal"), "backbone.init", "must be xavier or normal")
 
 
@@ -265,10 +316,13 @@ class EvalConfig:
 
 # Settings added after the first runs were recorded (see RunSpec.spec_key). Not eval.ties: runs
 # recorded before it ranked ties optimistically, so their keys must differ from the new default.
-HASHED_WHEN_SET: tuple[tuple[str, str], ...] = tuple(
-    ("data", name) for name in (
+HASHED_WHEN_SET: tuple[tuple[str, str], ...] = (
+    *(("data", name) for name in (
         "split", "dedupe", "interactions_file", "items_file", "user_column", "item_column",
-        "time_column", "text_columns", "image_column", "image_pattern"))
+        "time_column", "text_columns", "image_column", "image_pattern")),
+    ("backbone", "block"),
+    *(("encoder", name) for name in ("adapter", "adapter_rank", "lora_alpha", "lora_targets")),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,6 +343,8 @@ class RunSpec:
         _check(not self.train.compile or self.compilable, "train.compile",
                "needs encoder.name=text or vision with encoder.mode=e2e (and, for text, "
                "encoder.finetune_layers -1 or 0)")
+        _check(not self.train.compile or self.encoder.adapter != "side", "train.compile",
+               "encoder.adapter=side runs no pretrained network in training: nothing to compile")
 
     @property
     def compilable(self) -> bool:
@@ -343,12 +399,13 @@ class RunSpec:
 
     @property
     def spec_key(self) -> str:
-        """Hash of the spec without the seed and train.compile: runs with equal keys differ
-        only by seed (and by whether the network ran compiled, which computes the same
-        function), so their results are pooled as one configuration's."""
+        """Hash of the spec without the seed, train.compile and encoder.packed: runs with equal
+        keys differ only by seed (and by whether the network ran compiled, or on packed titles,
+        which compute the same function), so their results are pooled as one configuration's."""
         raw = self.to_dict()
         del raw["train"]["seed"]
         del raw["train"]["compile"]
+        del raw["encoder"]["packed"]
         # Settings added after runs were recorded are left out of the hash at their default,
         # so the keys of those runs stay valid (they ran with what is now the default).
         defaults = RunSpec().to_dict()

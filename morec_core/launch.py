@@ -28,12 +28,15 @@ from morec_core.store import Store
 
 def spec_from_options(*, dataset: str = "demo", path: str = "", encoder: str = "id",
                       model: str = "", backbone: str = "sasrec",
-                      overrides: Sequence[str] = ()) -> RunSpec:
-    """The spec of `morec run`'s options (and the dashboard form's fields); overrides last.
-    Raises ConfigError naming the setting."""
+                      overrides: Sequence[str] = (), preset: str = "") -> RunSpec:
+    """The spec of `morec run`'s options (and the dashboard form's fields): the preset's
+    settings (morec_core.presets), then the overrides. Raises ConfigError naming the setting."""
+    from morec_core.presets import find_preset
+
+    chosen = find_preset(preset).run_overrides() if preset else ()
     return RunSpec().with_overrides([
         f"data.source={dataset}", f"data.path={path}", f"encoder.name={encoder}",
-        f"encoder.model={model}", f"backbone.name={backbone}", *overrides])
+        f"encoder.model={model}", f"backbone.name={backbone}", *chosen, *overrides])
 
 
 def queue_run(store: Store, spec: RunSpec, *, run_id: str | None = None,

@@ -11,12 +11,14 @@ import dataclasses
 import importlib.util
 import itertools
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
 from morec_core.config import ConfigError, RunSpec
+from morec_core.presets import find_preset
 
 STUDIES_DIR_ENV = "MOREC_STUDIES_DIR"
 
@@ -72,8 +74,13 @@ class Study:
     """The first seed, where the grid is searched; further seeds count up from it."""
     group: str = ""
     """Studies sharing a group form one table of `morec compare --group` (a paper table)."""
+    preset: str = ""
+    """A preset of morec_core.presets (e.g. paper): its settings after the study's and each
+    arm's, its grid keys searched by every arm."""
 
     def __post_init__(self) -> None:
+        if self.preset:
+            find_preset(self.preset)  # an unknown name fails here, naming the presets
         values = self.seed_values
         if not values or len(set(values)) != len(values) or min(values) < 0:
             raise ConfigError(f"study {self.name}: seeds must be at least 1 distinct seed >= 0, "
@@ -115,8 +122,9 @@ class Study:
         points = []
         first, *others = self.seed_values
         for arm in self.arms:
-            names = sorted(arm.grid)
-            for values in itertools.product(*(arm.grid[name] for name in names)):
+            grid = self.grid_of(arm)
+            names = sorted(grid)
+            for values in itertools.product(*(grid[name] for name in names)):
                 params = dict(zip(names, values, strict=True))
                 for seed in (first, *others):
                     points.append(GridPoint(study=self.name, arm=arm.name, params=params,
@@ -124,10 +132,25 @@ class Study:
                                             search=seed == first))
         return points
 
+    def grid_of(self, arm: Arm) -> dict[str, tuple[object, ...]]:
+        """The arm's grid, with the preset's searched keys added (or replacing the arm's)."""
+        preset = find_preset(self.preset).grid if self.preset else {}
+        return {**arm.grid, **preset}
+
+    def with_preset(self, name: str) -> Study:
+        """The study under a preset, as a study of its own (`morec tune --preset paper`):
+        named <study>_<preset> unless renamed, since its runs are other runs."""
+        find_preset(name)
+        study = dataclasses.replace(self, name=f"{self.name}_{name}", preset=name, group="",
+                                    description=f"{self.description} (preset {name})")
+        study.points()  # a setting the preset makes invalid fails here, naming the arm
+        return study
+
     def spec_of(self, arm: Arm, params: Mapping[str, object], seed: int) -> RunSpec:
         grid = [f"{name}={_text(value)}" for name, value in params.items()]
+        preset = find_preset(self.preset).overrides if self.preset else ()
         try:
-            return RunSpec().with_overrides([*self.overrides, *arm.overrides, *grid,
+            return RunSpec().with_overrides([*self.overrides, *arm.overrides, *preset, *grid,
                                              f"train.seed={seed}"])
         except ConfigError as error:
             raise ConfigError(f"study {self.name}, arm {arm.name}: {error}") from None
@@ -357,7 +380,14 @@ def _load_module(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"morec_study_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # Registered while it runs, as an import would: dataclasses (and pickle, typing) look a
+    # class's module up in sys.modules, and a study module may define its own.
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(spec.name, None)
+        raise
     return module
 
 

@@ -11,7 +11,10 @@ import typer
 
 from morec_core import __version__
 from morec_tui.commands.data import data_app
+from morec_tui.commands.report import report_command
 from morec_tui.commands.run import run_command
+from morec_tui.commands.slurm import cancel_command
+from morec_tui.commands.store import store_app
 from morec_tui.commands.studies import studies_command
 from morec_tui.commands.study import STORE_HELP, compare_command, tune_command
 from morec_tui.console import DEBUG_ENV, debugging, print_user_error, user_error_types
@@ -27,10 +30,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(store_app, name="store")
 app.command("run")(run_command)
 app.command("tune")(tune_command)
 app.command("compare")(compare_command)
+app.command("report")(report_command)
 app.command("studies")(studies_command)
+app.command("cancel")(cancel_command)
 
 
 def _version(value: bool) -> None:

@@ -25,13 +25,16 @@ def eval_batch(inputs: list[list[int]]) -> EvalBatch:
                      targets=torch.ones(len(inputs), dtype=torch.long), history=tensor)
 
 
-def tiny_sasrec(max_length: int = 6, norm_first: bool = True) -> SASRec:
+def tiny_sasrec(max_length: int = 6, norm_first: bool | str = True) -> SASRec:
+    """norm_first: True (pre-LN), False (post-LN) or "paper" (the paper code's block)."""
     torch.manual_seed(0)
+    block = "paper" if norm_first == "paper" else "standard"
     return SASRec(dim=8, max_length=max_length, num_blocks=2, num_heads=2, dropout=0.1,
-                  norm_first=norm_first).eval()
+                  norm_first=norm_first is True, block=block).eval()
 
 
-NORMS = pytest.mark.parametrize("norm_first", [True, False], ids=["pre_ln", "post_ln"])
+NORMS = pytest.mark.parametrize("norm_first", [True, False, "paper"],
+                                ids=["pre_ln", "post_ln", "paper"])
 
 
 @NORMS

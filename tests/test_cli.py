@@ -29,11 +29,25 @@ def test_version():
     assert result.output.startswith("morec ")
 
 
-@pytest.mark.parametrize("command", ["tui", "tune", "compare", "run", "data", "studies"])
+def command_paths() -> list[list[str]]:
+    """Every command and subcommand the CLI registers, e.g. ["store", "merge"]."""
+    import typer.main
+
+    def walk(command, prefix):
+        found = [prefix] if prefix else []
+        for name, child in getattr(command, "commands", {}).items():
+            found += walk(child, [*prefix, name])
+        return found
+
+    return walk(typer.main.get_command(app), [])
+
+
+@pytest.mark.parametrize("command", command_paths(), ids=" ".join)
 def test_every_command_has_help(command):
-    result = CliRunner().invoke(app, [command, "--help"])
+    result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+    assert len(command_paths()) >= 12  # run, tune, compare, report, store merge, data ...
 
 
 def test_import_contract_engine_knows_nothing_of_the_shell():

@@ -218,3 +218,24 @@ def test_seed_intervals_stay_within_the_metric_range(store):
     [row] = compare_rows(store, ["s"], settings=Settings(resamples=500))
     low, high = row.test_ci["hr@10"]
     assert (low, high) == (0.0, 1.0)
+
+
+def test_the_cost_of_an_arm_is_the_mean_over_its_selected_runs(store):
+    """Cost per arm (trainable parameters, s/epoch, peak memory) in every format, from the
+    selected configuration's runs only."""
+    rng = np.random.default_rng(3)
+    add_run(store, "id-1", "s", "IDRec", "id", 0.2, standing(0.2, rng), seed=1)
+    add_run(store, "id-2", "s", "IDRec", "id", 0.2, standing(0.2, rng), seed=2)
+    add_run(store, "id-x", "s", "IDRec", "id", 0.1, standing(0.2, rng), seed=1, lr=1e-4)
+    for run_id, seconds, memory in (("id-1", 2.0, 1000 * 2**20), ("id-2", 4.0, 1010 * 2**20),
+                                    ("id-x", 100.0, 2**40)):
+        store.record(ev.CostMeasured(run_id=run_id, trainable_params=1_500_000,
+                                     total_params=1_500_000, flops_per_sample=None,
+                                     seconds_per_epoch=seconds, peak_memory_bytes=memory))
+    row = by_arm(store, ["s"])["IDRec"]
+    assert row.cost == {"trainable_params": 1_500_000, "seconds_per_epoch": 3.0,
+                        "peak_memory_bytes": 1005 * 2**20}
+    table = render([row], "table")
+    assert "1.5M" in table and "3.0 s" in table and "1005.0 MiB" in table
+    line = next(csv.DictReader(io.StringIO(render([row], "csv"))))
+    assert float(line["seconds_per_epoch"]) == 3.0

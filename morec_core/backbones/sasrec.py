@@ -1,11 +1,11 @@
 """SASRec (Kang & McAuley 2018): a causal Transformer over the user's item-vector sequence.
 
-Pre-LN blocks with a final LayerNorm (backbone.layer_norm=pre, the default), or post-LN blocks
-after a LayerNorm on the input sum (post, as RecBole's SASRec); learned positional embeddings and
-a 4d GELU feed-forward as in the paper's code. Item vectors enter unscaled (SASRec.pytorch
-multiplies ID embeddings by sqrt(d); modality vectors from a DT-layer are not on an embedding
-table's scale).
-"""
+Blocks (backbone.block, backbone.layer_norm): standard post-LN blocks after a LayerNorm on the
+input sum (the default, as RecBole's SASRec and the paper's code), standard pre-LN blocks with a
+final LayerNorm, or the paper code's exact block (paper_block.py: bias-free projections, ReLU).
+The standard block has a fused, biased Q/K/V projection and a 4d GELU feed-forward (BERT's).
+Learned positional embeddings. Item vectors enter unscaled (SASRec.pytorch multiplies ID
+embeddings by sqrt(d); modality vectors from a DT-layer are not on an embedding table's scale)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from morec_core.backbones.base import ItemLookup
+from morec_core.backbones.paper_block import PAPER_LAYER_NORM_EPS, PaperSelfAttentionBlock
 from morec_core.batches import EvalBatch, SequenceBatch
 from morec_core.config import BackboneConfig
 
@@ -60,18 +61,22 @@ class SASRec(nn.Module):
     kind = "sequence"
 
     def __init__(self, *, dim: int, max_length: int, num_blocks: int, num_heads: int,
-                 dropout: float, norm_first: bool = True) -> None:
+                 dropout: float, norm_first: bool = False, block: str = "standard") -> None:
         super().__init__()
+        if block not in ("standard", "paper") or (block == "paper" and norm_first):
+            raise ValueError(f"block {block!r} with norm_first={norm_first}")
         self.max_length = max_length
         self.positions = nn.Embedding(max_length, dim)
         self.input_dropout = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
-            SelfAttentionBlock(dim, num_heads, dropout, norm_first=norm_first)
+            PaperSelfAttentionBlock(dim, num_heads, dropout) if block == "paper"
+            else SelfAttentionBlock(dim, num_heads, dropout, norm_first=norm_first)
             for _ in range(num_blocks))
         # Pre-LN normalises the output of the last residual sum; post-LN blocks end normalised
         # already, and normalise the input sum instead.
+        epsilon = PAPER_LAYER_NORM_EPS if block == "paper" else 1e-5
         self.final_norm = nn.LayerNorm(dim) if norm_first else nn.Identity()
-        self.input_norm = nn.Identity() if norm_first else nn.LayerNorm(dim)
+        self.input_norm = nn.Identity() if norm_first else nn.LayerNorm(dim, eps=epsilon)
         nn.init.xavier_normal_(self.positions.weight)
 
     def encode(self, vectors: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -108,4 +113,4 @@ def build_sasrec(config: BackboneConfig, *, num_users: int, max_length: int) -> 
     del num_users  # a sequence model describes users by their items only
     return SASRec(dim=config.embed_dim, max_length=max_length, num_blocks=config.num_blocks,
                   num_heads=config.num_heads, dropout=config.dropout,
-                  norm_first=config.layer_norm == "pre")
+                  norm_first=config.layer_norm == "pre", block=config.block)

@@ -39,6 +39,11 @@ def run_command(
     nproc_per_node: Annotated[int, typer.Option(
         min=1, help="Processes (GPUs) for this one run, through torchrun and DDP; each trains "
                     "on its share of every epoch.")] = 1,
+    preset: Annotated[str | None, typer.Option(
+        help="Settings by name, before --set: paper (the paper code's SASRec block, BCE, "
+             "HR@10 selection, patience 7, weight decay 0.1) or recbole.")] = None,
+    print_spec: Annotated[bool, typer.Option(
+        help="Print the run's full spec as JSON, and what the preset set, then exit.")] = False,
     run_id_option: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
 ) -> None:
     """Train and evaluate one configuration (dataset x item encoder x backbone).
@@ -60,7 +65,10 @@ def run_command(
         # The spec before the store: a rejected setting leaves no empty store behind.
         spec = None if resume else spec_from_options(
             dataset=dataset, path=path, encoder=encoder, model=model, backbone=backbone,
-            overrides=overrides or ())
+            overrides=overrides or (), preset=preset or "")
+        if print_spec:
+            _print_spec(spec, preset)
+            return
         run_store = Store(store or paths.default_store_url())
         if resume:
             previous = run_store.run(resume)
@@ -103,6 +111,22 @@ def run_command(
         fail(f"run {run_id} failed: {error}")
     if status != "completed":
         raise typer.Exit(code=1)
+
+
+def _print_spec(spec, preset: str | None) -> None:
+    """The spec as JSON on stdout; on stderr, each setting the preset made and its value."""
+    import json
+
+    from morec_core.presets import find_preset
+
+    if spec is None:
+        fail("--print-spec shows a new run's spec, not a resumed one's (that one is in the "
+             "store, on the dashboard's Spec tab)")
+    typer.echo(json.dumps(spec.to_dict(), indent=2, sort_keys=True))
+    if preset:
+        typer.echo(f"preset {preset}: {find_preset(preset).description}", err=True)
+        for setting in find_preset(preset).run_overrides():
+            typer.echo(f"  {setting}", err=True)
 
 
 def _relaunch_under_torchrun(nproc_per_node: int, run_id: str) -> None:

@@ -42,6 +42,6 @@ def studies_command(
         if grids and row is not rows[0]:
             for arm in studies[row[0]].arms:
                 grid = "; ".join(f"{name} in {', '.join(map(str, values))}"
-                                 for name, values in sorted(arm.grid.items())) or "no grid"
+                                 for name, values in sorted(studies[row[0]].grid_of(arm).items())) or "no grid"
                 typer.echo(f"    {arm.name}: {grid}")
     typer.echo(f"\nlooked in {searched()}; `morec tune --study NAME` runs one", err=True)

@@ -1,0 +1,260 @@
+"""`morec report`'s Markdown and HTML: the same blocks (headings, paragraphs, tables, images)
+written twice, numbers formatted once. Metrics in %, with two decimals as the paper prints them;
+every difference with its 95% interval and adjusted p-value."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from morec_core.compare import CompareRow, Comparison
+from morec_core.compare_format import count_cell, memory_cell, seconds_cell
+from morec_core.report import Report, Section
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    body: tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True)
+class Image:
+    path: str
+    """Relative to the report file."""
+    caption: str
+
+
+Block = Heading | Paragraph | Bullets | Table | Image
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.2f}"
+
+
+def mean_cell(row: CompareRow, metric: str) -> str:
+    if metric not in row.test:
+        return ""
+    interval = row.test_ci.get(metric)
+    mean = percent(row.test[metric])
+    return mean if interval is None else f"{mean} [{percent(interval[0])}, {percent(interval[1])}]"
+
+
+def delta_cell(comparison: Comparison | None) -> str:
+    if comparison is None:
+        return ""
+    low, high = comparison.difference_ci
+    return f"{100 * comparison.difference:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
+
+
+def relative_cell(comparison: Comparison | None) -> str:
+    if comparison is None or comparison.relative is None or comparison.relative_ci is None:
+        return ""
+    low, high = comparison.relative_ci
+    return f"{100 * comparison.relative:+.1f}% [{100 * low:+.1f}%, {100 * high:+.1f}%]"
+
+
+def p_cell(comparison: Comparison | None) -> str:
+    if comparison is None:
+        return ""
+    return f"{comparison.p_adjusted:.3g}"
+
+
+def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
+    out: list[Block] = [
+        Heading(1, "morec reproduction report: the paper's four questions"),
+        Paragraph("Yuan et al., \"Where to Go Next for Recommender Systems? ID- vs. "
+                  "Modality-based Recommender Models Revisited\", SIGIR 2023. Questions are "
+                  "numbered as in the paper (its Q(iii) is the two-stage question). Every morec "
+                  "number below was produced by `morec report` from the store named here; "
+                  "regenerate this file with the command below."),
+        Bullets((f"command: `{report.command}`", f"store: `{report.store_url}`",
+                 f"generated: {report.generated}",
+                 f"verdicts: paired over users, 95% bootstrap CI, {report.settings.test} test, "
+                 f"{report.settings.correction} correction across each table, alpha "
+                 f"{report.settings.alpha}",
+                 *[f"ran on: {machine}" for machine in report.machines],
+                 *[f"note: {line}" for line in report.notes])),
+        Heading(2, "Protocol"), Bullets(tuple(report.protocol)),
+    ]
+    for section in report.sections:
+        out += _section_blocks(report, section, images.get(section.question, []))
+    out += [Heading(2, "Cost per arm"),
+            Paragraph("Means over each arm's selected runs, [min, max] over its seeds; the "
+                      "paper's Table 6 beside them (its GPUs, its data)."),
+            _cost_table(report)]
+    if report.unfinished:
+        out += [Heading(2, "Arms without a completed run"),
+                Paragraph("Every trial of these arms collapsed (the paper's Figure 5 rule, "
+                          "morec_core/collapse.py), failed or was pruned; they have no row above "
+                          "and no further seeds."),
+                Bullets(tuple(report.unfinished))]
+    out += [Heading(2, "Pending"),
+            Paragraph("Arms of the reported studies that do not have all their seeds in this "
+                      "store: not run yet (never filled in)."),
+            Bullets(tuple(report.pending) if report.pending else ("nothing pending",))]
+    return out
+
+
+def _section_blocks(report: Report, section: Section, images: list[Image]) -> list[Block]:
+    out: list[Block] = [Heading(2, f"{section.question} {section.title}"),
+                        Paragraph(f"The paper: {section.paper_answer}")]
+    for figure in section.paper_figures:
+        columns = tuple(name for name, _ in figure.values)
+        out.append(Paragraph(f"Paper, {figure.source} ({figure.metric.upper()} %)"
+                             + (f": {figure.paper_says}" if figure.paper_says else "")))
+        # As the paper prints them: two decimals, four for Table 9's cold and new items.
+        decimals = 4 if figure.metric.startswith(("cold", "new")) else 2
+        out.append(Table(columns, (tuple(f"{value:.{decimals}f}" for _, value in figure.values),)))
+    if section.rows:
+        out.append(Paragraph("morec, test split at the best validation epoch, mean [95% "
+                             "t-interval over seeds]; Δ and Improv. against the best IDRec arm "
+                             "of the same data, backbone and loss:"))
+        out.append(_rows_table(report, section))
+    if section.contrasts:
+        out.append(Paragraph("Contrasts between two MoRec arms (paired over users):"))
+        out.append(_contrast_table(section))
+    if section.findings:
+        out.append(Paragraph("What this store says:"))
+        out.append(Bullets(tuple(section.findings)))
+    if section.missing:
+        out.append(Paragraph("Not measured here:"))
+        out.append(Bullets(tuple(section.missing)))
+    out += images
+    return out
+
+
+def _rows_table(report: Report, section: Section) -> Table:
+    metrics = [metric for metric in section.metrics
+               if any(metric in row.test for row in section.rows)]
+    header = ["data", "backbone", "loss", "arm", "kind", "seeds",
+              *[f"{metric.upper()} %" for metric in metrics]]
+    for metric in metrics:
+        header += [f"Δ {metric} pp [95% CI]", f"Improv. {metric}", f"p adj. {metric}",
+                   f"verdict {metric}"]
+    body = []
+    for row in section.rows:
+        cells = [report.views[row.label], row.backbone, row.loss, row.label,
+                 report.kinds[row.label], str(row.seeds),
+                 *[mean_cell(row, metric) for metric in metrics]]
+        for metric in metrics:
+            comparison = row.comparisons.get(metric)
+            cells += [delta_cell(comparison), relative_cell(comparison), p_cell(comparison),
+                      "" if comparison is None else comparison.verdict]
+        body.append(tuple(cells))
+    return Table(tuple(header), tuple(body))
+
+
+def _contrast_table(section: Section) -> Table:
+    header = ("arm", "against", "what", "metric", "users", "Δ pp [95% CI]", "relative [95% CI]",
+              "p adj.", "verdict")
+    body = []
+    for contrast in section.contrasts:
+        for metric, comparison in sorted(contrast.comparisons.items()):
+            if metric not in section.metrics:
+                continue
+            body.append((contrast.treated.label, contrast.control.label, contrast.what,
+                         metric, str(comparison.users), delta_cell(comparison),
+                         relative_cell(comparison), p_cell(comparison), comparison.verdict))
+    return Table(header, tuple(body))
+
+
+def _cost_table(report: Report) -> Table:
+    from morec_core.paper_numbers import PAPER_COST
+
+    def spread(label: str, name: str, cell: Callable[[float | None], str]) -> str:
+        """The mean over the selected runs, then [min, max] where the seeds differ."""
+        found = report.cost_ranges.get(label, {}).get(name)
+        rows = [row for row in report.rows if row.label == label]
+        if found is None or not rows:
+            return ""
+        low, high = found
+        mean = cell(rows[0].cost.get(name))
+        return mean if low == high else f"{mean} [{cell(low)}, {cell(high)}]"
+
+    body = [(report.views[row.label], row.label, report.kinds[row.label],
+             count_cell(row.cost.get("trainable_params")),
+             spread(row.label, "seconds_per_epoch", seconds_cell),
+             spread(row.label, "peak_memory_bytes", memory_cell)) for row in report.rows]
+    body += [("paper, " + name.split(", ")[0], "Table 6: " + name.split(", ")[1], "", params,
+              f"{epoch} ({gpus})", memory) for name, params, epoch, memory, gpus in PAPER_COST]
+    return Table(("data", "arm", "kind", "trainable params", "s/epoch", "peak memory"),
+                 tuple(body))
+
+
+# --- writers ----------------------------------------------------------------------------------
+
+
+def to_markdown(blocks: Sequence[Block]) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            lines += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, Paragraph):
+            lines += [block.text, ""]
+        elif isinstance(block, Bullets):
+            lines += [f"- {item}" for item in block.items] + [""]
+        elif isinstance(block, Table):
+            lines.append("| " + " | ".join(_cell(cell) for cell in block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += ["| " + " | ".join(_cell(cell) for cell in cells) + " |"
+                      for cells in block.body]
+            lines.append("")
+        else:
+            lines += [f"![{block.caption}]({block.path})", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_html(blocks: Sequence[Block]) -> str:
+    parts = ["<!doctype html>", "<html><head><meta charset=\"utf-8\">",
+             "<title>morec reproduction report</title>",
+             "<style>body{font-family:sans-serif;max-width:1200px;margin:auto}"
+             "table{border-collapse:collapse;margin:0.5em 0}td,th{border:1px solid #bbb;"
+             "padding:2px 6px;font-size:90%}img{max-width:100%}</style></head><body>"]
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Paragraph):
+            parts.append(f"<p>{_code(block.text)}</p>")
+        elif isinstance(block, Bullets):
+            parts.append("<ul>" + "".join(f"<li>{_code(item)}</li>" for item in block.items)
+                         + "</ul>")
+        elif isinstance(block, Table):
+            head = "".join(f"<th>{html.escape(cell)}</th>" for cell in block.header)
+            body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells)
+                           + "</tr>" for cells in block.body)
+            parts.append(f"<table><tr>{head}</tr>{body}</table>")
+        else:
+            parts.append(f"<figure><img src=\"{html.escape(block.path)}\" "
+                         f"alt=\"{html.escape(block.caption)}\"><figcaption>"
+                         f"{html.escape(block.caption)}</figcaption></figure>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _code(text: str) -> str:
+    """Escape, then set `...` spans in <code>."""
+    pieces = html.escape(text).split("`")
+    return "".join(f"<code>{piece}</code>" if index % 2 else piece
+                   for index, piece in enumerate(pieces))

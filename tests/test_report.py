@@ -1,0 +1,181 @@
+"""`morec report`: sections sorted by spec, numbers equal to `morec compare --format json`,
+pending arms named, files written whole."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from morec_core import events as ev
+from morec_core.config import RunSpec
+from morec_core.report import arm_kind, build_report
+from morec_core.store import Store
+from morec_core.studies import Arm, Study
+from morec_tui.cli import app
+from tests.test_compare import standing
+
+ARMS = {
+    # arm: (settings, hit probability)
+    "IDRec": (("encoder.name=id",), 0.20),
+    "Text E2E": (("encoder.name=text", "encoder.model=minilm-l6"), 0.30),
+    "Text TS": (("encoder.name=text", "encoder.model=minilm-l6", "encoder.mode=two_stage"),
+                0.15),
+    "Text TS scratch": (("encoder.name=text", "encoder.model=minilm-l6",
+                         "encoder.mode=two_stage", "encoder.pretrained=false"), 0.05),
+    "ID+TS add": (("encoder.name=text", "encoder.model=minilm-l6", "encoder.mode=two_stage",
+                   "encoder.fusion=add"), 0.21),
+}
+
+
+def record(store, run_id, study, arm, settings, hit, seed, rng):
+    spec = RunSpec().with_overrides([*settings, f"train.seed={seed}"])
+    store.record(ev.RunStarted(run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
+                               selection_metric="ndcg@10", host="box", pid=1, device="cpu",
+                               study=study, arm=arm))
+    store.record(ev.Evaluated(run_id=run_id, epoch=0, split="valid",
+                              metrics={"hr@10": hit, "ndcg@10": hit / 2},
+                              protocol="full ranking over all 50 items"))
+    for split, probability in (("test", hit), ("test_cold", hit / 3), ("test_new", hit / 4)):
+        per_user = standing(probability, rng, users=600)
+        store.record(ev.Evaluated(run_id=run_id, epoch=0, split=split,
+                                  metrics=per_user.metrics(spec.eval.ties), per_user=per_user,
+                                  protocol="full ranking over all 50 items"))
+    store.record(ev.CostMeasured(run_id=run_id, trainable_params=1000 * seed,
+                                 total_params=2000, seconds_per_epoch=float(seed),
+                                 peak_memory_bytes=2**20 * seed))
+    store.record(ev.RunFinished(run_id=run_id, status="completed", best_epoch=0))
+
+
+@pytest.fixture
+def filled(tmp_path, monkeypatch):
+    """A store with every arm on 3 seeds but the E2E arm's third, and a study module naming
+    one arm no run has."""
+    rng = np.random.default_rng(0)
+    store = Store(tmp_path / "runs.db")
+    for arm, (settings, hit) in ARMS.items():
+        for seed in (1, 2, 3):
+            if arm == "Text E2E" and seed == 3:
+                continue
+            record(store, f"{arm}-{seed}".replace(" ", "_"), "synthetic", arm, settings, hit,
+                   seed, rng)
+    studies = tmp_path / "studies"
+    studies.mkdir()
+    arms = ", ".join(f"Arm(name={arm!r}, overrides={settings!r})"
+                     for arm, (settings, _) in ARMS.items())
+    (studies / "synthetic.py").write_text(
+        "from morec_core.studies import Arm, Study\n"
+        f"STUDIES = [Study(name='synthetic', description='d', group='synth', seeds=(1, 2, 3), "
+        f"arms=({arms}, Arm(name='Never run', overrides=('encoder.name=glove',)))),\n"
+        "    Study(name='later', description='a GPU job', group='synth', seeds=3, "
+        "arms=(Arm(name='E2E', overrides=('encoder.name=text',)),))]\n")
+    monkeypatch.setenv("MOREC_STUDIES_DIR", str(studies))
+    return store, tmp_path
+
+
+def cells_of(markdown: str, label: str) -> list[str]:
+    """The cells of the first Markdown table line that names `label` as its arm."""
+    for line in markdown.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("|") and label in cells:
+            return cells
+    raise AssertionError(f"no table line for {label}")
+
+
+def test_the_reports_numbers_are_compares(filled):
+    store, folder = filled
+    output = folder / "out" / "report.md"
+    runner = CliRunner()
+    result = runner.invoke(app, ["report", "--group", "synth", "--storage", str(store.url),
+                                 "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    compared = runner.invoke(app, ["compare", "--group", "synth", "--cold-new", "--format",
+                                   "json", "--storage", str(store.url)])
+    assert compared.exit_code == 0, compared.output
+    rows = {row["arm"]: row for row in json.loads(compared.stdout)["rows"]}
+    markdown = output.read_text()
+    assert "regenerate this file" in markdown and "morec report --group synth" in markdown
+    for arm, row in rows.items():
+        cells = cells_of(markdown, f"synthetic/{arm}")
+        mean, (low, high) = row["test"]["hr@10"], row["test_ci"]["hr@10"]
+        assert f"{100 * mean:.2f} [{100 * low:.2f}, {100 * high:.2f}]" in cells
+        for metric, comparison in row["comparisons"].items():
+            if metric != "hr@10":
+                continue
+            difference = f"{100 * comparison['difference']:+.2f}"
+            assert any(cell.startswith(difference + " [") for cell in cells), (arm, cells)
+            assert f"{comparison['p_adjusted']:.3g}" in cells
+            assert comparison["verdict"] in cells
+    # The planted effects: E2E above IDRec, TS below it, the verdicts say so.
+    assert rows["Text E2E"]["comparisons"]["hr@10"]["verdict"] == "MoRec better"
+    assert rows["Text TS"]["comparisons"]["hr@10"]["verdict"] == "IDRec better"
+    html = output.with_suffix(".html").read_text()
+    assert "<table>" in html and "report_files/qi-bars.png" in html
+    assert (folder / "out" / "report_files" / "qi-bars.png").stat().st_size > 1000
+    assert not list((folder / "out").glob(".*"))  # no temporaries left behind
+
+
+def test_sections_pending_and_contrasts(filled):
+    store, _ = filled
+    from morec_core.studies import group_studies
+
+    definitions = group_studies("synth")
+    report = build_report(store, ["synthetic"], definitions, command="morec report")
+    sections = {section.question: section for section in report.sections}
+    kinds = {row.arm: report.kinds[row.label] for row in report.rows}
+    assert kinds == {"IDRec": "IDRec", "Text E2E": "E2E", "Text TS": "TS",
+                     "Text TS scratch": "TS random weights", "ID+TS add": "fusion"}
+    assert {row.arm for row in sections["Q(i)"].rows} == {"IDRec", "Text E2E"}
+    # Q(iii): the two-stage arms against the end-to-end one of the same encoder.
+    contrasts = {(c.treated.arm, c.control.arm) for c in sections["Q(iii)"].contrasts}
+    assert ("Text TS", "Text E2E") in contrasts
+    worse = next(c for c in sections["Q(iii)"].contrasts if c.treated.arm == "Text TS")
+    assert worse.comparisons["hr@10"].verdict == "worse"
+    # Q(ii): pretrained against its random-weights twin; Q(iv): fusion against TS alone.
+    assert {(c.treated.arm, c.control.arm) for c in sections["Q(ii)"].contrasts} == {
+        ("Text TS", "Text TS scratch")}
+    assert {(c.treated.arm, c.control.arm) for c in sections["Q(iv)"].contrasts} == {
+        ("ID+TS add", "Text TS")}
+    assert any("DSSM" in line for line in sections["Q(i)"].missing)
+    assert report.pending == ["synthetic / Text E2E (E2E): 2 of 3 seeds completed",
+                              "synthetic / Never run (E2E): 0 of 3 seeds completed",
+                              "later (a GPU job): not run; 1 arms x 3 seeds: E2E"]
+    assert report.machines == ["box (cpu): 14 selected runs"]
+    assert report.unfinished == []
+
+
+def test_an_arm_whose_trials_all_collapsed_is_said_so(filled):
+    store, _ = filled
+    store.record(ev.RunStarted(run_id="gone", spec=RunSpec().with_overrides(
+        ["encoder.name=glove"]).to_dict(), spec_key="k", selection_metric="ndcg@10", host="box",
+        pid=1, device="cpu", study="synthetic", arm="Never run"))
+    store.record(ev.RunFinished(run_id="gone", status="collapsed", best_epoch=None,
+                                reason="validation ndcg@10 stayed at random level"))
+    from morec_core.studies import group_studies
+
+    report = build_report(store, ["synthetic"], group_studies("synth"))
+    assert len(report.unfinished) == 1
+    assert report.unfinished[0].startswith("synthetic/Never run (bce): no completed run; "
+                                           "1 collapsed")
+    assert "random level" in report.unfinished[0]
+
+
+def test_nothing_to_report_is_one_line(tmp_path):
+    store = Store(tmp_path / "empty.db")
+    result = CliRunner().invoke(app, ["report", "--storage", str(store.url)])
+    assert result.exit_code != 0 and "--group NAME" in result.output
+    result = CliRunner().invoke(app, ["report", "--group", "nope", "--storage", str(store.url)])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert re.search(r"nope", result.output)
+
+
+def test_arm_kinds_follow_the_spec():
+    def kind(*settings):
+        return arm_kind(RunSpec().with_overrides(list(settings)).to_dict())
+
+    assert kind() == "IDRec"
+    assert kind("encoder.name=text", "encoder.finetune_layers=2") == "top-k"
+    assert kind("encoder.name=text", "encoder.pretrained=false") == "scratch"
+    assert kind("encoder.name=text", "encoder.mode=two_stage", "encoder.mlp_layers=2") == "TS-DNN"
+    assert Study(name="x", description="", arms=(Arm(name="a"),)).name == "x"
