@@ -63,12 +63,14 @@ class WorkerTask:
     name: str | None = None
     overrides: tuple[str, ...] = ()
     preset: str | None = None
+    processes_per_trial: int = 1
+    """DDP ranks per trial: the job's GPUs (slurm.gpus_per_trial), 1 for one or none."""
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"study": self.study, "store_url": self.store_url, "runs_dir": self.runs_dir,
                 "data_dir": self.data_dir, "compile_networks": self.compile_networks,
                 "seeds": self.seeds, "name": self.name, "overrides": list(self.overrides),
-                "preset": self.preset}
+                "preset": self.preset, "processes_per_trial": self.processes_per_trial}
 
 
 def submit_workers(task: WorkerTask, settings: SlurmSettings) -> list[str]:
@@ -98,7 +100,7 @@ class StudyWorker(submitit.helpers.Checkpointable):
     def __call__(self, study: str, store_url: str, runs_dir: str, data_dir: str,
                  compile_networks: bool = False, seeds: int | None = None,
                  name: str | None = None, overrides: Sequence[str] = (),
-                 preset: str | None = None) -> int:
+                 preset: str | None = None, processes_per_trial: int = 1) -> int:
         from morec_core import preemption
         from morec_core.studies import find_study
         from morec_core.tune import optuna_url_for, work
@@ -135,7 +137,8 @@ class StudyWorker(submitit.helpers.Checkpointable):
         try:
             done = work(definition, store_url, optuna_url_for(store_url), Path(runs_dir),
                         on_trial=report, trial_sinks=trial_sinks,
-                        compile_networks=compile_networks)
+                        compile_networks=compile_networks,
+                        processes_per_trial=processes_per_trial)
         except preemption.Preempted as stop:
             print(f"worker: {stop}; its trial is queued again", flush=True)
             submitit_handler = handlers.get(stop.signum)

@@ -25,7 +25,8 @@ class SlurmSettings:
     time_min: int = 60
     """Time limit of each job in minutes; a job that reaches it checkpoints and is requeued."""
     gpus_per_trial: int = 0
-    """GPUs of each job (its trial's); 0 for CPU trials. One GPU per trial for now."""
+    """GPUs of each job (its trial's); 0 for CPU trials. Above 1, each trial trains on that
+    many DDP ranks (`morec run --nproc-per-node N` inside the job, through torchrun)."""
     cpus_per_task: int = 1
     mem_gb: float = 0.0
     """Memory of each job in GB (0: the partition's default)."""
@@ -45,10 +46,6 @@ class SlurmSettings:
         for name in ("gpus_per_trial", "mem_gb", "signal_delay_s", "max_requeues"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"slurm.{name}: must not be negative")
-        if self.gpus_per_trial > 1:
-            # A study's worker runs its trials in its own process; DDP trials need torchrun.
-            raise ConfigError("slurm.gpus_per_trial: one GPU per trial on Slurm for now; for a "
-                              "DDP run use `morec run --nproc-per-node N` inside a job")
         if self.signal_delay_s >= self.time_min * 60:
             raise ConfigError(f"slurm.signal_delay_s: {self.signal_delay_s} s is not shorter "
                               f"than the time limit ({self.time_min} min)")

@@ -401,9 +401,12 @@ def trial_spec(point: GridPoint, compile_networks: bool = False) -> RunSpec:
 
 
 def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
-              extra_sinks: tuple[ev.Sink, ...] = (), *, compile_networks: bool = False) -> str:
+              extra_sinks: tuple[ev.Sink, ...] = (), *, compile_networks: bool = False,
+              processes: int = 1) -> str:
     """Run one claimed trial to its end and tell Optuna; returns the run's final status.
-    compile_networks: train.compile for the trial's network where it applies (trial_spec)."""
+    compile_networks: train.compile for the trial's network where it applies (trial_spec).
+    processes > 1: the run trains on that many DDP ranks (morec_core.distributed_trial), with
+    neither pruning nor extra_sinks (its events happen in the ranks)."""
     import optuna
 
     from morec_core.launch import RunContext, execute
@@ -426,8 +429,16 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
     pause_point("trial-start")
     try:
         # The engine's front door: the collapse detector, the store and the heartbeat.
-        status = execute(trial_spec(point, compile_networks), context, store,
-                         sinks=[*pruner, *extra_sinks], heartbeat=beat)
+        if processes > 1:
+            from morec_core.distributed_trial import run_distributed
+
+            status = run_distributed(trial_spec(point, compile_networks), run_id=run_id,
+                                     resume=claimed.resume, study=point.study, arm=point.arm,
+                                     store=store, runs_dir=runs_dir, processes=processes,
+                                     heartbeat=beat)
+        else:
+            status = execute(trial_spec(point, compile_networks), context, store,
+                             sinks=[*pruner, *extra_sinks], heartbeat=beat)
     except (KeyboardInterrupt, Preempted) as stop:
         # Preempted (the scheduler's signal): the run wrote its checkpoint and is `interrupted`;
         # the successor resumes it, in this job once requeued or in another worker.
@@ -510,9 +521,11 @@ class _PrunerSink:
 def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
          on_trial: Callable[[GridPoint, str, str], None] | None = None, *,
          trial_sinks: Callable[[GridPoint], Sequence[ev.Sink]] | None = None,
-         compile_networks: bool = False, poll_s: float = POLL_S) -> int:
+         compile_networks: bool = False, poll_s: float = POLL_S,
+         processes_per_trial: int = 1) -> int:
     """A worker: claim and run trials until none is left to claim and none runs elsewhere;
-    returns how many it ran.
+    returns how many it ran. processes_per_trial > 1: each trial trains on that many DDP ranks
+    (a Slurm job's GPUs).
 
     on_trial: told each trial's point, final status and its reason (why it failed, was pruned
     or collapsed; empty when it completed). trial_sinks: the caller's sinks for one trial's run
@@ -543,7 +556,7 @@ def work(study: Study, store_url: str, optuna_url: str, runs_dir: Path,
         wait_s = POLL_FIRST_S
         sinks = tuple(trial_sinks(claimed.point)) if trial_sinks is not None else ()
         status = run_trial(claimed, storage, store, runs_dir, sinks,
-                           compile_networks=compile_networks)
+                           compile_networks=compile_networks, processes=processes_per_trial)
         done += 1
         if on_trial is not None:
             # The reason as told to Optuna: the one record of it, whoever settled the trial.

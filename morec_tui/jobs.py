@@ -179,8 +179,12 @@ def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> l
     return argv if stop_on_collapse else [*argv, "--no-stop-on-collapse"]
 
 
-def study_argv(study: str, store_url: str, *, compile_networks: bool = False) -> list[str]:
+def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
+               launcher: str = "local") -> list[str]:
+    """A study job's command; with launcher slurm it submits the workers and returns."""
     argv = morec_argv("tune", "--study", study, "--storage", store_url)
+    if launcher != "local":
+        argv += ["--launcher", launcher]
     return argv + ["--compile"] if compile_networks else argv
 
 

@@ -39,7 +39,7 @@ def test_settings_come_from_a_slurm_table_with_options_on_top(tmp_path):
     (["partiton=gpu"], "slurm.partiton: unknown setting"),
     (["time_min=an hour"], "slurm.time_min: a int"),
     (["jobs=0"], "slurm.jobs: must be at least 1"),
-    (["gpus_per_trial=2"], "one GPU per trial"),
+    (["gpus_per_trial=-1"], "slurm.gpus_per_trial: must not be negative"),
     (["time_min=1", "signal_delay_s=90"], "not shorter than the time limit"),
     (["partition"], "expected key=value"),
 ])

@@ -45,7 +45,8 @@ def submit_study(study: str, store_url: str, settings: SlurmSettings, *, compile
                       store_url=store_url, runs_dir=str(runs_dir),
                       data_dir=str(paths.data_dir().resolve()),
                       compile_networks=compile_networks, seeds=seeds, name=name,
-                      overrides=tuple(overrides), preset=preset)
+                      overrides=tuple(overrides), preset=preset,
+                      processes_per_trial=max(1, settings.gpus_per_trial))
     try:
         job_ids = submit_workers(task, settings)
     except Exception as error:  # noqa: BLE001 - submitit's errors: sbatch missing or refusing

@@ -100,7 +100,7 @@ def tune_command(
             if gpus or workers != 1:
                 raise ConfigError("--workers and --gpus place workers on this machine; with "
                                   "--launcher slurm, ask for jobs with --slurm jobs=N and "
-                                  "their GPUs with --slurm gpus_per_trial=1")
+                                  "their GPUs with --slurm gpus_per_trial=N")
             settings = slurm_settings(slurm_config, slurm or [])
         elif slurm or slurm_config:
             raise ConfigError("--slurm and --slurm-config need --launcher slurm")

@@ -81,6 +81,9 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                                                   compact=True))
                 yield Checkbox("compile end-to-end networks (train.compile: GPU, long runs)",
                                value=False, id="compile", compact=True)
+                # Enabled once `squeue` answers (checked off the UI thread, with the studies).
+                yield Checkbox("submit the workers to Slurm (--launcher slurm; PostgreSQL "
+                               "store)", value=False, id="slurm", compact=True, disabled=True)
             if self.gpus:
                 yield Label("GPUs (Space to pick; none picked: any free one)")
                 yield SelectionList[str](*[(f"GPU {gpu.index}: {gpu.name}", gpu.index)
@@ -108,13 +111,17 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     @work(thread=True, exit_on_error=False, group="studies")
     def _load_studies(self) -> None:
         # Study modules are user code: any error is shown in the form, not raised.
+        from morec_core.slurm_jobs import slurm_available
+
         try:
             names, error = sorted(load_studies(self.studies_dir)), ""
         except Exception as problem:  # noqa: BLE001 - shown to the user
             names, error = [], f"study modules: {type(problem).__name__}: {problem}"
-        self.app.call_from_thread(self._show_studies, names, error)
+        slurm = slurm_available()
+        self.app.call_from_thread(self._show_studies, names, error, slurm)
 
-    def _show_studies(self, names: list[str], error: str) -> None:
+    def _show_studies(self, names: list[str], error: str, slurm: bool = False) -> None:
+        self.query_one("#slurm", Checkbox).disabled = not slurm
         select = self.query_one("#study", Select)
         select.set_options([(name, name) for name in names])
         select.prompt = "pick a study" if names else "no study in studies/"
@@ -158,11 +165,18 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             study = self.query_one("#study", Select).value
             if not isinstance(study, str):
                 raise ConfigError("pick a study")
-            # A study takes every GPU picked (one worker each), else one slot.
+            launcher = "slurm" if self.query_one("#slurm", Checkbox).value else "local"
+            if launcher == "slurm":
+                from morec_core.slurm import refuse_store
+
+                refuse_store(self.store_url)  # before launch: a SQLite store fails in the form
+            # A study takes every GPU picked (one worker each), else one slot; a Slurm study's
+            # local job only submits the workers.
             return JobRequest(kind="study", label=f"study {study}",
                               argv=tuple(study_argv(
                                   study, self.store_url,
-                                  compile_networks=self.query_one("#compile", Checkbox).value)),
+                                  compile_networks=self.query_one("#compile", Checkbox).value,
+                                  launcher=launcher)),
                               candidates=candidates, slots_needed=max(1, len(picked)),
                               study=study, env=env, cwd=os.getcwd())
         values = {name: self.query_one(f"#{name}", Input).value.strip()

@@ -189,3 +189,33 @@ def test_at_60x20_the_run_screen_keeps_its_footer(filled):
         assert screen.query_one("#tabs").region.height >= 5  # the plots keep some room
 
     drive(app_on(filled), body, size=(60, 20))
+
+
+def test_the_study_form_submits_to_slurm_only_with_a_server_store(filled, monkeypatch):
+    """Issue 17: the form's Slurm choice; enabled where `squeue` answers, refused with a SQLite
+    store in the form (before launch), and `--launcher slurm` on the job's command."""
+    from textual.widgets import Checkbox, RadioButton, Select
+
+    from morec_tui.jobs import study_argv
+
+    monkeypatch.setattr("morec_core.slurm_jobs.slurm_available", lambda: True)
+
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        await pilot.press("n")
+        form = await loaded(app, pilot, LaunchScreen)
+        form.query_one("#kind-study", RadioButton).value = True
+        box = form.query_one("#slurm", Checkbox)
+        await wait_for(pilot, lambda: not box.disabled, what="the Slurm box enabled")
+        select = form.query_one("#study", Select)
+        await wait_for(pilot, lambda: len(select._options) > 1, what="the studies")
+        select.value = select._options[1][1]
+        box.value = True
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, LaunchScreen)
+        assert "needs a PostgreSQL store" in str(form.query_one("#launch-error", Static).render())
+
+    drive(app_on(filled), body)
+    argv = study_argv("demo", "postgresql+psycopg://u@h/db", launcher="slurm")
+    assert argv[-2:] == ["--launcher", "slurm"]
+    assert "--launcher" not in study_argv("demo", "postgresql+psycopg://u@h/db")
