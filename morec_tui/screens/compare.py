@@ -64,7 +64,7 @@ class CompareScreen(PollingScreen):
         Binding("b", "pick_table", "By…"),
         Binding("e", "export('csv')", "Export", show=False),
         Binding("E", "export('md')", "Export Markdown", show=False),
-        Binding("r", "report", "Report"),
+        Binding("p", "report", "Report"),
     ]
 
     def __init__(self) -> None:

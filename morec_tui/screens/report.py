@@ -50,7 +50,7 @@ class ReportScreen(PollingScreen):
 
     def on_mount(self) -> None:
         # Built once on opening (the bootstrap takes a second or more on a large store), not
-        # every poll: `r` on the compare screen again rebuilds it.
+        # every poll: `p` on the compare screen again rebuilds it.
         self.reload()
 
     def fetch_args(self) -> Any:

@@ -11,7 +11,7 @@ from morec_tui.screens.runs import RunsScreen
 from tests.tui.fill import app_on, drive, loaded, wait_for
 
 
-def test_r_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_path,
+def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_path,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
     with Store(filled["store"]) as store:
@@ -22,7 +22,7 @@ def test_r_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
         await loaded(app, pilot, RunsScreen)
         await pilot.press("c")
         await loaded(app, pilot, CompareScreen)
-        await pilot.press("r")
+        await pilot.press("p")
         screen = await loaded(app, pilot, ReportScreen)
         assert screen.report is not None
         assert [row.label for row in screen.report.rows] == expected
