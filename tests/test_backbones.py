@@ -170,3 +170,22 @@ def test_short_training_learns_the_chains(backbone_name, loss, layer_norm="pre")
 
 def test_post_ln_sasrec_learns_the_chains():
     test_short_training_learns_the_chains("sasrec", "full_softmax", layer_norm="post")
+
+
+def test_the_flop_count_of_a_dssm_full_softmax_step_never_fails_the_run():
+    """torch's flop counter asserted on DSSM's item tower over the whole ID table (a full
+    softmax) and ended the run `failed`; the cost column may be empty, the run goes on."""
+    from morec_core.cost import flops_of
+
+    dataset = chain_dataset()
+    window = input_length(dataset)
+    data = training_data(dataset, window)
+    backbone = build_backbone(BackboneConfig(name="dssm", embed_dim=8),
+                              num_users=dataset.num_users, max_length=window)
+    item_encoder = build_item_encoder(EncoderConfig(name="id"),
+                                      EncoderInputs(num_items=dataset.num_items), 8)
+    model = Recommender(item_encoder, backbone, "full_softmax", num_items=dataset.num_items)
+    batch = next(iter(train_batches(data, model.kind, batch_size=1,
+                                    rng=np.random.default_rng(0))))
+    flops = flops_of(lambda: model.loss(batch))
+    assert flops is None or flops > 0
