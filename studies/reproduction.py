@@ -128,6 +128,11 @@ def image_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
             [end_to_end("MobileNetV2 E2E", "vision", "mobilenetv2", grids.end_to_end)])
 
 
+def _in_batch(idrec_arm: Arm) -> Arm:
+    return Arm(name="IDRec, in-batch softmax", grid=idrec_arm.grid,
+               overrides=(*idrec_arm.overrides, "train.loss=softmax"))
+
+
 def _softmax_for(arms: tuple[Arm, ...], loss: str) -> tuple[Arm, ...]:
     """The softmax study's arms: end-to-end ones take the in-batch softmax."""
     if loss != "softmax":
@@ -174,10 +179,16 @@ def build() -> list[Study]:
             cheap_arms, costly_arms = arms_of(grids)
             arms = (*(cheap_arms if cheap else ()), *(costly_arms if costly else ()))
             for loss, loss_settings in LOSSES.items():
+                chosen = _softmax_for(arms, loss)
+                if loss == "softmax" and cheap and any(
+                        "encoder.mode=e2e" in arm.overrides for arm in (*cheap_arms, *costly_arms)):
+                    # The end-to-end arms train on the in-batch softmax: their verdict needs an
+                    # IDRec arm on the same loss (compare pairs arms of one loss only).
+                    chosen = (*chosen, _in_batch(cheap_arms[0]))
                 studies.append(Study(
                     name=f"{prefix}{name}_{loss}", group=group, seeds=3,
                     overrides=(*data, *PAPER, *sizing, *loss_settings),
-                    arms=_softmax_for(arms, loss), description=f"{what}, {loss} ({group})"))
+                    arms=chosen, description=f"{what}, {loss} ({group})"))
     return studies
 
 
