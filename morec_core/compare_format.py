@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict
 
@@ -250,6 +251,9 @@ def relative_cell(comparison: Comparison) -> str:
     if comparison.relative is None or comparison.relative_ci is None:
         return "n/a (IDRec at 0)"
     low, high = comparison.relative_ci
+    if not (math.isfinite(low) and math.isfinite(high)):
+        # Some resamples of users had IDRec at 0: the relative difference has no bound there.
+        return f"{comparison.relative:+.1%} [unbounded]"
     return f"{comparison.relative:+.1%} [{low:+.1%}, {high:+.1%}]"
 
 

@@ -5,6 +5,7 @@ every difference with its 95% interval and adjusted p-value."""
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -65,9 +66,16 @@ def delta_cell(comparison: Comparison | None) -> str:
 
 
 def relative_cell(comparison: Comparison | None) -> str:
-    if comparison is None or comparison.relative is None or comparison.relative_ci is None:
+    """The relative difference; n/a where IDRec's mean is 0 (or a resample's is: the interval
+    is then unbounded)."""
+    if comparison is None:
         return ""
+    if comparison.relative is None or comparison.relative_ci is None:
+        return "n/a (IDRec 0)"
     low, high = comparison.relative_ci
+    if not all(math.isfinite(value) for value in (comparison.relative, low, high)):
+        return f"{100 * comparison.relative:+.1f}% [unbounded]" \
+            if math.isfinite(comparison.relative) else "n/a"
     return f"{100 * comparison.relative:+.1f}% [{100 * low:+.1f}%, {100 * high:+.1f}%]"
 
 

@@ -239,3 +239,18 @@ def test_the_cost_of_an_arm_is_the_mean_over_its_selected_runs(store):
     assert "1.5M" in table and "3.0 s" in table and "1005.0 MiB" in table
     line = next(csv.DictReader(io.StringIO(render([row], "csv"))))
     assert float(line["seconds_per_epoch"]) == 3.0
+
+
+def test_an_unbounded_relative_interval_is_said_so():
+    """Resamples of users where IDRec's mean is 0 make the relative interval unbounded: the
+    cell says so instead of printing nan."""
+    from morec_core.compare import Comparison
+    from morec_core.compare_format import relative_cell as compare_cell
+    from morec_core.report_render import relative_cell as report_cell
+
+    comparison = Comparison(metric="hr@10", control="s/IDRec", users=10, difference=0.01,
+                            difference_ci=(0.0, 0.02), relative=0.5,
+                            relative_ci=(-1.0, float("nan")), p_t=0.5, p_randomization=0.5,
+                            p_wilcoxon=None, p_adjusted=0.5, verdict="on par")
+    assert compare_cell(comparison) == "+50.0% [unbounded]"
+    assert report_cell(comparison) == "+50.0% [unbounded]"
