@@ -82,27 +82,35 @@ def progress_line_seconds() -> float:
 
 class ProgressLines:
     """Prints, at most every `every_s` seconds of an epoch, one line: steps done, samples/s and
-    the epoch's ETA; for output that is not a terminal, where a progress bar cannot redraw."""
+    the epoch's ETA; for output that is not a terminal, where a progress bar cannot redraw.
+    epoch_lines: also a line at an epoch's end when `every_s` passed since the last line (and
+    at the last epoch), for logs with nothing else per epoch (a study's workers): epochs shorter
+    than `every_s` printed nothing at all."""
 
     def __init__(self, *, epochs: int, batch_size: int, every_s: float,
-                 prefix: str = "") -> None:
+                 prefix: str = "", epoch_lines: bool = False) -> None:
         self._epochs = epochs
         self._batch_size = batch_size
         self._every_s = every_s
         self._prefix = prefix
+        self._epoch_lines = epoch_lines
         self._epoch_started: float | None = None
         self._last_line: float | None = None
+        self._first: float | None = None
 
     def __call__(self, event: ev.Event) -> None:
+        if self._first is None:
+            self._first = event.time
         if not isinstance(event, ev.Progress):
+            if isinstance(event, ev.EpochEnded) and self._epoch_lines:
+                self._epoch_ended(event)
             # The trainer's last event before an epoch's steps (CostMeasured before the first,
             # CheckpointSaved before the others) is when the epoch began, to within a sink's
             # work: Progress events start only after progress_every_s of steps.
             self._epoch_started = event.time
-            self._last_line = None
             return
         started = event.time if self._epoch_started is None else self._epoch_started
-        since = started if self._last_line is None else self._last_line
+        since = started if self._last_line is None else max(started, self._last_line)
         if event.time - since < self._every_s:
             return
         self._last_line = event.time
@@ -114,6 +122,16 @@ class ProgressLines:
         typer.echo(f"{self._prefix}epoch {event.epoch + 1}/{self._epochs}: step {event.step}/"
                    f"{event.total_steps}, {samples_per_s:,.0f} samples/s, loss {event.loss:.4f}, "
                    f"epoch ETA {_duration(eta)}", err=True)
+
+
+    def _epoch_ended(self, event: ev.EpochEnded) -> None:
+        last = event.epoch + 1 == self._epochs
+        since = self._last_line if self._last_line is not None else self._first
+        if not last and since is not None and event.time - since < self._every_s:
+            return
+        self._last_line = event.time
+        typer.echo(f"{self._prefix}epoch {event.epoch + 1}/{self._epochs} done: loss "
+                   f"{event.loss:.4f}, {_duration(event.seconds)}", err=True)
 
 
 def _duration(seconds: float) -> str:

@@ -64,3 +64,20 @@ def test_a_redirected_run_prints_progress_lines(tmp_path):
         assert re.search(rf"^epoch {epoch}/2: step (\d+)/\1, [\d,]+ samples/s, loss [\d.]+, "
                          r"epoch ETA 0 s$", text, re.MULTILINE), text
     assert "\r" not in text  # no progress bar in a log
+
+
+def test_a_workers_log_gets_epoch_lines_when_epochs_are_shorter_than_the_interval(capsys):
+    """Epochs of 20 s under a 60 s interval printed nothing at all in a study worker's log."""
+    lines = ProgressLines(epochs=4, batch_size=64, every_s=60.0, prefix="  t: ", epoch_lines=True)
+    lines(ev.Heartbeat(run_id="r", time=0.0))
+    for epoch in range(4):
+        lines(_progress(50, 20.0 * epoch + 10.0, epoch=epoch))
+        lines(ev.EpochEnded(run_id="r", epoch=epoch, loss=0.5, learning_rates={}, seconds=20.0,
+                            time=20.0 * (epoch + 1)))
+    # 60 s in (the third epoch's end), then the last epoch.
+    assert capsys.readouterr().err.splitlines() == [
+        "  t: epoch 3/4 done: loss 0.5000, 20 s", "  t: epoch 4/4 done: loss 0.5000, 20 s"]
+    plain = ProgressLines(epochs=4, batch_size=64, every_s=60.0)
+    plain(ev.EpochEnded(run_id="r", epoch=3, loss=0.5, learning_rates={}, seconds=20.0,
+                        time=80.0))
+    assert capsys.readouterr().err == ""  # a console prints its own epoch lines

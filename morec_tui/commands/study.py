@@ -132,7 +132,7 @@ def tune_command(
         prefix = f"  trial {point.arm} seed {point.seed}: "
         return [ProgressLines(epochs=point.spec.train.epochs,
                               batch_size=point.spec.train.batch_size, every_s=every_s,
-                              prefix=prefix)]
+                              prefix=prefix, epoch_lines=True)]
 
     def work_here() -> None:
         work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
