@@ -48,7 +48,8 @@ def test_a_trial_on_two_ranks_runs_once_and_is_told_to_optuna(places):
 def test_a_stop_request_ends_the_ranks_and_leaves_the_run_resumable(places):
     study, store_url, runs_dir = places
     store = Store(store_url)
-    point = study.points()[0]
+    # Long enough that the ranks are still training when the stop comes, however loaded.
+    spec = study.points()[0].spec.with_overrides(["train.epochs=200", "train.patience=200"])
     asked = []
 
     def heartbeat():
@@ -60,7 +61,7 @@ def test_a_stop_request_ends_the_ranks_and_leaves_the_run_resumable(places):
     preemption.clear()
     try:
         with pytest.raises(preemption.Preempted):
-            run_distributed(point.spec, run_id="r1", resume=False, study="ddp", arm="IDRec",
+            run_distributed(spec, run_id="r1", resume=False, study="ddp", arm="IDRec",
                             store=store, runs_dir=runs_dir, processes=2, heartbeat=heartbeat,
                             poll_s=0.2)
     finally:
@@ -68,7 +69,7 @@ def test_a_stop_request_ends_the_ranks_and_leaves_the_run_resumable(places):
     assert asked
     store.reap_dead_runs(stale_after_s=0)
     record = store.run("r1")
-    assert record.status in ("cancelled", "interrupted", "completed"), record.status
+    assert record.status in ("cancelled", "interrupted"), record.status
     assert record.pid is None or not _alive(record.pid)
 
 
