@@ -169,9 +169,11 @@ def _loss_effect(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[str]
     by_arm: dict[tuple[str, str, str], list[CompareRow]] = {}
     for row in rows:
         if metric in row.comparisons:
-            by_arm.setdefault((row.arm, row.dataset, row.backbone), []).append(row)
+            # One dataset view: a warm-K view or a user sample is another data section.
+            by_arm.setdefault((row.arm, row.data_key, row.backbone), []).append(row)
     lines = []
-    for (arm, dataset, backbone), found in sorted(by_arm.items()):
+    for (arm, data_key, backbone), found in sorted(by_arm.items()):
+        dataset = data_view({"data": json.loads(data_key)})
         if len({row.loss for row in found}) < 2:
             continue
         parts = []
@@ -245,8 +247,8 @@ def _two_stage(store: Store, rows: list[CompareRow], kinds: dict[str, str],
     if not pairs:
         section.missing.append("no end-to-end run of the same encoder, data and loss to set the "
                                "two-stage arms against: only their verdicts against IDRec")
-    section.findings = _per_loss_findings(
-        [row for row in section.rows if kinds[row.label] != "E2E"])
+    cheaper_rows = [row for row in section.rows if kinds[row.label] != "E2E"]
+    section.findings = _per_loss_findings(cheaper_rows) + _loss_effect(cheaper_rows)
     return section
 
 

@@ -134,7 +134,10 @@ def _section_blocks(report: Report, section: Section, images: list[Image]) -> li
     if section.rows:
         out.append(Paragraph("morec, test split at the best validation epoch, mean [95% "
                              "t-interval over seeds]; Δ and Improv. against the best IDRec arm "
-                             "of the same data, backbone and loss:"))
+                             "of the same data, backbone and loss, with 95% paired-bootstrap "
+                             "intervals of that comparison alone; the verdict reads the p-value "
+                             "corrected across the whole table, so an interval clear of 0 can "
+                             "still be on par:"))
         out.append(_rows_table(report, section))
     if section.contrasts:
         out.append(Paragraph("Contrasts between two MoRec arms (paired over users):"))
