@@ -68,6 +68,8 @@ def _curves(section: Section, store: Store, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 4))
+    # 20 distinct colours: the default cycle of 10 gave two curves one colour.
+    axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
     drawn = 0
     for row in section.rows:
         if not row.run_ids:
