@@ -69,7 +69,8 @@ def _curves(section: Section, store: Store, path: Path) -> bool:
 
     figure, axis = plt.subplots(figsize=(9, 4))
     # 20 distinct colours: the default cycle of 10 gave two curves one colour.
-    axis.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+    palette = plt.get_cmap("tab20")
+    axis.set_prop_cycle(color=[palette(index) for index in range(20)])
     drawn = 0
     for row in section.rows:
         if not row.run_ids:
