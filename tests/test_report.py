@@ -12,7 +12,6 @@ from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.report import arm_kind, build_report
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
 from morec_tui.cli import app
 from tests.test_compare import standing
 
@@ -178,4 +177,4 @@ def test_arm_kinds_follow_the_spec():
     assert kind("encoder.name=text", "encoder.finetune_layers=2") == "top-k"
     assert kind("encoder.name=text", "encoder.pretrained=false") == "scratch"
     assert kind("encoder.name=text", "encoder.mode=two_stage", "encoder.mlp_layers=2") == "TS-DNN"
-    assert Study(name="x", description="", arms=(Arm(name="a"),)).name == "x"
+    assert kind("encoder.name=text", "encoder.fusion=add") == "fusion"
