@@ -262,6 +262,11 @@ class TrainConfig:
     """torch.compile the pretrained text or vision network (dynamic shapes), end to end only.
     For a GPU, where an eager E2E step waits on Python launching kernels: the first steps pay
     a minute or more of compilation. Not with top-k text fine-tuning (its step is cheap already)."""
+    stop_on_collapse: bool = True
+    """Stop a run as `collapsed` when the collapse rule holds (morec_core/collapse.py); false
+    trains on to the end (patience or train.epochs), to measure the rule's errors offline by
+    replaying it on the recorded curves (benchmarks/collapse_replay.py). Excluded from spec_key:
+    it changes when a run stops, not what it computes."""
 
     def __post_init__(self) -> None:
         _check_finite(self, "train")
@@ -399,12 +404,14 @@ class RunSpec:
 
     @property
     def spec_key(self) -> str:
-        """Hash of the spec without the seed, train.compile and encoder.packed: runs with equal
-        keys differ only by seed (and by whether the network ran compiled, or on packed titles,
-        which compute the same function), so their results are pooled as one configuration's."""
+        """Hash of the spec without the seed, train.compile, train.stop_on_collapse and
+        encoder.packed: runs with equal keys differ only by seed (and by whether the network ran
+        compiled, or on packed titles, which compute the same function, or whether the collapse
+        rule could stop them), so their results are pooled as one configuration's."""
         raw = self.to_dict()
         del raw["train"]["seed"]
         del raw["train"]["compile"]
+        del raw["train"]["stop_on_collapse"]
         del raw["encoder"]["packed"]
         # Settings added after runs were recorded are left out of the hash at their default,
         # so the keys of those runs stay valid (they ran with what is now the default).

@@ -66,6 +66,7 @@ def execute(spec: RunSpec, context: RunContext, store: Store, *,
     store.create_run(context.run_id, spec.to_dict(), spec.spec_key, status="starting",
                      study=context.study, arm=context.arm, trial_number=context.trial_number,
                      selection_metric=spec.eval.selection_metric)
+    stop_on_collapse = stop_on_collapse and spec.train.stop_on_collapse
     standard: list[ev.Sink] = [*([CollapseDetector()] if stop_on_collapse else []), store]
 
     def beat() -> None:

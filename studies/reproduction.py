@@ -3,15 +3,24 @@ $MOREC_SHARED_DATA), under the paper preset (the paper code's SASRec block, BCE,
 patience 7, weight decay searched) and under a softmax loss: `morec report --group reproduction`
 (or `reproduction_cpu`) turns the store into reports/reproduction.md.
 
-Three groups of one design:
+Four groups of one design:
 - reproduction: every user, the paper's grids, every arm, end-to-end ones included (a GPU's
   work: MiniLM-L6 and MobileNetV2 end to end, top-2 layers, trained from scratch).
-- reproduction_cpu: what 2 CPU cores run in about an hour: microlens-50k sampled to 3,000 users
-  (data.user_sample, seed 0; the posters' 610 users whole), d 128 for every arm, no search (the
-  paper code's lr 1e-3 and weight decay 0.1), at most 15 epochs, 3 seeds per arm; every arm
-  that runs a network over item content at every step is left to reproduction_gpu. The warm-20
-  view takes every user (on 3,000 users only 8 items have 20 interactions), 10 epochs.
-- reproduction_gpu: those end-to-end arms on the very data views and settings of
+- reproduction_cpu: what 2 CPU cores run in about half a day, on every one of microlens-50k's
+  50,000 users (no sample): d 64, weight decay 0.1, at most 30 epochs under BCE and 20 under
+  the full softmax (early stopping at the paper's patience 7 usually ends sooner), 3 seeds per
+  arm. The learning rate is searched on 3 values for IDRec and for MiniLM-L6 two-stage (the
+  cheap MoRec arm the others build on), so neither side of the main verdict is under-tuned;
+  TS-DNN, the side network and ID+TS fusion run at the paper code's lr 1e-3 (their budget: one
+  configuration). Every arm that runs a network over item content at every step is left to
+  reproduction_gpu; the side network, which reads cached layer states, stays on the CPU. The
+  collapse rule observes instead of stopping (train.stop_on_collapse=false), so its errors can
+  be measured by replaying it on every recorded curve (benchmarks/collapse_replay.py). The
+  posters' 610 users, warm-20 on every user (10 epochs) and DSSM (no search) as before.
+- reproduction_cpu_sample: the first CPU design (microlens-50k sampled to 3,000 users, d 128,
+  no search, at most 15 epochs), kept for the collapse-rule measurement: it is the design whose
+  stopped runs raised the question, rerun here with the rule observing.
+- reproduction_gpu: the end-to-end arms on the very data views and settings of
   reproduction_cpu (so their rows meet the CPU rows' IDRec in one comparison): a GPU's job,
   `bash reports/gpu_reproduction.sh`, its store merged back with `morec store merge`.
 
@@ -39,12 +48,21 @@ POSTERS = ("data.source=movielens", f"data.path={SHARED / 'movielens-small-poste
 LOSSES = {"bce": ("train.loss=bce",), "softmax": ("train.loss=full_softmax",)}
 """Study name suffix -> loss settings; end-to-end arms swap the full for the in-batch softmax."""
 
-CPU_USERS = 3_000
-CPU = ("train.epochs=15", f"data.user_sample={CPU_USERS}", "data.sample_seed=0",
-       "backbone.embed_dim=128", "train.weight_decay=0.1")
+OBSERVE = ("train.stop_on_collapse=false",)
+"""The CPU groups record whole curves: the collapse rule is replayed on them afterwards."""
+SAMPLE_USERS = 3_000
+SAMPLE = ("train.epochs=15", f"data.user_sample={SAMPLE_USERS}", "data.sample_seed=0",
+          "backbone.embed_dim=128", "train.weight_decay=0.1", *OBSERVE)
+CPU = ("backbone.embed_dim=64", "train.weight_decay=0.1", *OBSERVE)
+CPU_EPOCHS = {"bce": ("train.epochs=30",), "softmax": ("train.epochs=20",)}
+"""BCE learns slowly (one negative per position); the full softmax is 3x dearer an epoch and
+reaches its best sooner."""
 CPU_GRID: dict = {}
-"""No search on the CPU: each arm at the paper code's setting (lr 1e-3 for what trains from
-scratch, weight decay 0.1), on 3 seeds."""
+"""No search: the paper code's setting (lr 1e-3 for what trains from scratch, weight decay 0.1),
+on 3 seeds."""
+CPU_LR_GRID = {"train.lr": (2e-3, 1e-3, 5e-4)}
+"""The CPU's search, for IDRec and MiniLM-L6 TS on the main view: the paper code's 1e-3 and a
+factor of 2 either side."""
 FULL = ("train.epochs=100",)
 FULL_ID_GRID = {"train.lr": (1e-3, 5e-4, 1e-4, 5e-5), "backbone.embed_dim": (64, 128, 256, 512),
                 "train.weight_decay": (0.1, 0.01, 0.0)}
@@ -81,7 +99,9 @@ class Grids:
 
 
 FULL_GRIDS = Grids(FULL_ID_GRID, FULL_TS_GRID, FULL_MOREC_GRID)
+SAMPLE_GRIDS = Grids(CPU_GRID, CPU_GRID, CPU_GRID)
 CPU_GRIDS = Grids(CPU_GRID, CPU_GRID, CPU_GRID)
+CPU_MAIN_GRIDS = Grids(CPU_LR_GRID, CPU_LR_GRID, CPU_GRID)
 
 
 def text_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
@@ -107,6 +127,31 @@ def text_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
                          "encoder.pretrained=false"),
               end_to_end("ID+E2E add", "text", "minilm-l6", e2e, "encoder.fusion=add")]
     return cheap, costly
+
+
+def cpu_text_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
+    """The full-data CPU design's main view: IDRec and MiniLM-L6 TS searched (grids.idrec,
+    grids.two_stage), TS-DNN, the side network (IISAN-style, over cached layer states: cheap on
+    a CPU) and ID+TS fusion at lr 1e-3; nothing end to end."""
+    ts = grids.two_stage
+    return ([idrec("sasrec", grids.idrec),
+             two_stage("MiniLM-L6 TS", "text", "minilm-l6", ts),
+             two_stage("MiniLM-L6 TS-DNN 2", "text", "minilm-l6", CPU_GRID, "sasrec",
+                       "encoder.mlp_layers=2"),
+             side_network("MiniLM-L6 side 64", CPU_GRID),
+             two_stage("ID+TS add", "text", "minilm-l6", CPU_GRID, "sasrec",
+                       "encoder.fusion=add")],
+            [])
+
+
+def side_network(name: str, grid: dict) -> Arm:
+    """The side network trains from scratch (train.lr_encoder) beside a frozen encoder whose
+    layer states are cached: an end-to-end arm by its loss (in-batch softmax), two-stage by
+    its cost."""
+    return Arm(name=name, grid=grid, overrides=(
+        "encoder.name=text", "encoder.model=minilm-l6", "encoder.mode=e2e",
+        "encoder.adapter=side", "encoder.adapter_rank=64", "train.batch_size=64",
+        "train.lr=1e-3", "train.lr_encoder=1e-3"))
 
 
 def dssm_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
@@ -146,49 +191,107 @@ GROUPS = {
     # group: (study prefix, sizing, grids, which arms: cheap, costly or both)
     "reproduction": ("", FULL, FULL_GRIDS, (True, True)),
     "reproduction_cpu": ("cpu_", CPU, CPU_GRIDS, (True, False)),
+    "reproduction_cpu_sample": ("cpu3k_", SAMPLE, SAMPLE_GRIDS, (True, False)),
     "reproduction_gpu": ("gpu_", CPU, CPU_GRIDS, (False, True)),
 }
 
 
+def gpu_text_arms(grids: Grids) -> tuple[list[Arm], list[Arm]]:
+    """The GPU's end-to-end arms on the CPU group's main view: MiniLM-L6 pretrained end to end,
+    its top 2 layers, and LoRA (issue 23), each met by the CPU rows' IDRec and TS."""
+    e2e = grids.end_to_end
+    return ([], [end_to_end("MiniLM-L6 E2E", "text", "minilm-l6", e2e),
+                 end_to_end("MiniLM-L6 top-2", "text", "minilm-l6", e2e,
+                            "encoder.finetune_layers=2"),
+                 end_to_end("MiniLM-L6 LoRA r8", "text", "minilm-l6", e2e,
+                            "encoder.adapter=lora", "encoder.adapter_rank=8",
+                            "encoder.lora_alpha=16", "train.lr_encoder=1e-3")])
+
+
+@dataclass(frozen=True)
+class Design:
+    data: tuple[str, ...]
+    sizing: tuple[str, ...]
+    arms_of: object
+    """Grids -> (cheap arms, end-to-end arms)."""
+    grids: Grids
+    what: str
+
+
+def _designs(group: str) -> dict[str, Design]:
+    """The data views of a group, each with its arms and grids."""
+    if group == "reproduction":
+        size, grids = FULL, FULL_GRIDS
+        return {
+            "microlens_sasrec": Design(MICROLENS, size, text_arms, grids,
+                                       "SASRec, microlens-50k text"),
+            "microlens_dssm": Design(MICROLENS, size, dssm_arms, grids, "DSSM, microlens-50k text"),
+            "microlens_warm20": Design(MICROLENS, (*size, "data.warm_min_item_interactions=20"),
+                                       warm_arms, grids, "SASRec, microlens-50k warm-20"),
+            "posters_sasrec": Design(POSTERS, size, image_arms, grids,
+                                     "SASRec, movielens-small posters"),
+        }
+    if group == "reproduction_cpu_sample":
+        # The posters dataset is small (610 users): every user. Warm-20 counts interactions in
+        # the data as sampled (3,000 users leave 8 items with 20 of them), so every user, 10
+        # epochs.
+        every_user = tuple(setting for setting in SAMPLE if not setting.startswith("data.user"))
+        every_user_10 = (*(setting for setting in every_user
+                           if not setting.startswith("train.epochs")), "train.epochs=10")
+        return {
+            "microlens_sasrec": Design(MICROLENS, SAMPLE, text_arms, SAMPLE_GRIDS,
+                                       "SASRec, microlens-50k text, 3,000 users"),
+            "microlens_dssm": Design(MICROLENS, SAMPLE, dssm_arms, SAMPLE_GRIDS,
+                                     "DSSM, microlens-50k text, 3,000 users"),
+            "microlens_warm20_all": Design(
+                MICROLENS, (*every_user_10, "data.warm_min_item_interactions=20"), warm_arms,
+                SAMPLE_GRIDS, "SASRec, microlens-50k warm-20, every user"),
+            "posters_sasrec": Design(POSTERS, every_user, image_arms, SAMPLE_GRIDS,
+                                     "SASRec, movielens-small posters"),
+        }
+    main = "SASRec, microlens-50k text, every user"
+    if group == "reproduction_gpu":
+        return {"microlens_sasrec": Design(MICROLENS, CPU, gpu_text_arms, CPU_GRIDS, main)}
+    return {
+        "microlens_sasrec": Design(MICROLENS, CPU, cpu_text_arms, CPU_MAIN_GRIDS, main),
+        "posters_sasrec": Design(POSTERS, CPU, image_arms, CPU_GRIDS,
+                                 "SASRec, movielens-small posters"),
+        "microlens_dssm": Design(MICROLENS, CPU, dssm_arms, CPU_GRIDS,
+                                 "DSSM, microlens-50k text, every user"),
+        "microlens_warm20_all": Design(
+            MICROLENS, (*CPU, "data.warm_min_item_interactions=20"), warm_arms, CPU_GRIDS,
+            "SASRec, microlens-50k warm-20, every user"),
+    }
+
+
+def _epochs(group: str, name: str, loss: str) -> tuple[str, ...]:
+    """The full-data CPU and GPU groups cap epochs per loss (warm-20: 10)."""
+    if group not in ("reproduction_cpu", "reproduction_gpu"):
+        return ()
+    return ("train.epochs=10",) if "warm20" in name else CPU_EPOCHS[loss]
+
+
 def build() -> list[Study]:
     studies = []
-    for group, (prefix, size, grids, (cheap, costly)) in GROUPS.items():
-        # The posters dataset is small (610 users): every user, on the CPU as well.
-        posters_size = tuple(setting for setting in size if not setting.startswith("data.user"))
-        designs = {
-            "microlens_sasrec": (MICROLENS, size, text_arms, "SASRec, microlens-50k text"),
-            "microlens_dssm": (MICROLENS, size, dssm_arms, "DSSM, microlens-50k text"),
-            "microlens_warm20": (MICROLENS, (*size, "data.warm_min_item_interactions=20"),
-                                 warm_arms, "SASRec, microlens-50k warm-20"),
-            "posters_sasrec": (POSTERS, posters_size, image_arms,
-                               "SASRec, movielens-small posters"),
-        }
-        if size is CPU:
-            # Warm-20 counts interactions in the data as sampled: 3,000 users leave 8 items
-            # with 20 of them (morec refuses HR@10 over 8 items). So every user, 10 epochs, for
-            # the CPU's IDRec and TS; the end-to-end arm is the full group's.
-            if cheap:
-                every_user = tuple(setting for setting in posters_size
-                                   if not setting.startswith("train.epochs"))
-                designs["microlens_warm20_all"] = (
-                    MICROLENS, (*every_user, "train.epochs=10",
-                                "data.warm_min_item_interactions=20"),
-                    warm_arms, "SASRec, microlens-50k warm-20, every user")
-            del designs["microlens_warm20"]
-        for name, (data, sizing, arms_of, what) in designs.items():
-            cheap_arms, costly_arms = arms_of(grids)
+    for group in GROUPS:
+        cheap, costly = GROUPS[group][3]
+        prefix = GROUPS[group][0]
+        for name, design in _designs(group).items():
+            cheap_arms, costly_arms = design.arms_of(design.grids)  # type: ignore[operator]
             arms = (*(cheap_arms if cheap else ()), *(costly_arms if costly else ()))
             for loss, loss_settings in LOSSES.items():
                 chosen = _softmax_for(arms, loss)
                 if loss == "softmax" and cheap and any(
-                        "encoder.mode=e2e" in arm.overrides for arm in (*cheap_arms, *costly_arms)):
-                    # The end-to-end arms train on the in-batch softmax: their verdict needs an
-                    # IDRec arm on the same loss (compare pairs arms of one loss only).
+                        "encoder.mode=e2e" in arm.overrides for arm in arms):
+                    # The end-to-end arms (and the side network) train on the in-batch softmax:
+                    # their verdict needs an IDRec arm on the same loss (compare pairs arms of
+                    # one loss only).
                     chosen = (*chosen, _in_batch(cheap_arms[0]))
                 studies.append(Study(
                     name=f"{prefix}{name}_{loss}", group=group, seeds=3,
-                    overrides=(*data, *PAPER, *sizing, *loss_settings),
-                    arms=chosen, description=f"{what}, {loss} ({group})"))
+                    overrides=(*design.data, *PAPER, *design.sizing,
+                               *_epochs(group, name, loss), *loss_settings),
+                    arms=chosen, description=f"{design.what}, {loss} ({group})"))
     return studies
 
 

@@ -104,3 +104,18 @@ def test_a_queued_run_whose_job_ended_first_says_so(tmp_path):
     run = store.run(run_id)
     assert run.status == "cancelled" and run.status_reason == "cancelled while queued"
     assert not store.end_queued_run(run_id, "failed", "too late")  # only a queued one
+
+
+def test_the_collapse_rule_observes_when_asked_and_the_spec_key_ignores_it(chain_data, tmp_path):
+    """train.stop_on_collapse=false trains on past the rule (to measure it on whole curves);
+    the two runs are seeds of one configuration."""
+    store = Store(tmp_path / "runs.db")
+    # lr 100 blows the loss up within two epochs: the rule's "exploded" clause.
+    stopped = tiny(chain_data, "train.lr=100", "train.epochs=3", "train.patience=5")
+    observed = stopped.with_overrides(["train.stop_on_collapse=false"])
+    assert observed.spec_key == stopped.spec_key
+    assert execute(stopped, RunContext(run_id="a" * 32, run_dir=tmp_path / "a"), store) == (
+        "collapsed")
+    assert execute(observed, RunContext(run_id="b" * 32, run_dir=tmp_path / "b"), store) == (
+        "completed")
+    assert len(store.curves("b" * 32)[("valid", "ndcg@10")]) == 3
