@@ -106,7 +106,8 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
         selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
         device=placement.describe(), study=context.study, arm=context.arm,
         trial_number=context.trial_number,
-        num_users=dataset.num_users, num_items=dataset.num_items)
+        num_users=dataset.num_users, num_items=dataset.num_items,
+        data_fingerprint=built.fingerprint.to_json())
     yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
                           flops_per_sample=flops_per_sample)
     cost.reset_peak_memory(placement.device)
