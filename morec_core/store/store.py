@@ -682,6 +682,20 @@ class Store:
             return {run_id: float(value) for run_id, value in session.execute(query)
                     if value is not None}
 
+    def training_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
+        """Total training seconds (the recorded epochs' seconds) of each run that has an epoch:
+        the device time a run spent training, evaluation not counted."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        query = (select(MetricRow.run_id, func.sum(MetricRow.value))
+                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
+                        MetricRow.name == "seconds")
+                 .group_by(MetricRow.run_id))
+        with Session(self._reader()) as session:
+            return {run_id: float(value) for run_id, value in session.execute(query)
+                    if value is not None}
+
 
 def _version_query() -> Any:
     """What run_versions reads: the id, then the values that change as a run records events."""
