@@ -101,3 +101,44 @@ def test_images_are_fingerprinted_by_their_bytes_not_their_paths(tmp_path, monke
 @pytest.mark.parametrize("text", ["", "not json", '{"digest": "x"}'])
 def test_a_run_without_a_readable_fingerprint_has_none(text):
     assert DataFingerprint.from_json(text) is None
+
+
+def test_the_command_line_prints_and_exports_the_fingerprint(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from morec_tui.cli import app
+
+    folder = write_table(tmp_path / "shop")
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
+    settings = ["--path", str(folder), "--set", "time_column=ts", "--set",
+                "min_user_interactions=3"]
+    runner = CliRunner()
+    info = runner.invoke(app, ["data", "info", "table", *settings])
+    assert info.exit_code == 0, info.output
+    exported = runner.invoke(app, ["data", "fingerprint", "table", *settings, "--output",
+                                   str(tmp_path / "fp.json")])
+    assert exported.exit_code == 0, exported.output
+    written = DataFingerprint.from_json((tmp_path / "fp.json").read_text())
+    assert written is not None and written.describe() in info.output
+    assert (written.users, written.items, written.interactions) == (3, 6, 14)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "microlens-50k"
+
+
+@pytest.mark.slow  # prepares microlens-50k twice
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"real data not here: {SHARED}")
+def test_microlens_prepared_in_two_places_has_one_fingerprint(tmp_path, monkeypatch):
+    copies = []
+    for name in ("a", "b"):
+        copy = tmp_path / name / "microlens-50k"
+        shutil.copytree(SHARED, copy)
+        copies.append(copy)
+    found = []
+    for copy in copies:
+        monkeypatch.setenv("MOREC_DATA_DIR", str(copy.parent / "data"))
+        config = DataConfig(source="microlens", path=str(copy))
+        prepared = ensure_prepared(config)
+        found.append(fingerprint.of_prepared(prepared, load_prepared(prepared), "text"))
+    assert found[0] == found[1]
+    assert (found[0].users, found[0].items, found[0].interactions) == (50_000, 19_158, 352_494)
