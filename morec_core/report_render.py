@@ -124,6 +124,10 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
 def _section_blocks(report: Report, section: Section, images: list[Image]) -> list[Block]:
     out: list[Block] = [Heading(2, f"{section.question} {section.title}"),
                         Paragraph(f"The paper: {section.paper_answer}")]
+    if section.conclusions:
+        out.append(Paragraph("What this store found, claim by claim (HR@10 unless named; "
+                             "Improv. [95% CI], verdict, and whether it agrees with the paper):"))
+        out.append(Bullets(tuple(section.conclusions)))
     for figure in section.paper_figures:
         columns = tuple(name for name, _ in figure.values)
         out.append(Paragraph(f"Paper, {figure.source} ({figure.metric.upper()} %)"
