@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import PurePath
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -323,7 +324,9 @@ def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[
     for spec in {json.dumps(spec["data"], sort_keys=True): spec
                  for spec in specs.values()}.values():
         data = spec["data"]
-        lines.append(f"data {data_view(spec)}: {data['path'] or 'packaged'}; users with >= "
+        # The dataset's folder name, not a path of the machine that ran it.
+        folder = PurePath(data["path"]).name if data["path"] else "packaged"
+        lines.append(f"data {data_view(spec)}: folder {folder}; users with >= "
                      f"{data['min_user_interactions']} interactions, latest "
                      f"{data['max_seq_len']} kept, split {data['split']}")
     selection = sorted({f"{spec['eval']['metric']}@{spec['eval']['k']}" for spec in specs.values()})

@@ -216,3 +216,15 @@ def test_each_claim_is_answered_with_its_interval_and_whether_it_agrees(filled):
     assert without[0].startswith("With SASRec, end-to-end MoRec is comparable to or better than "
                                  "IDRec: not measured here (no end-to-end arm has a completed run")
     assert any(text.startswith("nearest measured (not end to end): Text TS") for text in without)
+
+
+def test_the_report_names_no_path_of_the_machine(filled, monkeypatch):
+    """Store and data folders by their names relative to where the report was written."""
+    store, folder = filled
+    monkeypatch.chdir(folder)
+    result = CliRunner().invoke(app, ["report", "--group", "synth", "--storage", "runs.db",
+                                      "--output", "out/report.md", "--no-figures"])
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "out" / "report.md").read_text()
+    assert "store: `runs.db`" in markdown
+    assert str(folder) not in markdown
