@@ -134,6 +134,16 @@ def _value(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def audit_lines(audits: Sequence[ArmAudit]) -> list[str]:
+    """The audit table as one line per arm, then its warnings (a narrow screen's notes)."""
+    _header, *body = audit_table(audits)
+    return [f"audit: {arm}: grid {grid}, {configs} configs run, {trials} trials, {seeds} seeds, "
+            f"{hours or '0 s'} spent, selected on {selection}" + (f", chosen {chosen}"
+                                                                 if chosen else "")
+            for arm, grid, configs, trials, seeds, hours, selection, chosen in body
+            ] + audit_notes(audits)
+
+
 def audit_notes(audits: Sequence[ArmAudit]) -> list[str]:
     return [f"audit: {audit.label}: {warning}" for audit in audits for warning in audit.warnings]
 

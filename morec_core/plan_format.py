@@ -64,7 +64,7 @@ def plan_lines(plan: Plan) -> list[str]:
         "runs",
         f"device-hours: at most {_total(upper)}, expected {_total(expected)} (training epochs "
         "plus one validation each, plus each configuration's setup once)",
-        f"wall time on {plan.workers} {plan.worker_kind}: at most {_total(wall_upper)}, expected "
+        f"wall time on {_workers(plan)}: at most {_total(wall_upper)}, expected "
         f"{_total(wall_expected)} (trials longest first on the first free worker)",
         f"measured in {plan.measured_in_seconds:.0f} s; store read: {plan.store}",
     ]
@@ -72,5 +72,29 @@ def plan_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def _workers(plan: Plan) -> str:
+    """e.g. "1 local worker", "4 GPUs"."""
+    kind = plan.worker_kind.removesuffix("s") if plan.workers == 1 else plan.worker_kind
+    return f"{plan.workers} {kind}"
+
+
 def _total(hours: float | None) -> str:
     return "? (see the notes)" if hours is None else hours_cell(hours)
+
+
+def plan_summary(plan: Plan) -> list[str]:
+    """A few lines for a narrow place (the dashboard's new-job form): each configuration's
+    s/epoch and peak memory, then the totals."""
+    lines = []
+    for row in plan.rows:
+        name = row.arm + (f" ({row.variant})" if row.variant else "")
+        found = row.measurement
+        lines.append(f"{name}: not measured ({row.problem})" if found is None else
+                     f"{name}: {seconds_cell(found.seconds_per_epoch)}/epoch, eval "
+                     f"{seconds_cell(found.evaluation_seconds)}, {_memory(row)}, setup "
+                     f"{seconds_cell(found.setup_seconds)}")
+    lines.append(f"{plan.trials()} trials; device-hours at most "
+                 f"{_total(plan.device_hours(False))} (expected "
+                 f"{_total(plan.device_hours(True))}); wall time at most "
+                 f"{_total(plan.wall_hours(False))} on {_workers(plan)}")
+    return lines + [f"note: {note}" for note in plan.notes]

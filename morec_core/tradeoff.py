@@ -92,3 +92,22 @@ def cost_sentences(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[st
                      f"{100 * comparison.difference:+.2f} pp [{100 * low:+.2f}, "
                      f"{100 * high:+.2f}] against {control.label} ({comparison.verdict})")
     return lines
+
+
+def tradeoff_lines(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[str]:
+    """Accuracy against cost as text lines (the dashboard's compare screen): per dataset,
+    backbone and loss, the arms cheapest first, `*` on the Pareto front; then the cost
+    sentences."""
+    lines = []
+    for (dataset, backbone, loss), points in tradeoffs(rows, metric).items():
+        cells = []
+        for point in points:
+            interval = ("n/a (1 seed)" if point.metric_ci is None else
+                        f"{100 * point.metric_ci[0]:.2f}, {100 * point.metric_ci[1]:.2f}")
+            hours = "cost not recorded" if point.device_hours is None else (
+                f"{point.device_hours:.3g} device-h")
+            cells.append(f"{point.label}{'*' if point.pareto else ''} "
+                         f"{100 * point.metric:.2f} [{interval}] at {hours}")
+        lines.append(f"accuracy vs cost, {dataset} {backbone} {loss} ({metric.upper()} % "
+                     f"against one training run; * Pareto front): " + "; ".join(cells))
+    return lines + [f"cost: {line}" for line in cost_sentences(rows, metric)]
