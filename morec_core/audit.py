@@ -20,11 +20,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from morec_core.compare import CompareRow
 from morec_core.store import RunRecord
-from morec_core.studies import Study
 
 BUDGET_RATIO = 1.5
 """Above this ratio of configurations searched (or device-hours spent) between a MoRec arm and
@@ -35,6 +34,16 @@ would win a "which arm is best" contest more often than 3 times in 5."""
 
 NOT_SEARCHED = ("train.seed", "train.compile", "train.stop_on_collapse", "encoder.packed")
 """Settings that differ between runs of one arm without being searched (spec_key leaves them out)."""
+
+
+class StudyGrids(Protocol):
+    """What the audit reads of a study definition (morec_core.studies.Study), named here so
+    that the audit, and compare with it, never import the studies module: its model checks
+    reach the encoders' registry (torch)."""
+
+    def arm(self, name: str) -> Any: ...
+
+    def grid_of(self, arm: Any) -> dict[str, tuple[object, ...]]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +80,7 @@ def _arm_name(row: CompareRow) -> str:
     return row.arm.split(" [")[0]
 
 
-def _grid(row: CompareRow, runs: Sequence[RunRecord], definitions: Mapping[str, Study]
+def _grid(row: CompareRow, runs: Sequence[RunRecord], definitions: Mapping[str, StudyGrids]
           ) -> tuple[dict[str, tuple[Any, ...]], str]:
     study = definitions.get(row.study)
     if study is not None:
@@ -124,7 +133,7 @@ def _ratio_warning(what: str, row: CompareRow, mine: float, other: CompareRow,
 
 
 def audit_rows(rows: Sequence[CompareRow], runs: Mapping[str, RunRecord],
-               definitions: Mapping[str, Study]) -> list[ArmAudit]:
+               definitions: Mapping[str, StudyGrids]) -> list[ArmAudit]:
     """One audit per row. runs: every run of the rows by id (compare_rows' trial_ids);
     definitions: study name -> definition, for the studies defined on this machine."""
     by_label = {row.label: row for row in rows}
