@@ -151,8 +151,8 @@ def targets(study: Study) -> list[Target]:
         by_key[(point.arm, cost_key(point.spec))].append(point)
     found = []
     for (arm, key), points in by_key.items():
-        neutral = set(COST_NEUTRAL)
-        shaping = {name: value for name, value in points[0].params.items() if name not in neutral}
+        shaping = {name: value for name, value in points[0].params.items()
+                   if name not in COST_NEUTRAL}
         variants = {k for (other_arm, k) in by_key if other_arm == arm}
         variant = (", ".join(f"{name}={value}" for name, value in sorted(shaping.items()))
                    if len(variants) > 1 else "")
