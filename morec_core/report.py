@@ -24,6 +24,8 @@ from morec_core.compare import (
     compare_rows,
     contrast_rows,
 )
+from morec_core.config import data_identity
+from morec_core.data.labels import dataset_label
 from morec_core.paper_numbers import PAPER_ANSWERS, QUESTIONS, PaperFigure, figures_of
 from morec_core.store import RunRecord, Store
 from morec_core.studies import Study
@@ -96,21 +98,15 @@ def arm_kind(spec: dict[str, Any]) -> str:
 
 
 def data_view(spec: dict[str, Any]) -> str:
-    data = spec["data"]
-    parts = [data["source"]]
-    if data.get("warm_min_item_interactions"):
-        parts.append(f"warm-{data['warm_min_item_interactions']}")
-    if data.get("user_sample"):
-        parts.append(f"{data['user_sample']:,} users sampled")
-    return ", ".join(parts)
+    return dataset_label(spec["data"])
 
 
 def identity(spec: dict[str, Any], *, without: Sequence[str] = ()) -> str:
     """What makes two rows the same arm but for `without` (encoder keys): data, backbone,
     loss, encoder; not the searched values (learning rates, weight decay) nor the seed."""
     encoder = {key: value for key, value in spec["encoder"].items() if key not in without}
-    return json.dumps([spec["data"], spec["backbone"]["name"], spec["train"]["loss"], encoder],
-                      sort_keys=True)
+    return json.dumps([data_identity(spec["data"]), spec["backbone"]["name"],
+                       spec["train"]["loss"], encoder], sort_keys=True)
 
 
 def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Study], *,
