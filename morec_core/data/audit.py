@@ -195,10 +195,12 @@ def _content(raw: RawDataset, modality: str, source: ContentSource,
     present = texts[has]
     numeric = present.str.fullmatch(NUMERIC)
     counts = present.value_counts()
-    examples = present[numeric].value_counts() if numeric.any() else counts
+    # The commonest texts (of the numeric ones, when there are), ties by text: deterministic.
+    shown = present[numeric].value_counts() if numeric.any() else counts
+    examples = sorted(shown.items(), key=lambda pair: (-pair[1], str(pair[0])))[:3]
     return ContentAudit(modality="text", items=len(item_ids), with_content=int(has.sum()),
                         numeric=int(numeric.sum()), distinct=len(counts),
-                        examples=tuple(str(text) for text in examples.index[:3]),
+                        examples=tuple(str(text) for text, _ in examples),
                         without=tuple(map(str, first)), source=described, hint=source.hint)
 
 

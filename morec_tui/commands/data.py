@@ -127,6 +127,7 @@ def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = N
                 "dataset": label, "prepared": str(folder),
                 "stats": {**dataclasses.asdict(stats), "density": stats.density},
                 **report.to_dict()}, indent=1))
+            _warn(report)
             return
         typer.echo(_table(label, stats))
         typer.echo(_steps(report))
