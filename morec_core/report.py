@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from morec_core.compare import (
@@ -27,6 +28,7 @@ from morec_core.compare import (
 from morec_core.config import data_identity
 from morec_core.data.labels import dataset_label
 from morec_core.paper_numbers import PAPER_ANSWERS, QUESTIONS, PaperFigure, figures_of
+from morec_core.report_findings import conclude
 from morec_core.store import RunRecord, Store
 from morec_core.studies import Study
 
@@ -52,6 +54,9 @@ class Section:
     contrasts: list[Contrast] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     """What this store says, one line each, from the verdicts."""
+    conclusions: list[str] = field(default_factory=list)
+    """Each of the paper's claims for this question: the store's measurement with its interval
+    and whether it agrees (morec_core/report_findings.py)."""
     missing: list[str] = field(default_factory=list)
     """Why part of the question has no measurement here."""
     metrics: tuple[str, ...] = ("hr@10", "ndcg@10")
@@ -126,12 +131,15 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
     sections = [_regular(rows, kinds, specs), _encoders(store, rows, kinds, specs, settings),
                 _two_stage(store, rows, kinds, specs, settings),
                 _challenges(store, rows, kinds, specs, settings)]
+    pending = _pending(rows, definitions)
+    for section in sections:
+        section.conclusions = conclude(section.question, rows, kinds, section.contrasts, pending)
     return Report(
         command=command, store_url=store.url, settings=settings, sections=sections, rows=rows,
         generated=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), kinds=kinds,
         views={label: data_view(spec) for label, spec in specs.items()},
         machines=_machines([run for found in runs.values() for run in found]),
-        protocol=_protocol(rows, specs), pending=_pending(rows, definitions),
+        protocol=_protocol(rows, specs), pending=pending,
         unfinished=unfinished, notes=list(notes),
         cost_ranges={label: _ranges(found) for label, found in runs.items()})
 
@@ -237,7 +245,13 @@ def _two_stage(store: Store, rows: list[CompareRow], kinds: dict[str, str],
                   if kinds[row.label] == "E2E"}
     pairs = [(row, end_to_end[key]) for row in rows if kinds[row.label] in cheaper
              and (key := _encoder_of(specs[row.label])) in end_to_end]
-    section.contrasts = _contrasts(store, pairs, settings, "against end to end")
+    # TS-DNN against TS of the same encoder (Table 5: dense layers close part of the gap).
+    plain = {identity(specs[row.label], without=("mlp_layers",)): row for row in rows
+             if kinds[row.label] == "TS"}
+    deeper = [(row, plain[key]) for row in rows if kinds[row.label] == "TS-DNN"
+              and (key := identity(specs[row.label], without=("mlp_layers",))) in plain]
+    section.contrasts = (_contrasts(store, pairs, settings, "against end to end")
+                         + _contrasts(store, deeper, settings, "TS-DNN against TS"))
     if not any(kinds[row.label] in ("TS", "TS-DNN") for row in rows):
         section.missing.append("no two-stage arm (encoder.mode=two_stage) has completed runs")
     if not pairs:
@@ -303,10 +317,12 @@ def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[
         values = json.loads(fields)
         lines.append(f"HR@{values['k']} / NDCG@{values['k']}, history {values['history']}, "
                      f"ties ranked {values['ties']}")
-    for spec in {json.dumps(spec["data"], sort_keys=True): spec
+    for spec in {json.dumps(data_identity(spec["data"]), sort_keys=True): spec
                  for spec in specs.values()}.values():
         data = spec["data"]
-        lines.append(f"data {data_view(spec)}: {data['path'] or 'packaged'}; users with >= "
+        # The dataset's folder name, not a path of the machine that ran it.
+        folder = PurePath(data["path"]).name if data["path"] else "packaged"
+        lines.append(f"data {data_view(spec)}: folder {folder}; users with >= "
                      f"{data['min_user_interactions']} interactions, latest "
                      f"{data['max_seq_len']} kept, split {data['split']}")
     selection = sorted({f"{spec['eval']['metric']}@{spec['eval']['k']}" for spec in specs.values()})

@@ -8,6 +8,7 @@ import html
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from morec_core.compare import CompareRow, Comparison
 from morec_core.compare_format import count_cell, memory_cell, seconds_cell
@@ -44,6 +45,19 @@ class Image:
 
 
 Block = Heading | Paragraph | Bullets | Table | Image
+
+
+def shown_store(url: str) -> str:
+    """The store as a reader can find it: a SQLite file relative to the folder the report was
+    written from (or its name, outside it); a server URL without its credentials."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return path.name
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def percent(value: float | None) -> str:
@@ -93,7 +107,7 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
                   "numbered as in the paper (its Q(iii) is the two-stage question). Every morec "
                   "number below was produced by `morec report` from the store named here; "
                   "regenerate this file with the command below."),
-        Bullets((f"command: `{report.command}`", f"store: `{report.store_url}`",
+        Bullets((f"command: `{report.command}`", f"store: `{shown_store(report.store_url)}`",
                  f"generated: {report.generated}",
                  f"verdicts: paired over users, 95% bootstrap CI, {report.settings.test} test, "
                  f"{report.settings.correction} correction across each table, alpha "
@@ -124,6 +138,10 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
 def _section_blocks(report: Report, section: Section, images: list[Image]) -> list[Block]:
     out: list[Block] = [Heading(2, f"{section.question} {section.title}"),
                         Paragraph(f"The paper: {section.paper_answer}")]
+    if section.conclusions:
+        out.append(Paragraph("What this store found, claim by claim (HR@10 unless named; "
+                             "Improv. [95% CI], verdict, and whether it agrees with the paper):"))
+        out.append(Bullets(tuple(section.conclusions)))
     for figure in section.paper_figures:
         columns = tuple(name for name, _ in figure.values)
         out.append(Paragraph(f"Paper, {figure.source} ({figure.metric.upper()} %)"

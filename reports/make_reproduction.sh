@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Regenerates reports/reproduction.md (+ .html, reproduction_files/) from the reproduction store.
-# The CPU part ran with: for s in <the reproduction_cpu studies>; do
-#   morec tune --study $s --workers 2 --storage runs/reproduction/morec.db; done
+# Regenerates reports/reproduction.md (+ .html, reproduction_files/) and reports/collapse_rule.md
+# from the reproduction store. The store travels with the repository as
+# reports/reproduction_store.sqlite (ended runs only; `morec store merge` wrote it), so this runs
+# on a fresh clone.
+#
+# The CPU part ran with two copies of (one worker each, sharing the queue):
+#   for s in cpu_microlens_sasrec_bce cpu_microlens_sasrec_softmax cpu_posters_sasrec_bce ...; do
+#     OMP_NUM_THREADS=1 morec tune --study $s --workers 1 --storage runs/reproduction/morec.db; done
+# then: morec store merge runs/reproduction/morec.db --into reports/reproduction_store.sqlite
+# The GPU part: reports/gpu_reproduction.sh (its store merges into the same file).
 set -eu
 cd "$(dirname "$0")/.."
-morec report --group reproduction_cpu --group reproduction_gpu --group reproduction \
-  --storage runs/reproduction/morec.db --output reports/reproduction.md \
-  --note "CPU part: a 2-core VM (host vm), torch on the CPU in fp32, shared with the test suite and other work while it ran (2026-12-02)" \
-  --note "data: microlens-50k sampled to 3,000 users (data.user_sample=3000, sample_seed 0) for the main and DSSM views, every user for warm-20, movielens-small-posters whole (610 users); no search on the CPU (lr 1e-3, weight decay 0.1, d 128, at most 15 epochs, 10 for warm-20), 3 seeds per arm" \
-  --note "GPU part: not run - no GPU was lent to this session; reports/gpu_reproduction.sh is the prepared script (its store merges back with morec store merge). Every end-to-end arm below is pending, never filled in"
+store=${1:-reports/reproduction_store.sqlite}
+python benchmarks/collapse_replay.py --storage "$store" --study-prefix cpu \
+  --output reports/collapse_rule.md >/dev/null
+morec report --group reproduction_cpu --group reproduction_gpu \
+  --storage "$store" --output reports/reproduction.md \
+  --note "CPU part: a 2-core VM, torch on the CPU in fp32, two workers of one thread each, shared with the test suite and other work while it ran (started 2026-12-07)" \
+  --note "data: microlens-50k, every one of its 50,000 users (no sample), latest 23 interactions; movielens-small-posters whole (610 users); warm-20 on every microlens user; d 64, weight decay 0.1, the paper preset (its SASRec block, BCE with one negative, HR@10 selection, patience 7); at most 30 epochs under BCE, 12 under the full softmax, 10 for warm-20; 3 seeds per arm" \
+  --note "search budget per arm: IDRec and MiniLM-L6 TS on the main view 3 learning rates (2e-3, 1e-3, 5e-4) on seed 42, then the best on seeds 43 and 44 (5 runs each); every other arm 1 configuration (lr 1e-3) on 3 seeds" \
+  --note "collapse rule: observed, not applied (train.stop_on_collapse=false), so every run trained to its end; reports/collapse_rule.md replays the first and the current rule on these curves" \
+  --note "GPU part (MiniLM-L6 end to end, top-2, LoRA): prepared (reports/gpu_reproduction.sh, its CPU dry run in tests/test_gpu_reproduction.py) and not run: no GPU was lent to this session. Every end-to-end arm below is pending, never filled in"

@@ -3,7 +3,12 @@ import math
 import pytest
 
 from morec_core import events as ev
-from morec_core.collapse import CollapseDetector, collapse_reason, random_expectation
+from morec_core.collapse import (
+    CollapseDetector,
+    CollapseRule,
+    collapse_reason,
+    random_expectation,
+)
 
 RANDOM = random_expectation("ndcg", 10, 2000)
 
@@ -29,11 +34,56 @@ def test_a_slow_learner_that_leaves_random_level_is_not_flagged():
         assert collapse_reason([0.69] * epochs, valid[:epochs], random_level=RANDOM) is None
 
 
-def test_collapse_after_a_peak_is_flagged():
-    valid = [0.05, 0.12, 0.16, 0.15, 0.004]
-    reason = collapse_reason([0.5] * 5, valid, random_level=RANDOM)
+def test_collapse_after_a_peak_is_flagged_once_the_fall_lasts():
+    valid = [0.05, 0.12, 0.16, 0.15, 0.004, 0.003, 0.002]
+    for epochs in range(1, 7):
+        assert collapse_reason([0.5] * epochs, valid[:epochs], random_level=RANDOM) is None
+    reason = collapse_reason([0.5] * 7, valid, random_level=RANDOM)
     assert reason is not None and "fell to" in reason and "epoch 3" in reason
-    assert collapse_reason([0.5] * 4, valid[:4], random_level=RANDOM) is None
+    assert "for 3 evaluations" in reason
+    # The first rule stopped at the first evaluation under 10% of the best.
+    first = collapse_reason([0.5] * 5, valid[:5], random_level=RANDOM, rule=CollapseRule.first())
+    assert first is not None and "fell to" in first
+
+
+def test_a_fall_from_a_handful_of_hits_is_noise_not_collapse():
+    """610 users (movielens-small-posters): 7 hits at the best, then 0, is what the first rule
+    stopped (an in-batch IDRec run of the first CPU reproduction); 40 hits falling to 0 is not
+    noise."""
+    users = 610
+    valid = [0.005, 0.01148, 0.008, 0.0, 0.0, 0.0, 0.0]
+    few = [value * users for value in valid]
+    assert collapse_reason([0.5] * 7, valid, random_level=0.001, hits=few) is None
+    assert collapse_reason([0.5] * 7, valid, random_level=0.001, hits=few,
+                           rule=CollapseRule.first()) is not None
+    many = [value * 6 for value in few]
+    reason = collapse_reason([0.5] * 7, valid, random_level=0.001, hits=many)
+    assert reason is not None and "fell to 0" in reason
+
+
+def test_a_slow_starter_gets_the_time_early_stopping_gives_it():
+    """At random level for 6 evaluations, then learning: the first rule stopped it at the 5th;
+    with patience 7 the rule waits 14 evaluations mid-run, and the run leaves random level."""
+    valid = [RANDOM * 1.1, RANDOM * 0.9, RANDOM, RANDOM * 1.2, RANDOM * 1.3, RANDOM * 1.6,
+             RANDOM * 2.5, RANDOM * 4, RANDOM * 6]
+    for epochs in range(1, len(valid) + 1):
+        assert collapse_reason([0.69] * epochs, valid[:epochs], random_level=RANDOM,
+                               patience=7) is None
+    assert collapse_reason([0.69] * 5, valid[:5], random_level=RANDOM, patience=7,
+                           rule=CollapseRule.first()) is not None
+
+
+def test_a_run_that_never_left_random_level_is_collapsed_when_it_ends():
+    flat = [RANDOM * (1 + 0.1 * (epoch % 3)) for epoch in range(20)]
+    # Mid-run: not before 2 x patience evaluations...
+    assert collapse_reason([0.69] * 13, flat[:13], random_level=RANDOM, patience=7) is None
+    assert collapse_reason([0.69] * 14, flat[:14], random_level=RANDOM, patience=7) is not None
+    # ...but a run that ends (patience, train.epochs) at random level is judged then,
+    reason = collapse_reason([0.69] * 8, flat[:8], random_level=RANDOM, patience=7, ended=True)
+    assert reason is not None and "never rose above 2x random" in reason and "8 epochs" in reason
+    # after flat_warmup evaluations at least (a 3-epoch smoke run is not judged).
+    assert collapse_reason([0.69] * 3, flat[:3], random_level=RANDOM, patience=7,
+                           ended=True) is None
 
 
 def test_nan_loss_is_flagged_at_once():
@@ -51,13 +101,34 @@ def test_detector_sink_stops_the_run_as_collapsed():
     detector = CollapseDetector()
     detector(ev.RunStarted(run_id="r", spec={}, spec_key="k", selection_metric="ndcg@10",
                            host="h", pid=1, device="cpu", num_items=2000))
-    for epoch, value in enumerate([0.1, 0.2]):
+    for epoch, value in enumerate([0.1, 0.2, 0.0, 0.0]):
         detector(ev.EpochEnded(run_id="r", epoch=epoch, loss=0.5, learning_rates={}, seconds=1))
-        detector(ev.Evaluated(run_id="r", epoch=epoch, split="valid", metrics={"ndcg@10": value}))
-    detector(ev.EpochEnded(run_id="r", epoch=2, loss=0.5, learning_rates={}, seconds=1))
+        detector(ev.Evaluated(run_id="r", epoch=epoch, split="valid",
+                              metrics={"ndcg@10": value, "hr@10": value * 2, "users": 1000}))
+    detector(ev.EpochEnded(run_id="r", epoch=4, loss=0.5, learning_rates={}, seconds=1))
     with pytest.raises(ev.StopRun) as stopped:
-        detector(ev.Evaluated(run_id="r", epoch=2, split="valid", metrics={"ndcg@10": 0.0}))
+        detector(ev.Evaluated(run_id="r", epoch=4, split="valid",
+                              metrics={"ndcg@10": 0.0, "hr@10": 0.0, "users": 1000}))
     assert stopped.value.status == "collapsed"
+
+
+def test_detector_judges_a_flat_run_when_it_completes_and_leaves_pruned_runs_alone():
+    def flat_run(epochs: int) -> CollapseDetector:
+        detector = CollapseDetector()
+        detector(ev.RunStarted(run_id="r", spec={"train": {"patience": 7}}, spec_key="k",
+                               selection_metric="hr@10", host="h", pid=1, device="cpu",
+                               num_items=1000))
+        for epoch in range(epochs):
+            detector(ev.EpochEnded(run_id="r", epoch=epoch, loss=0.69, learning_rates={},
+                                   seconds=1))
+            detector(ev.Evaluated(run_id="r", epoch=epoch, split="valid",
+                                  metrics={"hr@10": 0.01, "users": 500}))
+        return detector
+
+    detector = flat_run(8)  # patience 7: not judged mid-run before 14 evaluations
+    detector(ev.RunFinished(run_id="r", status="pruned"))
+    with pytest.raises(ev.StopRun, match="never rose above 2x random ranking .* in 8 epochs"):
+        detector(ev.RunFinished(run_id="r", status="completed"))
 
 
 def test_an_exploding_loss_is_flagged_though_ranking_stays_above_random():
@@ -118,3 +189,19 @@ def test_detector_stops_a_run_whose_loss_explodes():
                            host="h", pid=1, device="cpu", num_items=2000))
     with pytest.raises(ev.StopRun, match="ln.2000 items."):
         detector(ev.EpochEnded(run_id="r", epoch=0, loss=1e5, learning_rates={}, seconds=1))
+
+
+def test_a_recorded_curve_is_replayed_epoch_by_epoch():
+    """The replay stops where the detector would have: the first rule at the slow starter's
+    5th evaluation, the current one never; a flat run at its end."""
+    from morec_core.collapse import RecordedCurve, first_collapse
+
+    slow = [RANDOM * 1.1, RANDOM * 0.9, RANDOM, RANDOM * 1.2, RANDOM * 1.3, RANDOM * 3,
+            RANDOM * 5, RANDOM * 6]
+    curve = RecordedCurve(losses=[0.69] * len(slow), valid=slow)
+    assert first_collapse(curve, random_level=RANDOM, rule=CollapseRule(), patience=7) is None
+    stopped = first_collapse(curve, random_level=RANDOM, rule=CollapseRule.first(), patience=7)
+    assert stopped is not None and stopped[0] == 5
+    flat = RecordedCurve(losses=[0.69] * 9, valid=[RANDOM] * 9)
+    ended = first_collapse(flat, random_level=RANDOM, rule=CollapseRule(), patience=7)
+    assert ended is not None and ended[0] == 9

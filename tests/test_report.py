@@ -180,6 +180,56 @@ def test_arm_kinds_follow_the_spec():
     assert kind("encoder.name=text", "encoder.fusion=add") == "fusion"
 
 
+def test_each_claim_is_answered_with_its_interval_and_whether_it_agrees(filled):
+    """The planted effects (E2E above IDRec, TS below it and below E2E, pretrained above random
+    weights, fusion above TS alone) read as agreements with the paper, except fusion, which the
+    paper found not to help; what the store lacks is named as not measured."""
+    from morec_core.report_findings import conclude
+    from morec_core.studies import group_studies
+
+    store, _ = filled
+    report = build_report(store, ["synthetic"], group_studies("synth"))
+    found = {section.question: section.conclusions for section in report.sections}
+
+    def line(question: str, start: str) -> str:
+        (matched,) = [text for text in found[question] if text.startswith(start)]
+        return matched
+
+    interval = re.compile(r"[+-]\d+\.\d% \[[+-]\d+\.\d%, [+-]\d+\.\d%\]")
+    e2e = line("Q(i)", "With SASRec, end-to-end MoRec")
+    assert "Text E2E" in e2e and "MoRec better: agrees" in e2e and interval.search(e2e)
+    assert line("Q(i)", "With DSSM").endswith("not measured here (no DSSM MoRec arm with a "
+                                              "verdict)")
+    assert line("Q(iii)", "Two-stage MoRec is much worse than end-to-end").endswith(
+        "worse: agrees")
+    assert line("Q(iii)", "Two-stage MoRec is much worse than IDRec").endswith(
+        "IDRec better: agrees")
+    assert line("Q(ii)", "Pretrained encoders beat").endswith("better: agrees")
+    assert line("Q(iv)", "Adding ID features").endswith("better: disagrees")
+    for lines in found.values():
+        for text in lines:
+            assert "not measured here (" in text or interval.search(text) or "pp [" in text \
+                or "x IDRec's s/epoch" in text, text
+    # Without the end-to-end arm: said so, with the nearest arm measured instead.
+    rows = [row for row in report.rows if row.arm != "Text E2E"]
+    without = conclude("Q(i)", rows, report.kinds, [], report.pending)
+    assert without[0].startswith("With SASRec, end-to-end MoRec is comparable to or better than "
+                                 "IDRec: not measured here (no end-to-end arm has a completed run")
+    assert any(text.startswith("nearest measured (not end to end): Text TS") for text in without)
+
+
+def test_the_report_names_no_path_of_the_machine(filled, monkeypatch):
+    """Store and data folders by their names relative to where the report was written."""
+    store, folder = filled
+    monkeypatch.chdir(folder)
+    result = CliRunner().invoke(app, ["report", "--group", "synth", "--storage", "runs.db",
+                                      "--output", "out/report.md", "--no-figures"])
+    assert result.exit_code == 0, result.output
+    markdown = (folder / "out" / "report.md").read_text()
+    assert "store: `runs.db`" in markdown
+    assert str(folder) not in markdown
+
+
 def test_a_study_made_by_tune_name_is_reported(tmp_path, monkeypatch):
     """Issue 22: `morec tune --study demo --name shop` makes a study no module defines; `morec
     report --study shop` reports it (it was "unknown study")."""

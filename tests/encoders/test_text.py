@@ -267,7 +267,7 @@ def test_packaged_minilm_l6_loads_offline_and_separates_titles(tmp_path):
     assert vectors.norm(dim=1).min() > 1.0
     assert torch.cosine_similarity(vectors[0], vectors[1], dim=0) < 0.95
     verified = (tmp_path / "data" / "models" / "sha256-verified.json").read_text()
-    assert "model.safetensors" in verified and packaged._MINILM_FILES["model.safetensors"] in verified
+    assert "model.safetensors" in verified and packaged.MINILM_FILES["model.safetensors"] in verified
 
 
 def test_a_missing_local_folder_is_not_sent_to_the_hub(tmp_path):
