@@ -190,22 +190,29 @@ class Requirements:
     data_views: tuple[tuple[DataConfig, bool], ...] = ()
     """Each distinct data section of the grid, and whether an arm on it reads item content."""
 
-    def check_data(self) -> list[str]:
-        """Prepare every data view once (or find it prepared): a wrong column, file or setting,
-        or too little content for an arm that reads it (data.min_text_coverage), one line each.
-        Run after `missing()` is empty; the runs then read the prepared folders."""
-        from morec_core.data.prepare import check_content, ensure_prepared
+    def check_data(self) -> tuple[list[str], list[str]]:
+        """Prepare every data view once (or find it prepared): (problems, audit lines). A
+        problem is a wrong column, file or setting, or too little content for an arm that
+        reads it (data.min_text_coverage), one line each; the audit lines say, per view, where
+        the content came from and what the audit warns of. Run after `missing()` is empty; the
+        runs then read the prepared folders."""
+        from morec_core.data.labels import dataset_label
+        from morec_core.data.prepare import check_content, ensure_prepared, load_report
 
-        problems = []
+        problems: list[str] = []
+        lines: list[str] = []
         for config, reads_content in self.data_views:
             try:
-                if reads_content:
-                    check_content(config)
-                else:
-                    ensure_prepared(config)
+                folder = check_content(config) if reads_content else ensure_prepared(config)
             except ValueError as error:  # DataError and ConfigError: the user's to fix
                 problems.append(str(error))
-        return problems
+                continue
+            found = load_report(folder).audit
+            if found is not None:
+                content = found.text if config.modality == "text" else found.image
+                lines.append(f"data {dataset_label(config)}: {content.line()}")
+                lines += [f"warning: {line}" for line in found.warnings(config.modality)]
+        return problems, lines
 
     def missing(self) -> list[str]:
         """What is not on this machine, each with the command that gets it. Cheap: folders and

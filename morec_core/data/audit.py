@@ -164,8 +164,10 @@ class DataAudit:
 
 
 def _content_from_dict(raw: dict[str, Any]) -> ContentAudit:
-    return ContentAudit(**{key: tuple(value) if isinstance(value, list) else value
-                           for key, value in raw.items()})
+    """JSON turned the tuples into lists."""
+    values: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                              for key, value in raw.items()}
+    return ContentAudit(**values)
 
 
 def _content(raw: RawDataset, modality: str, source: ContentSource,

@@ -118,9 +118,11 @@ def tune_command(
             fail(f"study {definition.name}: {'; '.join(missing)}")
         # Each distinct data view prepared once, here: a wrong column or setting is one line
         # and nothing queued, not one failed trial per grid point (issue 22).
-        problems = requirements.check_data()
+        problems, audit = requirements.check_data()
         if problems:
             fail(f"study {definition.name}: {'; '.join(problems)}")
+        for line in audit:
+            typer.echo(line, err=True)
     try:
         store = Store(store_url)
     except ConfigError as error:
