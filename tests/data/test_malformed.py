@@ -204,6 +204,16 @@ CASES = [
       "toy.text": "item_id:token\ttext:token_seq\nX9\ta pen\n"},
      r"toy\.text: none of its 1 item ids is an item of toy\.train\.inter nor a key of "
      r"toy\.item2index \(first unmatched: 'X9'"),
+    ("unisrec: no .text", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
+      "toy.test.inter": GOOD_UNISREC_TEST},
+     r"raw: field 'data\.modality': no item has text: no items file \(looked for toy\.text\); "
+     r"set data\.items_file=<the text file>"),
+    ("rechorus: user2index lacks a user", "rechorus",
+     {"train.csv": "user_id\titem_id\ttime\n1\t1\t1\n1\t2\t2\n1\t3\t3\n",
+      "dev.csv": "user_id\titem_id\ttime\n1\t4\t4\n",
+      "test.csv": "user_id\titem_id\ttime\n1\t5\t5\n", "G.user2index": "A9\t7\n"},
+     r"G\.user2index: 1 users of the csv files \(first '1'\) have no line here"),
     ("unisrec: user2index lacks a user", "unisrec",
      {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
       "toy.test.inter": GOOD_UNISREC_TEST, "toy.user2index": "A7\t0\n"},

@@ -8,7 +8,8 @@ pairs at other times are kept.
 
 Item text, in this order: data.items_file when set; else a `<name>.text` file (item_id, text,
 tab-separated, RecBole-typed header allowed) keyed by the csv item ids or, through a
-`<name>.item2index` file (raw id<TAB>integer), by raw ids; else `item_meta.csv`. The text is
+`<name>.item2index` file (raw id<TAB>integer), by raw ids; else `item_meta.csv`. A
+`<name>.user2index`, when there is one, must name every user of the csv files. The text is
 data.text_columns joined with " " (default: a `text` or `title` column). ReChorus' own
 item_meta.csv has none: its features are integer codes (i_category, i_brand), and a text
 encoder on them would be a category-ID model, not MoRec (the data audit warns).
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from morec_core.config import DataConfig
-from morec_core.data.errors import DataError
+from morec_core.data.errors import DataError, excerpt
 from morec_core.data.raw import SPLIT_COLUMN, TEST, TRAIN, VALID, ContentSource, RawDataset
 from morec_core.data.readers.content import (
     items_file,
@@ -56,8 +57,10 @@ def _one(folder: Path, pattern: str) -> Path | None:
     return found[0] if found else None
 
 
-def _layout(path: Path, config: DataConfig) -> tuple[list[Path], Path | None, Path | None]:
-    """The three split files, the items file and the item2index file (None when absent)."""
+def _layout(path: Path, config: DataConfig
+            ) -> tuple[list[Path], Path | None, Path | None, Path | None]:
+    """The three split files, the items file, the item2index and user2index files (None when
+    absent)."""
     folder = require_folder(path)
     missing = [name for name, _ in SPLIT_FILES if not (folder / name).is_file()]
     if missing:
@@ -68,7 +71,7 @@ def _layout(path: Path, config: DataConfig) -> tuple[list[Path], Path | None, Pa
     meta = folder / ITEM_META
     default = _one(folder, "*.text") or (meta if meta.is_file() else None)
     return ([folder / name for name, _ in SPLIT_FILES], items_file(folder, config, default),
-            _one(folder, "*.item2index"))
+            _one(folder, "*.item2index"), _one(folder, "*.user2index"))
 
 
 def _read_items_table(path: Path) -> Table:
@@ -80,7 +83,7 @@ def _read_items_table(path: Path) -> Table:
 
 
 def read_rechorus(path: Path, config: DataConfig) -> RawDataset:
-    split_paths, items_path, mapping_path = _layout(path, config)
+    split_paths, items_path, mapping_path, users_path = _layout(path, config)
     parts = []
     for split_path, (_, split) in zip(split_paths, SPLIT_FILES, strict=True):
         table = read_table(split_path, sep="\t", header=True, quoted=False)
@@ -92,6 +95,12 @@ def read_rechorus(path: Path, config: DataConfig) -> RawDataset:
             SPLIT_COLUMN: np.full(len(table.frame), split, dtype=np.int64),
         }))
     interactions = pd.concat(parts, ignore_index=True)
+    if users_path is not None:
+        named = set(read_id_map(users_path).values())
+        unknown = [user for user in pd.unique(interactions["user"]) if user not in named]
+        if unknown:
+            raise DataError(f"{len(unknown):,} users of the csv files (first "
+                            f"{excerpt(unknown[0])}) have no line here", path=users_path)
     items, source = _read_items(items_path, mapping_path, config, set(interactions["item"]),
                                 split_paths[0])
     return RawDataset(name=str(path), interactions=interactions, items=items,
@@ -124,5 +133,5 @@ def _read_items(items_path: Path | None, mapping_path: Path | None, config: Data
 
 
 def rechorus_files(path: Path, config: DataConfig) -> list[Path]:
-    split_paths, items_path, mapping_path = _layout(path, config)
-    return split_paths + [found for found in (items_path, mapping_path) if found is not None]
+    split_paths, *optional = _layout(path, config)
+    return split_paths + [found for found in optional if found is not None]
