@@ -149,8 +149,9 @@ class DataAudit:
             # Partly covered: a join that half works is worth a line on stderr.
             share = 100 * content.coverage
             if share < 90:
-                found.append(f"only {share:.1f}% of the items have {modality} ({content.source}); "
-                             f"{content.hint}")
+                hint = f"; {content.hint}" if content.hint else ""
+                found.append(f"only {share:.1f}% of the items have {modality} "
+                             f"({content.source}){hint}")
         return found
 
     def to_dict(self) -> dict[str, Any]:
