@@ -247,12 +247,12 @@ def missing_data_folder(source: str, path: str) -> str:
 def missing_model(encoder: str, model: str) -> str:
     """'' when the pretrained model of a modality encoder can be had without a download: a
     packaged one installed, a local folder or file, or a hub id in the Hugging Face cache."""
-    from morec_core.encoders import packaged
+    from morec_core.encoders import carried, packaged
 
     if not model:
         model = _default_model(encoder)
     if model in packaged.DISTRIBUTIONS:
-        if packaged.installed(model):
+        if packaged.installed(model) or carried.available(model):
             return ""
         return (f"packaged {encoder} model {model} is not installed: "
                 f"{' && '.join(f'`{line}`' for line in packaged.pip_lines(model))}")
