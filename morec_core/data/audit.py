@@ -30,6 +30,9 @@ NUMERIC = re.compile(r"[\d\s.,;:|/_+\-\[\]()]*")
 # Fewer distinct texts than this share of the items with text: labels shared by many items
 # (categories, brands), not item text. Checked from FEW_DISTINCT_MIN_ITEMS items up.
 FEW_DISTINCT_SHARE = 0.05
+# Below this share of items with content, partial content is warned about (the default of
+# data.min_text_coverage, which refuses modality arms below it).
+PARTIAL_SHARE = 0.9
 FEW_DISTINCT_MIN_ITEMS = 50
 
 
@@ -143,15 +146,15 @@ class DataAudit:
         return lines
 
     def warnings(self, modality: str) -> list[str]:
+        """The modality's content warnings: codes or labels as text, or content for only part
+        of the items (some but under PARTIAL_SHARE: a join that half works). No content at all
+        is no warning here: an ID-only dataset has none, and a modality arm is refused."""
         content = self.text if modality == "text" else self.image
         found = self.text.warnings() if modality == "text" else []
-        if 0 < content.usable and content.coverage < 1.0 and not found:
-            # Partly covered: a join that half works is worth a line on stderr.
-            share = 100 * content.coverage
-            if share < 90:
-                hint = f"; {content.hint}" if content.hint else ""
-                found.append(f"only {share:.1f}% of the items have {modality} "
-                             f"({content.source}){hint}")
+        if not found and 0 < content.usable and content.coverage < PARTIAL_SHARE:
+            hint = f"; {content.hint}" if content.hint else ""
+            found.append(f"only {100 * content.coverage:.1f}% of the items have {modality} "
+                         f"({content.source}){hint}")
         return found
 
     def to_dict(self) -> dict[str, Any]:
