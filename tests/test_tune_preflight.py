@@ -95,6 +95,8 @@ def test_a_morec_arm_on_category_codes_refuses_to_start(tmp_path, monkeypatch):
 
 
 def test_a_study_module_that_fails_to_load_is_one_line(tmp_path, monkeypatch):
+    # Set through monkeypatch first, so that what --debug sets in os.environ is undone after.
+    monkeypatch.setenv("MOREC_DEBUG", "0")
     module = tmp_path / "broken.py"
     module.write_text("import a_module_nobody_wrote\n")
     code, lines, store = _tune(tmp_path, "--study", str(module))
@@ -104,7 +106,7 @@ def test_a_study_module_that_fails_to_load_is_one_line(tmp_path, monkeypatch):
     debug = runner.invoke(app, ["--debug", "tune", "--study", str(module), "--storage",
                                 str(store)])
     assert "Traceback" in debug.output and "a_module_nobody_wrote" in debug.output
-    monkeypatch.delenv("MOREC_DEBUG", raising=False)
+    monkeypatch.setenv("MOREC_DEBUG", "0")
     # The same from the studies folder, for any study looked up there.
     monkeypatch.setenv("MOREC_STUDIES_DIR", str(tmp_path))
     code, lines, _ = _tune(tmp_path, "--study", "demo")
