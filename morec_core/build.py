@@ -128,8 +128,12 @@ def protocol_of(spec: RunSpec, num_items: int) -> str:
 
 
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
-    from morec_core.data.prepare import prepare
+    from morec_core.data.prepare import check_content, prepare
 
+    if spec.encoder.name in CONTENT_OF_ENCODER:
+        # A modality arm on items most of which have no text (or only codes) is not MoRec:
+        # refused below data.min_text_coverage, before any cache or model is built.
+        check_content(spec.data)
     dataset = prepare(spec.data)
     # Before any content cache is built: the catalogue size is known only now.
     if spec.eval.k > dataset.num_items:
