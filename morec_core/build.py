@@ -131,8 +131,12 @@ def protocol_of(spec: RunSpec, num_items: int) -> str:
 
 
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
-    from morec_core.data.prepare import ensure_prepared, load_prepared
+    from morec_core.data.prepare import check_content, ensure_prepared, load_prepared
 
+    if spec.encoder.name in CONTENT_OF_ENCODER:
+        # A modality arm on items most of which have no text (or only codes) is not MoRec:
+        # refused below data.min_text_coverage, before any cache or model is built.
+        check_content(spec.data)
     folder = ensure_prepared(spec.data)
     dataset = load_prepared(folder)
     fingerprint = of_prepared(folder, dataset, spec.data.modality)

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from morec_core import stats
+from morec_core.config import data_identity
+from morec_core.data.labels import dataset_label
 from morec_core.fingerprint import DataFingerprint
 from morec_core.store import RunRecord, Store
 from morec_core.user_results import UserResults
@@ -183,7 +185,7 @@ def _protocol_fields(run: RunRecord) -> dict[str, str]:
 
 
 def _data_key(run: RunRecord) -> str:
-    return json.dumps(run.spec.get("data", {}), sort_keys=True)
+    return json.dumps(data_identity(run.spec.get("data", {})), sort_keys=True)
 
 
 def _row_key(run: RunRecord, by: Sequence[str]) -> tuple[str, ...]:
@@ -219,7 +221,7 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
     first = selected[0] if selected else runs[0]
     spec = first.spec
     row = CompareRow(
-        study=study, dataset=first.dataset, backbone=first.backbone,
+        study=study, dataset=dataset_label(spec.get("data", {})), backbone=first.backbone,
         loss=_spec_value(spec, "train.loss"), arm=first.arm or first.encoder,
         encoder=first.encoder,
         paradigm="IDRec" if spec["encoder"]["name"] == "id" else "MoRec",

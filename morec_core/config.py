@@ -71,7 +71,9 @@ class DataConfig:
     """table source: the interactions file (.csv, .tsv or .parquet) in data.path; empty looks
     for interactions.csv, interactions.tsv, interactions.parquet."""
     items_file: str = ""
-    """table source: the items file; empty reads items.csv/.tsv/.parquet when one exists."""
+    """The items file in data.path, for every source with item content (`morec data formats`
+    names each one's default: table items.csv/.tsv/.parquet, unisrec <name>.text, rechorus
+    <name>.text or item_meta.csv, mind news.tsv, hm articles.csv, movielens movies.csv, ...)."""
     user_column: str = "user_id"
     """table source: the user id column of the interactions file."""
     item_column: str = "item_id"
@@ -79,12 +81,16 @@ class DataConfig:
     time_column: str = ""
     """table source: the time column (numbers or ISO 8601 times); empty keeps file order."""
     text_columns: str = ""
-    """table and rechorus sources: items-file columns joined with " " into the item text,
-    comma-separated; empty uses a `title` column when there is one."""
+    """Items-file columns joined with " " into the item text, comma-separated, for every source
+    with item content; empty uses the source's own (a `title` column, UniSRec's `text`...)."""
     image_column: str = ""
     """table source: items-file column holding an image path (relative to data.path)."""
     image_pattern: str = ""
     """table source: image path pattern relative to data.path, e.g. images/{item}.jpg."""
+    min_text_coverage: float = 0.9
+    """A threshold, not part of the data: an arm whose item encoder reads content (text, vision,
+    glove) refuses to start when fewer than this share of the items have it (data.modality's
+    text, or an image; text that is only numbers does not count). Not in RunSpec.spec_key."""
 
     def __post_init__(self) -> None:
         _check_finite(self, "data")
@@ -106,6 +112,8 @@ class DataConfig:
         _check(self.warm_min_item_interactions >= 0, "data.warm_min_item_interactions", "must be >= 0")
         _check(self.max_title_tokens >= 1, "data.max_title_tokens", "must be >= 1")
         _check(self.image_size >= 16, "data.image_size", "must be >= 16")
+        _check(0.0 <= self.min_text_coverage <= 1.0, "data.min_text_coverage",
+               "must be in [0, 1]")
 
 
 ADAPTERS = ("none", "lora", "houlsby", "side")
@@ -330,6 +338,17 @@ HASHED_WHEN_SET: tuple[tuple[str, str], ...] = (
 )
 
 
+# Data settings that decide whether a run may start, never what it computes: out of the spec
+# key and of the data identity that pairs runs in `morec compare`.
+DATA_THRESHOLDS = ("min_text_coverage",)
+
+
+def data_identity(data: dict[str, Any]) -> dict[str, Any]:
+    """A recorded spec's data section without DATA_THRESHOLDS: equal for two runs on the same
+    data whichever thresholds they were started under (or recorded before they existed)."""
+    return {key: value for key, value in data.items() if key not in DATA_THRESHOLDS}
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSpec:
     data: DataConfig = field(default_factory=DataConfig)
@@ -404,15 +423,18 @@ class RunSpec:
 
     @property
     def spec_key(self) -> str:
-        """Hash of the spec without the seed, train.compile, train.stop_on_collapse and
-        encoder.packed: runs with equal keys differ only by seed (and by whether the network ran
-        compiled, or on packed titles, which compute the same function, or whether the collapse
-        rule could stop them), so their results are pooled as one configuration's."""
+        """Hash of the spec without the seed, train.compile, train.stop_on_collapse,
+        data.min_text_coverage and encoder.packed: runs with equal keys differ only by seed (and
+        by whether the network ran compiled, or on packed titles, which compute the same
+        function, or whether the collapse rule or the content check could stop them), so their
+        results are pooled as one configuration's."""
         raw = self.to_dict()
         del raw["train"]["seed"]
         del raw["train"]["compile"]
         del raw["train"]["stop_on_collapse"]
         del raw["encoder"]["packed"]
+        for name in DATA_THRESHOLDS:
+            del raw["data"][name]
         # Settings added after runs were recorded are left out of the hash at their default,
         # so the keys of those runs stay valid (they ran with what is now the default).
         defaults = RunSpec().to_dict()

@@ -27,6 +27,8 @@ from morec_core.compare import (
     contrast_rows,
 )
 from morec_core.compare_format import fingerprint_lines
+from morec_core.config import data_identity
+from morec_core.data.labels import dataset_label
 from morec_core.paper_numbers import PAPER_ANSWERS, QUESTIONS, PaperFigure, figures_of
 from morec_core.plan import Plan, PlanRow, cost_key
 from morec_core.report_findings import conclude
@@ -108,21 +110,15 @@ def arm_kind(spec: dict[str, Any]) -> str:
 
 
 def data_view(spec: dict[str, Any]) -> str:
-    data = spec["data"]
-    parts = [data["source"]]
-    if data.get("warm_min_item_interactions"):
-        parts.append(f"warm-{data['warm_min_item_interactions']}")
-    if data.get("user_sample"):
-        parts.append(f"{data['user_sample']:,} users sampled")
-    return ", ".join(parts)
+    return dataset_label(spec["data"])
 
 
 def identity(spec: dict[str, Any], *, without: Sequence[str] = ()) -> str:
     """What makes two rows the same arm but for `without` (encoder keys): data, backbone,
     loss, encoder; not the searched values (learning rates, weight decay) nor the seed."""
     encoder = {key: value for key, value in spec["encoder"].items() if key not in without}
-    return json.dumps([spec["data"], spec["backbone"]["name"], spec["train"]["loss"], encoder],
-                      sort_keys=True)
+    return json.dumps([data_identity(spec["data"]), spec["backbone"]["name"],
+                       spec["train"]["loss"], encoder], sort_keys=True)
 
 
 def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Study], *,
@@ -352,7 +348,7 @@ def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[
         values = json.loads(fields)
         lines.append(f"HR@{values['k']} / NDCG@{values['k']}, history {values['history']}, "
                      f"ties ranked {values['ties']}")
-    for spec in {json.dumps(spec["data"], sort_keys=True): spec
+    for spec in {json.dumps(data_identity(spec["data"]), sort_keys=True): spec
                  for spec in specs.values()}.values():
         data = spec["data"]
         # The dataset's folder name, not a path of the machine that ran it.

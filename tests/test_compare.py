@@ -126,7 +126,8 @@ def test_rows_never_mix_datasets_or_backbones(store):
             extra=("data.warm_min_item_interactions=20",))
     rows = compare_rows(store, ["s"], settings=Settings(resamples=500))
     assert sorted((row.dataset, row.backbone, row.best_run) for row in rows) == [
-        ("demo", "dssm", "dssm"), ("demo", "sasrec", "sas"), ("demo/warm-20", "sasrec", "warm")]
+        ("demo (text)", "dssm", "dssm"), ("demo (text)", "sasrec", "sas"),
+        ("demo (text, warm-20)", "sasrec", "warm")]
     assert all(row.trials == 1 for row in rows)
 
 

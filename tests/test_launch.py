@@ -42,7 +42,8 @@ def test_a_run_failing_while_its_data_loads_is_a_failed_run_with_its_reason(tmp_
         execute(spec, RunContext(run_id="r" * 32, run_dir=tmp_path / "r"), store)
     run = store.run("r" * 32)
     assert run.status == "failed" and "missing" in run.error
-    assert run.spec_key == spec.spec_key and run.dataset == "pairs"
+    # The one dataset label: folder, reader, view.
+    assert run.spec_key == spec.spec_key and run.dataset == "missing (pairs, text)"
 
 
 def test_a_run_cancelled_while_its_data_loads_is_cancelled_and_resumable(chain_data, tmp_path,

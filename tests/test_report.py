@@ -228,3 +228,29 @@ def test_the_report_names_no_path_of_the_machine(filled, monkeypatch):
     markdown = (folder / "out" / "report.md").read_text()
     assert "store: `runs.db`" in markdown
     assert str(folder) not in markdown
+
+
+def test_a_study_made_by_tune_name_is_reported(tmp_path, monkeypatch):
+    """Issue 22: `morec tune --study demo --name shop` makes a study no module defines; `morec
+    report --study shop` reports it (it was "unknown study")."""
+    monkeypatch.setenv("MOREC_STUDIES_DIR", str(tmp_path / "no-studies"))
+    rng = np.random.default_rng(1)
+    store = Store(tmp_path / "runs.db")
+    for arm in ("IDRec", "Text E2E"):
+        settings, hit = ARMS[arm]
+        for seed in (1, 2):
+            record(store, f"{arm}-{seed}".replace(" ", "_"), "shop", arm,
+                   (*settings, "data.source=table", "data.path=/data/shop"), hit, seed, rng)
+    output = tmp_path / "shop.md"
+    result = CliRunner().invoke(app, ["report", "--study", "shop", "--storage", str(store.url),
+                                      "--output", str(output), "--no-figures", "--no-html"])
+    assert result.exit_code == 0, result.output
+    markdown = output.read_text()
+    assert "morec report --study shop" in markdown
+    assert cells_of(markdown, "shop/Text E2E")
+    # The one dataset label: the folder, the reader, the view.
+    assert "shop (table, text)" in markdown
+    unknown = CliRunner().invoke(app, ["report", "--study", "nope", "--storage", str(store.url),
+                                       "--output", str(tmp_path / "nope.md")])
+    assert unknown.exit_code == 2 and len(unknown.stderr.splitlines()) == 1
+    assert "no study 'nope' either" in unknown.stderr and not (tmp_path / "nope.md").exists()

@@ -338,15 +338,16 @@ STUDY = Study(
 def test_a_failed_trial_says_why_and_runs_again_once_its_cause_is_fixed(grid_env, tmp_path):
     _make, env = grid_env
     good = write_chain_dataset(tmp_path / "good", users=80, items=30)
-    empty = tmp_path / "empty"
-    empty.mkdir()  # there, so the study starts; without a users file, so its trial fails
+    # There and readable, so tune's preflight passes; its 6 items are fewer than eval.k, which
+    # only a run checks (the catalogue after the filters): so its trial fails.
+    empty = write_chain_dataset(tmp_path / "empty", users=80, items=6)
     module = tmp_path / "retry.py"
     module.write_text(RETRY_MODULE.format(good=good, empty=empty))
     store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
     env = dict(env, MOREC_PROGRESS_LINE_S="0")
 
     output, _ = _tune(module, store_url, env).communicate(timeout=600)
-    assert f"seed 42: failed (DataError: {empty}: no users file" in output, output
+    assert "seed 42: failed (ConfigError: eval.k: 10 is more than the 6 items" in output, output
     assert f"'data.path': '{good}'}} seed 42: completed" in output, output
     # Redirected: the trial's progress lines, with steps and samples/s.
     assert re.search(r"^  trial IDRec seed 42: epoch 1/1: step (\d+)/\1, [\d,]+ samples/s",

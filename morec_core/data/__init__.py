@@ -2,6 +2,11 @@
 
     readers/     one module per raw format; READERS[name].read(path, config) -> raw.RawDataset;
                  readers/formats.py describes each one's files (`morec data formats`)
+    readers/content  data.items_file / data.text_columns for every reader, ids through
+                 <name>.item2index
+    audit        what the data holds (content and its source, repeats, ties), stored with each
+                 prepared dataset; the data.min_text_coverage gate of modality arms
+    labels       dataset_label: the one label of a dataset view in every table
     preprocess   dedup, chronological order, subsample, user filter, latest N, warm-K, ids
     splits       data.split=given: a published split kept in the positional format
     prepare      prepare(DataConfig) -> PreparedDataset, cached on disk; load_prepared(path)

@@ -28,15 +28,17 @@ import numpy as np
 
 from morec_core.config import HASHED_WHEN_SET, ConfigError, DataConfig
 from morec_core.data.atomic import atomic_directory
+from morec_core.data.audit import audit, content_reason, require_coverage
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.data.errors import DataError
 from morec_core.data.preprocess import PrepareReport, StepCount, preprocess
 from morec_core.data.raw import require_content as filter_content
-from morec_core.data.readers import READERS, get_reader
+from morec_core.data.readers import READERS, check_settings, get_reader
 from morec_core.data.splits import check_given, given_order
 from morec_core.paths import data_dir
 
-FORMAT_VERSION = 2  # 2: dataset name is the folder name, not the raw path
+FORMAT_VERSION = 3  # 2: dataset name is the folder name, not the raw path; 3: UniSRec rebuilt
+# in its published order, and the data audit in meta.json
 PREPROCESSING_FIELDS = ("source", "min_user_interactions", "max_seq_len", "user_sample",
                         "sample_seed", "warm_min_item_interactions")
 # Settings added later, in the key only when not at their default: folders prepared before
@@ -104,11 +106,13 @@ def build(config: DataConfig, *, require_content: bool = True
           ) -> tuple[PreparedDataset, PrepareReport]:
     """Read and preprocess without touching the cache."""
     reader = get_reader(config.source)
+    check_settings(config)
     if config.split == "given" and not reader.published_split:
         published = ", ".join(name for name, known in READERS.items() if known.published_split)
         raise ConfigError(f"data.split: source {config.source!r} publishes no split; given "
                           f"applies to {published}")
     raw = reader.read(_source_path(config), config)
+    found = audit(raw, config)
     frame = raw.interactions
     read = StepCount(step="read", users=int(frame["user"].nunique()),
                      items=int(frame["item"].nunique()), interactions=len(frame))
@@ -127,7 +131,8 @@ def build(config: DataConfig, *, require_content: bool = True
             users=int(frame["user"].nunique()), items=int(frame["item"].nunique()),
             interactions=len(frame)))
         if frame.empty:
-            raise DataError(f"no item has {config.modality} content", path=raw.name,
+            raise DataError(f"no item has {config.modality}: "
+                            f"{content_reason(found, config.modality)}", path=raw.name,
                             field="data.modality")
     dataset, report = preprocess(
         raw, min_user_interactions=config.min_user_interactions, max_seq_len=config.max_seq_len,
@@ -138,17 +143,28 @@ def build(config: DataConfig, *, require_content: bool = True
     steps = (read, *content_steps, *report.steps[1:])
     # Callers use the name in folder names (content caches), so not the raw path.
     return dataclasses.replace(dataset, name=dataset_name(config)), PrepareReport(
-        steps=steps, warnings=report.warnings)
+        steps=steps, warnings=(*found.warnings(config.modality), *report.warnings), audit=found)
 
 
 def ensure_prepared(config: DataConfig, *, require_content: bool = True,
                     root: Path | None = None) -> Path:
     """The prepared folder for `config`, built first if it does not exist yet."""
+    check_settings(config)  # before the files are looked at: a setting nothing reads
     path = prepared_path(config, require_content=require_content, root=root)
     if not (path / "meta.json").is_file():
         dataset, report = build(config, require_content=require_content)
         save_prepared(dataset, report, path, settings=_settings(config, require_content),
                       files=_file_states(config))
+    return path
+
+
+def check_content(config: DataConfig, *, root: Path | None = None) -> Path:
+    """The prepared folder of `config`, after the gate of every arm whose item encoder reads
+    content: a DataError when fewer than data.min_text_coverage of the items have it."""
+    path = ensure_prepared(config, root=root)
+    found = load_report(path).audit
+    if found is not None:
+        require_coverage(found, config, config.path or config.source)
     return path
 
 

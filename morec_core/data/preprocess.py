@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from morec_core.data.audit import DataAudit
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.data.errors import DataError
 from morec_core.data.raw import RawDataset, natural_order
@@ -55,16 +56,20 @@ class PrepareReport:
     steps: tuple[StepCount, ...]
     warnings: tuple[str, ...] = ()
     """One line each, e.g. ties among users' last interactions; printed by `morec data`."""
+    audit: DataAudit | None = None
+    """What the reader's data holds (content, repeats, ties); None from `preprocess` alone."""
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        return {"steps": [vars(step) for step in self.steps], "warnings": list(self.warnings)}
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": [vars(step) for step in self.steps], "warnings": list(self.warnings),
+                "audit": self.audit.to_dict() if self.audit is not None else None}
 
     @classmethod
-    def from_dict(cls, raw: dict[str, list[Any]]) -> PrepareReport:
-        """raw: as to_dict made it, read back from JSON (folders prepared before warnings were
-        recorded have none)."""
+    def from_dict(cls, raw: dict[str, Any]) -> PrepareReport:
+        """raw: as to_dict made it, read back from JSON."""
         steps = (StepCount(**step) for step in raw["steps"])
-        return cls(steps=tuple(steps), warnings=tuple(raw.get("warnings", ())))
+        found = raw.get("audit")
+        return cls(steps=tuple(steps), warnings=tuple(raw.get("warnings", ())),
+                   audit=DataAudit.from_dict(found) if found else None)
 
 
 def _count(step: str, users: np.ndarray, items: np.ndarray) -> StepCount:

@@ -28,6 +28,34 @@ def empty_items() -> pd.DataFrame:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContentSource:
+    """Where a reader found the items' text (or images), for the data audit and its messages."""
+
+    file: str = ""
+    """The file or folder read, as named inside data.path; '' when there was none."""
+    columns: tuple[str, ...] = ()
+    """Its columns joined into the item text."""
+    via: str = ""
+    """The file mapping its ids to the interactions' ids (UniSRec's <name>.item2index)."""
+    absent: str = ""
+    """Why there is none (no items file, no title column...), when `file` is ''."""
+    hint: str = ""
+    """How to point morec at the content: the settings to set."""
+
+    def describe(self) -> str:
+        """e.g. "Scientific.text (column text), ids through Scientific.item2index"."""
+        if not self.file:
+            return self.absent or "no source"
+        columns = (f" (column{'s' * (len(self.columns) > 1)} {', '.join(self.columns)})"
+                   if self.columns else "")
+        via = f", ids through {self.via}" if self.via else ""
+        return f"{self.file}{columns}{via}"
+
+
+NO_IMAGES = ContentSource(absent="the format has no images")
+
+
+@dataclass(frozen=True, kw_only=True)
 class RawDataset:
     name: str
     """Where the data came from (a folder or a file), used in messages."""
@@ -38,6 +66,14 @@ class RawDataset:
     """One row per known item: item (str, unique), title (str, '' if none), image_path (str,
     absolute, '' if none), plus any source-specific columns. Items that interactions mention
     may be missing here (partial dumps such as mind-sample): they get no content."""
+    interactions_file: str = ""
+    """The file the interactions came from (its name), for messages."""
+    text_source: ContentSource = ContentSource()
+    """Where `items.title` came from, or why there is no text."""
+    image_source: ContentSource = NO_IMAGES
+    """Where `items.image_path` came from, or why there are no images."""
+    timed: bool = True
+    """Whether `order` holds times (False: positions in the file, e.g. UniSRec, pairs)."""
 
     def __post_init__(self) -> None:
         # A reader that breaks this contract is a bug in morec, not bad input.

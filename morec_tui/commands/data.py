@@ -7,6 +7,8 @@ that `morec --help` loads none of them. Bad input (a `DataError`) or a bad setti
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,25 +86,52 @@ def _warn(report: PrepareReport) -> None:
         typer.echo(f"warning: {warning}", err=True)
 
 
+def _audit(report: PrepareReport) -> str:
+    if report.audit is None:
+        return "audit: none recorded (prepared by an older morec)"
+    return "\n".join(["audit:", *(f"  {line}" for line in report.audit.lines())])
+
+
 @data_app.command()
 def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = None,
-         require_content: ContentOption = True) -> None:
-    """Print the paper's Table 1 columns for a dataset (preparing it first if needed).
+         require_content: ContentOption = True,
+         output_format: Annotated[str, typer.Option(
+             "--format", help="table (default) | json: the same as one JSON object, for "
+                              "scripts.")] = "table") -> None:
+    """Print the paper's Table 1 columns for a dataset (preparing it first if needed), the
+    preparation's steps, and the data audit: the share of items with text and with an image
+    and the file and column they came from, items without content, repeated (user, item)
+    pairs and what data.dedupe did with them, targets that repeat an earlier item, tied
+    timestamps. Warnings (text that is only numbers or category codes, partial content, ties
+    among users' last items) go to stderr.
 
     The paper's preprocessing applies: users with fewer than 5 interactions are dropped
     (data.min_user_interactions) and each user's latest 23 interactions are kept
     (data.max_seq_len; the paper uses 13 for images), repeated (user, item) pairs keep their
-    first occurrence (data.dedupe); the steps and their counts are printed under the table."""
+    first occurrence (data.dedupe)."""
     with _user_errors():
+        from morec_core.data.labels import dataset_label
         from morec_core.data.prepare import ensure_prepared, load_prepared, load_report
         from morec_core.data.stats import dataset_stats
 
+        if output_format not in ("table", "json"):
+            raise ConfigError(f"--format: unknown format {output_format!r}; known: table, json")
         config = data_config(source, path, overrides)
         folder = ensure_prepared(config, require_content=require_content)
         dataset = load_prepared(folder)
         report = load_report(folder)
-        typer.echo(_table(dataset.name, dataset_stats(dataset)))
+        stats = dataset_stats(dataset)
+        label = dataset_label(config)
+        if output_format == "json":
+            typer.echo(json.dumps({
+                "dataset": label, "prepared": str(folder),
+                "stats": {**dataclasses.asdict(stats), "density": stats.density},
+                **report.to_dict()}, indent=1))
+            _warn(report)
+            return
+        typer.echo(_table(label, stats))
         typer.echo(_steps(report))
+        typer.echo(_audit(report))
         _warn(report)
         typer.echo(f"prepared: {folder}")
         from morec_core.fingerprint import of_prepared

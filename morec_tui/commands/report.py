@@ -15,7 +15,9 @@ from morec_tui.console import fail
 def report_command(
     group: Annotated[list[str] | None, typer.Option(
         help="A group of studies to report (repeatable), e.g. reproduction_cpu.")] = None,
-    study: Annotated[list[str] | None, typer.Option(help="A study to report (repeatable).")] = None,
+    study: Annotated[list[str] | None, typer.Option(
+        help="A study to report (repeatable): a study module's, or any study of the store "
+             "(such as one `morec tune --name NAME` made).")] = None,
     output: Annotated[Path, typer.Option(
         help="The Markdown file to write; the HTML file and the figures' folder "
              "(<name>_files/) go beside it.")] = Path("reports/reproduction.md"),
@@ -54,16 +56,28 @@ def report_command(
         settings = Settings(alpha=alpha, correction=correction, test=test)
     except ValueError as error:
         fail(str(error))
-    try:
-        definitions = [definition for name in group or () for definition in group_studies(name)]
-        definitions += [find_study(name) for name in study or ()]
-    except ConfigError as error:
-        fail(str(error))
-    if not definitions:
+    if not group and not study:
         fail("name what to report: --group NAME or --study NAME")
     try:
         store = open_for_reading(storage or paths.default_store_url())
     except StoreError as error:
+        fail(str(error))
+    stored = {record.name for record in store.studies()}
+    names: list[str] = []
+    try:
+        definitions = [definition for name in group or () for definition in group_studies(name)]
+        names += [definition.name for definition in definitions]
+        for name in study or ():
+            try:
+                definitions.append(find_study(name))
+            except ConfigError as error:
+                # A study of the store without a module: `morec tune --name NAME` made it.
+                # Its runs are reported; without a definition no arm can be listed as pending.
+                if name not in stored:
+                    raise ConfigError(f"{error}; the store {store.url} has no study {name!r} "
+                                      f"either") from error
+            names.append(name)
+    except ConfigError as error:
         fail(str(error))
     # The command that regenerates the file, from the options (not sys.argv: the same call
     # from a script or a test must print the same line).
@@ -75,14 +89,13 @@ def report_command(
                  *([] if test == "randomization" else ["--test", test]),
                  *([] if alpha == 0.05 else ["--alpha", str(alpha)]),
                  *[part for line in note or () for part in ("--note", line)]]
-    plans = {definition.name: plan for definition in definitions
-             if (plan := load_plan(plan_path(paths.runs_dir(), definition.name)))}
-    report = build_report(store, [definition.name for definition in definitions], definitions,
+    plans = {name: plan for name in dict.fromkeys(names)
+             if (plan := load_plan(plan_path(paths.runs_dir(), name)))}
+    report = build_report(store, list(dict.fromkeys(names)), definitions,
                           settings=settings, command=shlex.join(["morec", "report", *arguments]),
                           notes=tuple(note or ()), plans=plans)
     if not report.rows:
-        fail(f"no completed runs of {', '.join(d.name for d in definitions)} in {store.url}",
-             code=1)
+        fail(f"no completed runs of {', '.join(dict.fromkeys(names))} in {store.url}", code=1)
     written = write_report(report, store, output, html=html, figures=figures)
     typer.echo(f"report: {', '.join(map(str, written))} ({len(report.rows)} arms, "
                f"{len(report.pending)} pending)", err=True)

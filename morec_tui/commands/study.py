@@ -66,7 +66,9 @@ def tune_command(
 ) -> None:
     """Run a study's grid on Optuna: each grid point once, pruned on the validation metric,
     collapsed trials flagged. Re-running an interrupted study finishes what is left. Stops
-    before queueing anything when the study's data folders or models are missing."""
+    before queueing anything when the study's data folders or models are missing, when a data
+    view cannot be prepared (a wrong column, file or setting), or when an arm that reads item
+    content finds too little of it (data.min_text_coverage)."""
     from morec_core import paths
     from morec_core.config import ConfigError
     from morec_core.store import Store, normalize_url
@@ -110,9 +112,17 @@ def tune_command(
     if not as_worker:
         # Before the store or Optuna is touched: a study that cannot run queues nothing (nine
         # trials failing on one missing folder, and then retried by no one, was issue 14).
-        missing = definition.requirements().missing()
+        requirements = definition.requirements()
+        missing = requirements.missing()
         if missing:
             fail(f"study {definition.name}: {'; '.join(missing)}")
+        # Each distinct data view prepared once, here: a wrong column or setting is one line
+        # and nothing queued, not one failed trial per grid point (issue 22).
+        problems, audit = requirements.check_data()
+        if problems:
+            fail(f"study {definition.name}: {'; '.join(problems)}")
+        for line in audit:
+            typer.echo(line, err=True)
     try:
         store = Store(store_url)
     except ConfigError as error:

@@ -25,7 +25,9 @@ def test_info_prints_table_one_columns(tmp_path, data_root, write_pairs):
     assert header.split() == ["dataset", "n", "m", "|R|train", "|R|valid", "|R|test",
                               "|R|train/(nm)"]
     # 6 users x 5 latest items: 18 train, 6 valid, 6 test; items 2..11 remain (10).
-    assert row.split() == ["toy", "6", "10", "18", "6", "6", "30.0000%"]
+    # The one dataset label: folder, reader, view.
+    assert row.split() == ["toy", "(pairs,", "text,", "latest", "5)", "6", "10", "18", "6", "6",
+                           "30.0000%"]
     assert "latest 5 per user" in result.output
 
 

@@ -25,7 +25,11 @@ GOOD_INTER = "user_id:token\titem_id:token\ttimestamp:float\n" + "".join(
     f"7\ti{item}\t{item}\n" for item in range(6))
 GOOD_RECHORUS = "user_id\titem_id\ttime\n" + "".join(
     f"1\t{item}\t{100 + item}\n" for item in range(1, 7))
-GOOD_UNISREC = "user_id:token\titem_id_list:token_seq\titem_id:token\n1\t1 2\t3\n"
+UNISREC_HEADER = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+# User 1's items 1..5 as UniSRec writes them: train lines from the last target backwards.
+GOOD_UNISREC = UNISREC_HEADER + "1\t1 2\t3\n1\t1\t2\n"
+GOOD_UNISREC_VALID = UNISREC_HEADER + "1\t1 2 3\t4\n"
+GOOD_UNISREC_TEST = UNISREC_HEADER + "1\t1 2 3 4\t5\n"
 GOOD_PAIRS_ITEMS = "item,title\n" + "".join(f"{item},title {item}\n" for item in range(1, 7))
 
 CASES = [
@@ -51,7 +55,17 @@ CASES = [
      {"d_users.tsv": "u1\t1 2 3 4 5\n", "d_items.csv": "item,title\n1,a\n2,b,extra\n"},
      r"d_items\.csv: line 3: Expected 2 fields in line 3, saw 3"),
     ("pairs: no item has a title", "pairs", {"d_users.tsv": "u1\t1 2 3 4 5\n"},
-     r"raw: field 'data\.modality': no item has text content"),
+     r"raw: field 'data\.modality': no item has text: no items file \(looked for "
+     r"\*_items\.tsv, .*\); put an item,title CSV beside the users file or set "
+     r"data\.items_file=FILE$"),
+    ("table: items file without a text column", "table",
+     {"interactions.csv": "user_id,item_id\nu1,1\nu1,2\n", "items.csv": "item_id,name\n1,a\n"},
+     r"raw: field 'data\.modality': no item has text: items\.csv has no text column \(found: "
+     r"item_id, name\); set data\.items_file=FILE and data\.text_columns=COLUMN\[,COLUMN\]$"),
+    ("table: items file ids match no interaction", "table",
+     {"interactions.csv": "user_id,item_id\nu1,1\nu1,2\n", "items.csv": "item_id,title\nx1,a\n"},
+     r"raw: field 'data\.modality': no item has text: items\.csv \(column title\) names no "
+     r"item of interactions\.csv \(its ids look like 'x1', the interactions' like '1'\)"),
     ("pairs: filters leave nothing", "pairs",
      {"d_users.tsv": "u1\t1 2 3\nu2\t4 5 6\n", "d_items.csv": GOOD_PAIRS_ITEMS},
      r"raw: field 'data\.min_user_interactions': no interactions left after the filters"),
@@ -173,10 +187,44 @@ CASES = [
      {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC},
      r"raw: missing file toy\.test\.inter \(looked for toy\.train\.inter, toy\.valid\.inter"),
     ("unisrec: repeated item in .text", "unisrec",
-     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC,
-      "toy.test.inter": GOOD_UNISREC,
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
+      "toy.test.inter": GOOD_UNISREC_TEST,
       "toy.text": "item_id:token\ttext:token_seq\n1\ta\n2\tb\n1\tc\n"},
      r"toy\.text: line 4: field 'item_id': expected an id not seen on an earlier line"),
+    # Train lines in file order (our old reading of the format): the first line's history
+    # then disagrees with the sequence the last line starts.
+    ("unisrec: train lines not from the last target backwards", "unisrec",
+     {"toy.train.inter": UNISREC_HEADER + "1\t1\t2\n1\t1 2\t3\n",
+      "toy.valid.inter": GOOD_UNISREC_VALID, "toy.test.inter": GOOD_UNISREC_TEST},
+     r"toy\.train\.inter: line 2: user '1': the history does not hold the latest 4 items "
+     r"before its target"),
+    ("unisrec: .text ids match neither the .inter ids nor item2index", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
+      "toy.test.inter": GOOD_UNISREC_TEST, "toy.item2index": "B01\t1\nB02\t2\n",
+      "toy.text": "item_id:token\ttext:token_seq\nX9\ta pen\n"},
+     r"toy\.text: none of its 1 item ids is an item of toy\.train\.inter nor a key of "
+     r"toy\.item2index \(first unmatched: 'X9'"),
+    ("unisrec: no .text", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
+      "toy.test.inter": GOOD_UNISREC_TEST},
+     r"raw: field 'data\.modality': no item has text: no items file \(looked for toy\.text\); "
+     r"set data\.items_file=<the text file>"),
+    ("rechorus: user2index lacks a user", "rechorus",
+     {"train.csv": "user_id\titem_id\ttime\n1\t1\t1\n1\t2\t2\n1\t3\t3\n",
+      "dev.csv": "user_id\titem_id\ttime\n1\t4\t4\n",
+      "test.csv": "user_id\titem_id\ttime\n1\t5\t5\n", "G.user2index": "A9\t7\n"},
+     r"G\.user2index: 1 users of the csv files \(first '1'\) have no line here"),
+    ("unisrec: user2index lacks a user", "unisrec",
+     {"toy.train.inter": GOOD_UNISREC, "toy.valid.inter": GOOD_UNISREC_VALID,
+      "toy.test.inter": GOOD_UNISREC_TEST, "toy.user2index": "A7\t0\n"},
+     r"toy\.user2index: 1 users of the \.inter files \(first '1'\) have no line here"),
+    ("rechorus: .text ids match nothing", "rechorus",
+     {"train.csv": "user_id\titem_id\ttime\n1\t1\t1\n1\t2\t2\n1\t3\t3\n",
+      "dev.csv": "user_id\titem_id\ttime\n1\t4\t4\n",
+      "test.csv": "user_id\titem_id\ttime\n1\t5\t5\n",
+      "Grocery.text": "item_id\ttext\nB0X\tcoffee\n"},
+     r"Grocery\.text: none of its 1 item ids is an item of train\.csv \(first unmatched: "
+     r"'B0X'"),
     ("table: no interactions file", "table", {"items.csv": "item_id,title\n1,a\n"},
      r"raw: missing file: looked for interactions\.csv, interactions\.tsv, "
      r"interactions\.parquet"),

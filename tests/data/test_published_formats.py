@@ -16,6 +16,7 @@ from morec_core.data.prepare import prepare
 from morec_core.data.readers import READERS
 from morec_core.data.readers.formats import FORMATS
 from morec_tui.cli import app
+from tests.data import publishers
 
 runner = CliRunner()
 INTER_HEADER = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
@@ -25,23 +26,18 @@ SEQUENCES = {str(user): [str((user * 7 + step * 3) % 40 + 1) for step in range(4
 SEQUENCES["6"] = [str(item) for item in range(100, 160)]
 
 
-def _write_unisrec(folder: Path, sequences: dict[str, list[str]], cut: int = 50) -> Path:
-    """The files UniSRec's process_amazon.py writes: one train line per prefix, then one
-    valid and one test line per user, histories cut to the latest `cut` items."""
-    folder.mkdir(parents=True, exist_ok=True)
-    train, valid, test = [INTER_HEADER], [INTER_HEADER], [INTER_HEADER]
-    for user, items in sequences.items():
-        for end in range(1, len(items) - 2):
-            train.append(f"{user}\t{' '.join(items[:end][-cut:])}\t{items[end]}\n")
-        valid.append(f"{user}\t{' '.join(items[:-2][-cut:])}\t{items[-2]}\n")
-        test.append(f"{user}\t{' '.join(items[:-1][-cut:])}\t{items[-1]}\n")
-    for name, lines in (("train", train), ("valid", valid), ("test", test)):
-        (folder / f"Scientific.{name}.inter").write_text("".join(lines), encoding="utf-8")
-    every = sorted({item for items in sequences.values() for item in items}, key=int)
+def _write_unisrec(folder: Path, sequences: dict[str, list[str]]) -> dict[str, list[str]]:
+    """UniSRec's files (tests/data/publishers.py: train lines from the last target backwards),
+    with a .text keyed by the .inter ids themselves (no item2index); returns the sequences in
+    .inter ids."""
+    indexed = publishers.write_unisrec(folder, sequences, dict.fromkeys(
+        (item for items in sequences.values() for item in items), "unused"))
+    (folder / "Scientific.item2index").unlink()
+    every = sorted({item for items in indexed.values() for item in items}, key=int)
     (folder / "Scientific.text").write_text(
         "item_id:token\ttext:token_seq\n" + "".join(f"{item}\tpen number {item}\n"
                                                     for item in every), encoding="utf-8")
-    return folder
+    return indexed
 
 
 def _sequences(dataset) -> dict[str, list[str]]:
@@ -52,15 +48,16 @@ def _sequences(dataset) -> dict[str, list[str]]:
 
 @pytest.mark.parametrize("split", ["given", "leave_one_out"])
 def test_a_unisrec_folder_is_read_without_conversion(tmp_path, data_root, split):
-    folder = _write_unisrec(tmp_path / "Scientific", SEQUENCES)
+    folder = tmp_path / "Scientific"
+    known = _write_unisrec(folder, SEQUENCES)
     dataset = prepare(DataConfig(source="unisrec", path=str(folder), split=split,
                                  max_seq_len=100, min_user_interactions=3))
     # The 60-item user comes back whole, though every history line stops at 50 items.
-    assert _sequences(dataset) == SEQUENCES
+    assert _sequences(dataset) == known
     assert dataset.num_interactions == sum(len(items) for items in SEQUENCES.values())
     raw_ids = dataset.content.raw_ids
     assert [raw_ids[item] for item in dataset.test_targets()] == [
-        SEQUENCES[user][-1] for user in dataset.raw_user_ids]
+        known[user][-1] for user in dataset.raw_user_ids]
     assert dataset.content.titles[1].startswith("pen number ")
 
 
@@ -208,7 +205,8 @@ def test_formats_lists_every_reader_from_the_one_table():
         assert f"\n{name}: " in f"\n{result.output}"
         for file in files:
             assert file.example in result.output and file.columns in result.output
-    assert "<name>.text (optional)" in result.output
+    assert "<name>.text (data.items_file) (optional)" in result.output
+    assert "B005GK3IVW<TAB>26" in result.output  # item2index, as UniSRec writes it
     one = runner.invoke(app, ["data", "formats", "rechorus"])
     assert one.output.startswith("rechorus: ") and "unisrec" not in one.output
     assert runner.invoke(app, ["data", "formats", "nope"]).exit_code == 2

@@ -101,8 +101,9 @@ def test_hm_pads_article_ids_to_ten_digits_to_find_images(tmp_path):
     assert items.loc["0663713001", "image_path"] == ""
     assert items.loc["0108775015", "title"] == "Strap top"
     assert items.loc["0108775015", "detail_desc"] == "Jersey top, narrow straps."
-    described = read_hm(tmp_path, with_description=True).items["title"].tolist()
-    assert described == ["Strap top. Jersey top, narrow straps.", "Atlanta Push. Lace bra."]
+    config = DataConfig(source="hm", text_columns="prod_name,detail_desc")
+    described = read_hm(tmp_path, config).items["title"].tolist()
+    assert described == ["Strap top Jersey top, narrow straps.", "Atlanta Push Lace bra."]
 
 
 def test_movielens_csv_with_posters(tmp_path):

@@ -1,6 +1,8 @@
 """MiniLM-L6 carried as fp16 (for a machine without its package): used when the package is
 absent, checked against the pinned digest, and the same network up to fp16 rounding."""
 
+from pathlib import Path
+
 import pytest
 
 from morec_core.encoders import carried, packaged
@@ -19,6 +21,7 @@ def without_package(monkeypatch, tmp_path):
         raise packaged.PackagedModelError(f"{dist.name} is not installed")
 
     monkeypatch.setattr(packaged, "locate", absent)
+    monkeypatch.setattr(packaged, "installed", lambda name: False)
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
     return original, exported
 
@@ -27,11 +30,16 @@ def test_the_carried_copy_stands_in_for_the_absent_package(without_package, monk
     import torch
     from transformers import AutoModel, AutoTokenizer
 
+    from morec_core.encoders.text import resolve_model
+    from morec_core.studies import missing_model
+
     original, exported = without_package
     with pytest.raises(packaged.PackagedModelError, match="MOREC_MODELS_DIR"):
-        packaged.minilm_l6()
+        resolve_model("minilm-l6")
+    assert "not installed" in missing_model("text", "minilm-l6")
     monkeypatch.setenv(carried.MODELS_DIR_ENV, str(exported.parent))
-    folder = packaged.minilm_l6()
+    assert missing_model("text", "minilm-l6") == ""  # a study's preflight lets it through
+    folder = Path(resolve_model("minilm-l6"))
     assert folder.name == "minilm-l6-from-fp16"
     tokens = AutoTokenizer.from_pretrained(folder)(["a short video of a cat"], return_tensors="pt")
     with torch.no_grad():
@@ -52,4 +60,4 @@ def test_a_tampered_carried_copy_is_refused(without_package, monkeypatch):
     save_file(weights, str(exported / "model.safetensors"))
     monkeypatch.setenv(carried.MODELS_DIR_ENV, str(exported.parent))
     with pytest.raises(carried.CarriedModelError, match="not the pinned release"):
-        packaged.minilm_l6()
+        carried.packaged_or_carried("minilm-l6")

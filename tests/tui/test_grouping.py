@@ -53,10 +53,10 @@ def test_seed_groups_sum_up_the_runs_of_one_configuration(tmp_path):
     assert key == "t3" * 16 and idrec_key == "i1" * 16  # the best completed run of each
     assert [str(cell) for cell in minilm] == [
         # mean 0.11, 95% t-interval 0.11 ± 4.303 * 0.01 / sqrt(3); test in %
-        "mind-text", "MiniLM", "mind", "4", "0.1100±0.0248", "22.00±4.97", "11.00±2.48",
+        "mind-text", "MiniLM", "mind (text)", "4", "0.1100±0.0248", "22.00±4.97", "11.00±2.48",
         "3 completed, 1 running", "60.0", "3.0G", "sasrec", "t3t3t3t3"]
     assert [str(cell) for cell in idrec[:7]] == [
-        "mind-text", "IDRec", "mind", "1", "0.0900±n/a", "18.00±n/a", "9.00±n/a"]
+        "mind-text", "IDRec", "mind (text)", "1", "0.0900±n/a", "18.00±n/a", "9.00±n/a"]
     assert str(idrec[7]) == "1 completed" and str(idrec[7].style) == "green"
 
     # The screen groups what its filters keep: here the completed runs only.
@@ -85,7 +85,7 @@ def test_g_groups_the_runs_that_differ_only_by_seed(filled):
         group = table.cells("s2" * 16)  # the best validation of the three: the line's run
         # valid 0.101, 0.095, 0.105; test hr@10 20.2, 19.0, 21.0 %
         assert [str(cell) for cell in group[:6]] == [
-            "mind-text", "IDRec", "mind", "3", "0.1003±0.0125", "20.07±2.50"]
+            "mind-text", "IDRec", "mind (text)", "3", "0.1003±0.0125", "20.07±2.50"]
         cell = {column.key: value for column, value in zip(table.columns, group, strict=True)}
         assert str(cell["status"]) == "3 completed"
         # Grouped: the settings that differ besides the seed (the runs' lr), not the seed.

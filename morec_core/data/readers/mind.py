@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morec_core.config import DataConfig
 from morec_core.data.errors import DataError, excerpt
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import ContentSource, RawDataset
+from morec_core.data.readers.content import items_file, joined_text, text_columns, text_source
 from morec_core.data.tables import read_table, require_folder
 
 BEHAVIOR_COLUMNS = ["impression_id", "user", "time", "history", "impressions"]
@@ -48,7 +50,7 @@ def _expand(lines: np.ndarray, users: np.ndarray, times: np.ndarray, tokens: pd.
     })
 
 
-def read_mind(path: Path) -> RawDataset:
+def read_mind(path: Path, config: DataConfig) -> RawDataset:
     folder = require_folder(path)
     behaviors = read_table(folder / "behaviors.tsv", sep="\t", header=False,
                            names=BEHAVIOR_COLUMNS, quoted=False)
@@ -77,18 +79,28 @@ def read_mind(path: Path) -> RawDataset:
     interactions = interactions[["user", "item", "order"]].reset_index(drop=True)
     if interactions.empty:
         raise DataError("no clicks in any history or impression", path=behaviors.path)
-    return RawDataset(name=str(path), interactions=interactions, items=_read_news(folder))
+    items, text = _read_news(_news_file(folder, config), config)
+    return RawDataset(name=str(path), interactions=interactions, items=items,
+                      interactions_file=behaviors.path.name, text_source=text)
 
 
-def _read_news(folder: Path) -> pd.DataFrame:
-    news = read_table(folder / "news.tsv", sep="\t", header=False, names=NEWS_COLUMNS,
-                      quoted=False)
+def _news_file(folder: Path, config: DataConfig) -> Path:
+    found = items_file(folder, config, folder / "news.tsv")
+    assert found is not None  # a default is given
+    return found
+
+
+def _read_news(path: Path, config: DataConfig) -> tuple[pd.DataFrame, ContentSource]:
+    """news.tsv (no header: its columns are NEWS_COLUMNS); the text is data.text_columns
+    joined, by default the title (e.g. data.text_columns=title,abstract adds the abstract)."""
+    news = read_table(path, sep="\t", header=False, names=NEWS_COLUMNS, quoted=False)
     ids = news.text("item", nonempty=True)
     news.unique("item", ids)
-    items = news.frame.assign(item=ids, title=news.text("title"), image_path="")
-    return items.reset_index(drop=True)
+    columns = text_columns(news, config, ("title",))
+    items = news.frame.assign(item=ids, title=joined_text(news, columns), image_path="")
+    return items.reset_index(drop=True), text_source(news, columns)
 
 
-def mind_files(path: Path) -> list[Path]:
+def mind_files(path: Path, config: DataConfig) -> list[Path]:
     folder = require_folder(path)
-    return [folder / "behaviors.tsv", folder / "news.tsv"]
+    return [folder / "behaviors.tsv", _news_file(folder, config)]

@@ -7,7 +7,8 @@ Optional posters: posters/<movieId>.jpg.
 
 Every rating counts as an interaction (implicit feedback, as in the paper's use of comments and
 purchases). Ids and timestamps must be integers: a bad one is an error naming its line.
-Item text is "Title (Year): Genre, Genre" (genres from the pipe-separated list).
+Item text is "Title (Year): Genre, Genre" (genres from the pipe-separated list), or
+data.text_columns of the movies file (data.items_file) joined.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morec_core.config import DataConfig
 from morec_core.data.errors import DataError
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import ContentSource, RawDataset
+from morec_core.data.readers.content import (
+    items_file,
+    joined_text,
+    requested_columns,
+    text_source,
+)
 from morec_core.data.readers.images import list_images
 from morec_core.data.tables import Table, read_table, require_file, require_folder
 
@@ -47,23 +55,29 @@ def _read_dat(path: Path, names: list[str]) -> Table:
                       text=text.replace("::", "\x1f"))
 
 
-def _layout(path: Path) -> tuple[Path, Path, Path]:
+def _layout(path: Path, config: DataConfig) -> tuple[Path, Path, Path]:
     folder = require_folder(path)
     if (folder / "ratings.csv").exists() or not (folder / "ratings.dat").exists():
-        return folder / "ratings.csv", folder / "movies.csv", folder / POSTERS
-    return folder / "ratings.dat", folder / "movies.dat", folder / POSTERS
+        ratings, movies = folder / "ratings.csv", folder / "movies.csv"
+    else:
+        ratings, movies = folder / "ratings.dat", folder / "movies.dat"
+    found = items_file(folder, config, movies)
+    assert found is not None  # a default is given
+    return ratings, found, folder / POSTERS
 
 
-def read_movielens(path: Path) -> RawDataset:
-    ratings_path, movies_path, posters = _layout(path)
+def read_movielens(path: Path, config: DataConfig) -> RawDataset:
+    ratings_path, movies_path, posters = _layout(path, config)
     if ratings_path.suffix == ".dat":
         ratings = _read_dat(ratings_path, ["userId", "movieId", "rating", "timestamp"])
-        movies = _read_dat(movies_path, ["movieId", "title", "genres"])
     else:
         ratings = read_table(ratings_path, sep=",", header=True)
+    if movies_path.suffix == ".dat":
+        movies = _read_dat(movies_path, ["movieId", "title", "genres"])
+    else:
         movies = read_table(movies_path, sep=",", header=True)
     ratings.require_columns("userId", "movieId", "timestamp")
-    movies.require_columns("movieId", "title", "genres")
+    movies.require_columns("movieId")
     interactions = pd.DataFrame({
         "user": ratings.integers("userId").astype(str),
         "item": ratings.integers("movieId").astype(str),
@@ -71,16 +85,27 @@ def read_movielens(path: Path) -> RawDataset:
     })
     movie_ids = movies.integers("movieId").astype(str)
     movies.unique("movieId", movie_ids)
+    requested = requested_columns(config)
+    if requested:
+        texts, columns = joined_text(movies, requested), requested
+    else:
+        movies.require_columns("title", "genres")
+        texts = np.asarray(item_text(movies.text("title"), movies.text("genres")), dtype=object)
+        columns = ["title", "genres"]
     stems = list_images(posters)
     items = pd.DataFrame({
         "item": movie_ids,
-        "title": item_text(movies.text("title"), movies.text("genres")),
+        "title": texts,
         "image_path": [stems.get(movie, "") for movie in movie_ids],
-        "genres": movies.text("genres"),
+        "genres": movies.text("genres") if "genres" in movies.frame.columns else "",
     })
-    return RawDataset(name=str(path), interactions=interactions, items=items)
+    image_source = (ContentSource(file=f"{POSTERS}/") if stems else
+                    ContentSource(absent=f"no {POSTERS}/<movieId>.jpg files"))
+    return RawDataset(name=str(path), interactions=interactions, items=items,
+                      interactions_file=ratings_path.name,
+                      text_source=text_source(movies, columns), image_source=image_source)
 
 
-def movielens_files(path: Path) -> list[Path]:
-    ratings, movies, posters = _layout(path)
+def movielens_files(path: Path, config: DataConfig) -> list[Path]:
+    ratings, movies, posters = _layout(path, config)
     return [ratings, movies] + ([posters] if posters.is_dir() else [])

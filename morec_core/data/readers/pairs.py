@@ -3,7 +3,8 @@
 Users file (the paper code's `*_users.tsv`, MicroLens' `MicroLens-50k_pairs.tsv`):
     user<TAB>item item item ...        (LF or CRLF line ends)
 Items file, optional: `item,title` CSV (MicroLens' `*_titles.csv`) or `item<TAB>title` TSV, with
-or without a header (a header is recognised by its first field: item, item_id, id, ...).
+or without a header (a header is recognised by its first field: item, item_id, id, ...);
+data.items_file names another, data.text_columns its text columns.
 Images, optional: a folder `images/` or `covers/` (MicroLens: `MicroLens-50k_covers/`) holding
 `<item>.jpg` (or .jpeg, .png, .webp).
 
@@ -18,10 +19,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morec_core.config import DataConfig
 from morec_core.data.errors import DataError, excerpt
-from morec_core.data.raw import RawDataset, empty_items
+from morec_core.data.raw import ContentSource, RawDataset, empty_items
+from morec_core.data.readers.content import (
+    items_file,
+    joined_text,
+    missing_file,
+    text_columns,
+    text_source,
+)
 from morec_core.data.readers.images import list_images
 from morec_core.data.tables import (
+    Table,
     first_line,
     read_lines,
     read_table,
@@ -56,22 +66,24 @@ def _match(folder: Path, patterns: tuple[str, ...], what: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def _layout(path: Path) -> tuple[Path, Path | None, Path | None]:
+def _layout(path: Path, config: DataConfig) -> tuple[Path, Path | None, Path | None]:
     folder = require_folder(path)
     users = _match(folder, USERS_PATTERNS, "users")
     if users is None:
         raise DataError(f"no users file (expected one of {', '.join(USERS_PATTERNS)})",
                         path=folder)
-    items = _match(folder, ITEMS_PATTERNS, "items")
+    items = items_file(folder, config, None) or _match(folder, ITEMS_PATTERNS, "items")
     images = next((folder / name for name in IMAGE_FOLDERS if (folder / name).is_dir()), None)
     return users, items, images
 
 
-def _microlens_layout(path: Path) -> tuple[Path, Path | None, Path | None]:
+def _microlens_layout(path: Path, config: DataConfig
+                      ) -> tuple[Path, Path | None, Path | None]:
     folder = require_folder(path)
     items = folder / MICROLENS_ITEMS
     images = folder / MICROLENS_IMAGES
-    return (folder / MICROLENS_USERS, items if items.exists() else None,
+    return (folder / MICROLENS_USERS,
+            items_file(folder, config, items if items.exists() else None),
             images if images.is_dir() else None)
 
 
@@ -124,46 +136,63 @@ def read_users(path: Path) -> pd.DataFrame:
     })
 
 
-def read_items(path: Path) -> pd.DataFrame:
-    """The items file as (item, title); extra columns are kept."""
+def read_items(path: Path, config: DataConfig) -> tuple[pd.DataFrame, ContentSource]:
+    """The items file as (item, title), extra columns kept; title is data.text_columns joined
+    (default: a `title` column, else the second column; without a header the columns are
+    named 0, 1, 2, ...). And where the text came from."""
     tsv = path.suffix.lower() == ".tsv"
     sep = "\t" if tsv else ","
     first = first_line(require_file(path))
     has_header = first.split(sep)[0].strip().strip('"').lower() in ITEM_HEADERS
     table = read_table(path, sep=sep, header=has_header, quoted=not tsv)
+    table = Table(path=path, frame=table.frame.set_axis(list(map(str, table.frame.columns)),
+                                                        axis=1), lines=table.lines)
     columns = list(table.frame.columns)
     if len(columns) < 2:
         raise DataError("expected at least two columns: item and title", path=path)
-    title_column = "title" if "title" in columns else columns[1]
+    text = text_columns(table, config, ("title", columns[1]))
     ids = table.text(columns[0], nonempty=True)
     table.unique(columns[0], ids)
-    extra = table.frame.drop(columns=[columns[0], title_column])
-    extra.columns = [str(column) for column in extra.columns]
-    return pd.DataFrame({"item": ids, "title": table.text(title_column)}).join(extra)
+    extra = table.frame.drop(columns=[columns[0], *[name for name in ("title",) if name in
+                                                    columns]])
+    frame = pd.DataFrame({"item": ids, "title": joined_text(table, text)}).join(
+        extra.drop(columns=[name for name in text if name in extra.columns]))
+    return frame, text_source(table, text)
 
 
-def _read(name: str, users: Path, items: Path | None, images: Path | None) -> RawDataset:
+def _read(name: str, users: Path, items: Path | None, images: Path | None,
+          config: DataConfig) -> RawDataset:
     interactions = read_users(users)
-    table = read_items(items) if items is not None else empty_items()
+    if items is not None:
+        table, text = read_items(items, config)
+    else:
+        table = empty_items()
+        text = missing_file(", ".join(ITEMS_PATTERNS),
+                            hint="put an item,title CSV beside the users file or set "
+                                 "data.items_file=FILE")
     stems = list_images(images) if images is not None else {}
     known = pd.Index(table["item"]).union(pd.Index(list(stems)), sort=False)
     table = table.set_index("item").reindex(known).reset_index(names="item")
     table["title"] = table["title"].fillna("").astype(str)
     table["image_path"] = [stems.get(item, "") for item in table["item"]]
-    return RawDataset(name=name, interactions=interactions, items=table.fillna(""))
+    image_source = (ContentSource(file=f"{images.name}/") if images is not None else
+                    ContentSource(absent=f"no image folder ({', '.join(IMAGE_FOLDERS)})"))
+    return RawDataset(name=name, interactions=interactions, items=table.fillna(""),
+                      interactions_file=users.name, text_source=text,
+                      image_source=image_source, timed=False)
 
 
-def read_pairs(path: Path) -> RawDataset:
-    return _read(str(path), *_layout(path))
+def read_pairs(path: Path, config: DataConfig) -> RawDataset:
+    return _read(str(path), *_layout(path, config), config)
 
 
-def pairs_files(path: Path) -> list[Path]:
-    return [found for found in _layout(path) if found is not None]
+def pairs_files(path: Path, config: DataConfig) -> list[Path]:
+    return [found for found in _layout(path, config) if found is not None]
 
 
-def read_microlens(path: Path) -> RawDataset:
-    return _read(str(path), *_microlens_layout(path))
+def read_microlens(path: Path, config: DataConfig) -> RawDataset:
+    return _read(str(path), *_microlens_layout(path, config), config)
 
 
-def microlens_files(path: Path) -> list[Path]:
-    return [found for found in _microlens_layout(path) if found is not None]
+def microlens_files(path: Path, config: DataConfig) -> list[Path]:
+    return [found for found in _microlens_layout(path, config) if found is not None]

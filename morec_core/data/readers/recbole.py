@@ -2,7 +2,8 @@
 
 Tab-separated with a typed header, e.g. `user_id:token<TAB>item_id:token<TAB>timestamp:float`.
 Required in .inter: user_id and item_id; timestamp is used when present (else file order).
-In .item: item_id plus a title field, the first of TITLE_FIELDS present (e.g. movie_title).
+In .item (or data.items_file): item_id plus the text, data.text_columns joined, by default the
+first of TITLE_FIELDS present (e.g. movie_title).
 Values are text (RecBole's token_seq fields are space-separated text already).
 `path` is the folder holding exactly one .inter file, or the .inter file itself.
 """
@@ -14,8 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from morec_core.config import DataConfig
 from morec_core.data.errors import DataError, excerpt
-from morec_core.data.raw import RawDataset
+from morec_core.data.raw import RawDataset, empty_items
+from morec_core.data.readers.content import (
+    items_file,
+    joined_text,
+    missing_file,
+    text_columns,
+    text_source,
+)
 from morec_core.data.tables import Table, read_table
 
 TITLE_FIELDS = ("title", "movie_title", "item_title", "news_title", "name")
@@ -47,7 +56,12 @@ def read_atomic(path: Path) -> Table:
     return Table(path=path, frame=table.frame.set_axis(names, axis=1), lines=table.lines)
 
 
-def read_recbole(path: Path) -> RawDataset:
+def _item_file(inter_path: Path, config: DataConfig) -> Path | None:
+    default = inter_path.with_suffix(".item")
+    return items_file(inter_path.parent, config, default if default.exists() else None)
+
+
+def read_recbole(path: Path, config: DataConfig) -> RawDataset:
     inter_path = _inter_file(path)
     inter = read_atomic(inter_path)
     inter.require_columns("user_id", "item_id")
@@ -57,23 +71,24 @@ def read_recbole(path: Path) -> RawDataset:
         "item": inter.text("item_id", nonempty=True),
         "order": inter.numbers("timestamp") if has_time else np.arange(len(inter.frame)),
     })
-    item_path = inter_path.with_suffix(".item")
-    if item_path.exists():
+    item_path = _item_file(inter_path, config)
+    if item_path is not None:
         table = read_atomic(item_path)
         table.require_columns("item_id")
         ids = table.text("item_id", nonempty=True)
         table.unique("item_id", ids)
-        title_field = next((name for name in TITLE_FIELDS if name in table.frame.columns), None)
-        titles = table.text(title_field) if title_field else np.full(len(ids), "", dtype=object)
-        items = table.frame.drop(columns=["item_id"]).assign(item=ids, title=titles,
-                                                             image_path="")
+        columns = text_columns(table, config, TITLE_FIELDS)
+        items = table.frame.drop(columns=["item_id"]).assign(
+            item=ids, title=joined_text(table, columns), image_path="")
+        source = text_source(table, columns)
     else:
-        items = pd.DataFrame({"item": pd.Series(dtype=object), "title": pd.Series(dtype=object),
-                              "image_path": pd.Series(dtype=object)})
-    return RawDataset(name=str(path), interactions=interactions, items=items)
+        items = empty_items()
+        source = missing_file(inter_path.with_suffix(".item").name)
+    return RawDataset(name=str(path), interactions=interactions, items=items,
+                      interactions_file=inter_path.name, text_source=source, timed=has_time)
 
 
-def recbole_files(path: Path) -> list[Path]:
+def recbole_files(path: Path, config: DataConfig) -> list[Path]:
     inter = _inter_file(path)
-    item = inter.with_suffix(".item")
-    return [inter] + ([item] if item.exists() else [])
+    item = _item_file(inter, config)
+    return [inter] + ([item] if item is not None else [])

@@ -16,8 +16,15 @@ import numpy as np
 import pandas as pd
 
 from morec_core.config import DataConfig
-from morec_core.data.errors import DataError, shorten
-from morec_core.data.raw import RawDataset, empty_items
+from morec_core.data.errors import DataError
+from morec_core.data.raw import ContentSource, RawDataset, empty_items
+from morec_core.data.readers.content import (
+    joined_text,
+    missing_file,
+    require_mapped,
+    text_columns,
+    text_source,
+)
 from morec_core.data.tables import (
     TABLE_SUFFIXES,
     Table,
@@ -27,14 +34,6 @@ from morec_core.data.tables import (
 )
 
 NUMBER = r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*"
-
-
-def require_mapped(table: Table, setting: str, column: str) -> None:
-    """A DataError naming the setting, the column and the columns the file does have."""
-    if column not in table.frame.columns:
-        found = shorten(", ".join(map(str, table.frame.columns)), 300)
-        raise DataError(f"{setting} names a missing column (found: {found})", path=table.path,
-                        field=column)
 
 
 def _find(folder: Path, named: str, stem: str, *, required: bool) -> Path | None:
@@ -67,27 +66,16 @@ def order_of(table: Table, column: str) -> np.ndarray:
     return table.times(column, "ISO8601")
 
 
-def item_texts(table: Table, text_columns: str) -> np.ndarray:
-    """(rows,) the named columns joined with " " (empty ones skipped); default: `title`."""
-    names = [name.strip() for name in text_columns.split(",") if name.strip()]
-    if not names:
-        names = ["title"] if "title" in table.frame.columns else []
-    for name in names:
-        require_mapped(table, "data.text_columns", name)
-    if not names:
-        return np.full(len(table.frame), "", dtype=object)
-    parts = [table.text(name) for name in names]
-    return np.asarray([" ".join(part for part in row if part) for row in zip(*parts, strict=True)],
-                      dtype=object)
-
-
-def catalogue_items(table: Table, id_column: str, ids: np.ndarray, text_columns: str,
-                    image_paths: object) -> pd.DataFrame:
-    """An items file as the items table: item (`ids`), title (`item_texts`), image_path (a list
-    or one value for every row), and the file's other columns kept."""
+def catalogue_items(table: Table, id_column: str, ids: np.ndarray, config: DataConfig,
+                    image_paths: object) -> tuple[pd.DataFrame, ContentSource]:
+    """An items file as the items table: item (`ids`), title (data.text_columns joined, by
+    default a `title` column), image_path (a list or one value for every row), and the file's
+    other columns kept; and where the text came from."""
+    columns = text_columns(table, config, ("title",))
     extra = table.frame.drop(columns=[id_column]).drop(columns=["title", "image_path"],
                                                        errors="ignore")
-    return extra.assign(item=ids, title=item_texts(table, text_columns), image_path=image_paths)
+    items = extra.assign(item=ids, title=joined_text(table, columns), image_path=image_paths)
+    return items, text_source(table, columns)
 
 
 def read_table_source(path: Path, config: DataConfig) -> RawDataset:
@@ -103,8 +91,12 @@ def read_table_source(path: Path, config: DataConfig) -> RawDataset:
         "order": (order_of(table, config.time_column) if config.time_column
                   else np.arange(len(table.frame), dtype=np.int64)),
     })
+    name, timed = interactions_path.name, bool(config.time_column)
     if items_path is None:
-        return RawDataset(name=str(path), interactions=interactions, items=empty_items())
+        looked = ", ".join(f"items{suffix}" for suffix in TABLE_SUFFIXES)
+        return RawDataset(name=str(path), interactions=interactions, items=empty_items(),
+                          interactions_file=name, text_source=missing_file(looked),
+                          timed=timed, image_source=ContentSource(absent="no items file"))
     catalogue = read_table_file(items_path)
     require_mapped(catalogue, "data.item_column", config.item_column)
     ids = catalogue.text(config.item_column, nonempty=True)
@@ -113,15 +105,22 @@ def read_table_source(path: Path, config: DataConfig) -> RawDataset:
     if config.image_column:
         require_mapped(catalogue, "data.image_column", config.image_column)
         relative = catalogue.text(config.image_column)
+        image_source = ContentSource(file=items_path.name, columns=(config.image_column,))
     elif config.image_pattern:
         relative = np.asarray([config.image_pattern.replace("{item}", item) for item in ids],
                               dtype=object)
+        image_source = ContentSource(file=config.image_pattern)
     else:
         relative = np.full(len(ids), "", dtype=object)
+        image_source = ContentSource(absent="data.image_column and data.image_pattern unset",
+                                     hint="set data.image_pattern=images/{item}.jpg or "
+                                          "data.image_column=COLUMN")
     images = [str(folder / name) if name and (folder / name).is_file() else ""
               for name in relative]
-    items = catalogue_items(catalogue, config.item_column, ids, config.text_columns, images)
-    return RawDataset(name=str(path), interactions=interactions, items=items)
+    items, text = catalogue_items(catalogue, config.item_column, ids, config, images)
+    return RawDataset(name=str(path), interactions=interactions, items=items,
+                      interactions_file=name, text_source=text, image_source=image_source,
+                      timed=timed)
 
 
 def table_files(path: Path, config: DataConfig) -> list[Path]:
