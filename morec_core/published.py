@@ -194,13 +194,16 @@ def _protocol(text: str, where: str) -> dict[str, str]:
 
 
 def _names(row: CompareRow) -> set[str]:
-    """The names a published dataset may give this row's data: its label (microlens, demo,
-    hm/image), the label without the modality, and the prepared folder's name."""
-    names = {row.dataset, row.dataset.replace("/image", "")}
-    data = row.data
-    if data is not None and data.dataset:
-        names.add(data.dataset)
-    return {name.lower() for name in names if name}
+    """The names a published dataset may give this row's data: its raw folder's name (the
+    label's first word: microlens-50k), its reader (mind) and the prepared folder's name, with
+    "/warm-K" appended on a warm-K view (the paper's "MIND/warm-20" is not its "MIND")."""
+    data = json.loads(row.data_key) if row.data_key else {}
+    fingerprint = row.data
+    bases = {row.dataset.split(" (")[0], str(data.get("source", "")),
+             fingerprint.dataset if fingerprint is not None else ""}
+    warm = data.get("warm_min_item_interactions") or 0
+    suffix = f"/warm-{warm}" if warm else ""
+    return {f"{base}{suffix}".lower() for base in bases if base}
 
 
 def _matches(row: CompareRow, published: PublishedRow) -> bool:

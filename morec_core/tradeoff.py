@@ -108,6 +108,6 @@ def tradeoff_lines(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[st
                 f"{point.device_hours:.3g} device-h")
             cells.append(f"{point.label}{'*' if point.pareto else ''} "
                          f"{100 * point.metric:.2f} [{interval}] at {hours}")
-        lines.append(f"accuracy vs cost, {dataset} {backbone} {loss} ({metric.upper()} % "
+        lines.append(f"accuracy vs cost, {dataset}, {backbone}, {loss} ({metric.upper()} % "
                      f"against one training run; * Pareto front): " + "; ".join(cells))
     return lines + [f"cost: {line}" for line in cost_sentences(rows, metric)]

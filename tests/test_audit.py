@@ -171,6 +171,24 @@ def test_published_rows_label_each_arm(store):
         }
 
 
+def test_a_published_dataset_names_the_folder_or_the_reader_and_a_warm_view(store, tmp_path):
+    """The paper's "MIND" is the regular view of a mind folder, "MIND/warm-20" its warm-20 view."""
+    data = ("data.source=mind", "data.path=/raw/mind-small/MINDsmall_train")
+    plant(store, "regular", "s", "IDRec", "id", 0.1, extra=data)
+    plant(store, "warm", "w", "IDRec", "id", 0.1,
+          extra=(*data, "data.warm_min_item_interactions=20"))
+    rows = compare_rows(store, ["s", "w"], settings=Settings(resamples=200))
+    path = tmp_path / "rows.toml"
+    path.write_text("[defaults]\narm = 'IDRec'\nmetric = 'hr@10'\nvalue = 20.0\n"
+                    "fingerprint = 'ssssssss'\n"
+                    "[[row]]\nsource = 'regular'\ndataset = 'MIND'\n"
+                    "[[row]]\nsource = 'by folder'\ndataset = 'MINDsmall_train'\n"
+                    "[[row]]\nsource = 'warm'\ndataset = 'MIND/warm-20'\n")
+    found = {(label.arm, label.published.source) for label in
+             label_rows(rows, read_published(path))}
+    assert found == {("s/IDRec", "regular"), ("s/IDRec", "by folder"), ("w/IDRec", "warm")}
+
+
 def test_compare_writes_cards_and_labels_published_rows_from_the_command_line(
         store, tmp_path, monkeypatch):
     for index, lr in enumerate(LRS):

@@ -38,7 +38,7 @@ def store(tmp_path):
 def test_accuracy_against_cost_marks_the_front_and_prices_each_morec_arm(store):
     rows = compare_rows(store, ["s"], settings=Settings(resamples=500))
     [(group, points)] = tradeoffs(rows).items()
-    assert group == ("demo", "sasrec", "bce")
+    assert group == ("demo (text)", "sasrec", "bce")
     assert [(point.label, point.pareto) for point in points] == [
         ("s/IDRec", True), ("s/TS", False), ("s/E2E", True)]
     assert points[0].device_hours == pytest.approx(1 / 3600)
@@ -64,7 +64,7 @@ def test_the_report_sets_the_plan_beside_the_measured_cost(store):
     assert set(report.planned) == {"s/IDRec"}
     markdown = to_markdown(blocks_of(report, {}))
     cost_line = next(line for line in markdown.splitlines()
-                     if line.startswith("| demo | s/IDRec | IDRec"))
+                     if line.startswith("| demo (text) | s/IDRec | IDRec"))
     assert "| 0.5 s (cpu, fp32) | 2.00x |" in cost_line  # measured 1 s against 0.5 s planned
     assert "## Accuracy against cost" in markdown and "| front |" in markdown
     assert "s/E2E: 10x IDRec's s/epoch" in markdown

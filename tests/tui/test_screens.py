@@ -99,7 +99,7 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         assert "verdicts: each MoRec arm against the best IDRec arm" in note
         assert "hm-vision/MobileNetV2 E2E: no verdict: no completed run" in note
         # Accuracy against cost and the tuning audit, computed as `morec report` does.
-        assert "accuracy vs cost, mind sasrec bce" in note
+        assert "accuracy vs cost, mind (text), sasrec, bce" in note
         assert "audit: mind-text/IDRec: grid " in note
         # Each column as wide as its widest cell from the moment it is filled, not only after
         # the table's next Idle (a frame drawn before that kept the header's width).
