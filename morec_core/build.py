@@ -30,6 +30,7 @@ from morec_core.encoders.base import (
     SupportsPrecomputeFrozen,
 )
 from morec_core.evaluate import compute_item_table, evaluate_users
+from morec_core.fingerprint import DataFingerprint, of_prepared
 from morec_core.model import Recommender, normal_init_
 from morec_core.user_results import UserResults
 
@@ -69,6 +70,8 @@ class BuiltRun:
     device: torch.device
     subsets: dict[str, np.ndarray]
     """Extra test splits: name -> user indices (test_cold, test_new)."""
+    fingerprint: DataFingerprint
+    """The data as trained on (recorded with the run: morec_core/fingerprint.py)."""
     _training: TrainingData
 
     @property
@@ -128,13 +131,15 @@ def protocol_of(spec: RunSpec, num_items: int) -> str:
 
 
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
-    from morec_core.data.prepare import check_content, prepare
+    from morec_core.data.prepare import check_content, ensure_prepared, load_prepared
 
     if spec.encoder.name in CONTENT_OF_ENCODER:
         # A modality arm on items most of which have no text (or only codes) is not MoRec:
         # refused below data.min_text_coverage, before any cache or model is built.
         check_content(spec.data)
-    dataset = prepare(spec.data)
+    folder = ensure_prepared(spec.data)
+    dataset = load_prepared(folder)
+    fingerprint = of_prepared(folder, dataset, spec.data.modality)
     # Before any content cache is built: the catalogue size is known only now.
     if spec.eval.k > dataset.num_items:
         raise ConfigError(f"eval.k: {spec.eval.k} is more than the {dataset.num_items} items of "
@@ -174,7 +179,8 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
     ], fused=device.type == "cpu" or None)
     subsets = evaluation_subsets(dataset)
     return BuiltRun(spec=spec, dataset=dataset, model=model, optimizer=optimizer, device=device,
-                    subsets=subsets, _training=training_data(dataset, window))
+                    subsets=subsets, fingerprint=fingerprint,
+                    _training=training_data(dataset, window))
 
 
 def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> EncoderInputs:

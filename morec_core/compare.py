@@ -25,6 +25,7 @@ import numpy as np
 from morec_core import stats
 from morec_core.config import data_identity
 from morec_core.data.labels import dataset_label
+from morec_core.fingerprint import DataFingerprint
 from morec_core.store import RunRecord, Store
 from morec_core.user_results import UserResults
 
@@ -99,6 +100,8 @@ class CompareRow:
     """Run id of the selected configuration (of its first seed)."""
     run_ids: tuple[str, ...]
     """The selected configuration's runs, one per seed."""
+    trial_ids: tuple[str, ...]
+    """Every run of the arm (searched, seeds, failed...): what the tuning audit reads."""
     valid: float | None
     """Validation selection metric of the selected configuration (mean over its seeds)."""
     test: dict[str, float]
@@ -129,6 +132,18 @@ class CompareRow:
     cost: dict[str, float] = field(default_factory=dict)
     """Means over the selected runs of what each recorded (the paper's Table 6, TPME-style):
     trainable_params, seconds_per_epoch, peak_memory_bytes."""
+    fingerprint: str = ""
+    """The data the selected runs trained on (DataFingerprint JSON); '' when they were recorded
+    before fingerprints existed."""
+    training_seconds: float | None = None
+    """Training seconds of one run of the selected configuration (the recorded epochs' seconds,
+    mean over its seeds): the cost of the accuracy shown."""
+    spent_seconds: float = 0.0
+    """Training seconds of every run of the arm, searched and seeds: the tuning budget spent."""
+
+    @property
+    def data(self) -> DataFingerprint | None:
+        return DataFingerprint.from_json(self.fingerprint)
 
     @property
     def label(self) -> str:
@@ -202,6 +217,7 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
     intervals = {name: _clipped(stats.seed_interval(found)) for name, found in values.items()}
     ties = [test[name] for test in tests for name in test if name.startswith("ties@")]
     per_user, missing = _pooled_user_values(store, selected, splits, names)
+    seconds = store.training_seconds([run.id for run in runs])
     first = selected[0] if selected else runs[0]
     spec = first.spec
     row = CompareRow(
@@ -211,7 +227,7 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         paradigm="IDRec" if spec["encoder"]["name"] == "id" else "MoRec",
         by={key: _spec_value(spec, key) for key in settings.by},
         best_run=selected[0].id if selected else None,
-        run_ids=tuple(run.id for run in selected),
+        run_ids=tuple(run.id for run in selected), trial_ids=tuple(run.id for run in runs),
         # Drops nothing (`configs` keeps runs with a best value only); it narrows the type.
         valid=statistics.fmean(run.best_value for run in selected
                                if run.best_value is not None) if selected else None,
@@ -223,7 +239,11 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         protocol_fields=_protocol_fields(first), data_key=_data_key(first),
         missing_user_results=missing,
         notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")),
-        cost=_cost(selected))
+        cost=_cost(selected),
+        fingerprint=next((run.data_fingerprint for run in selected if run.data_fingerprint), ""),
+        training_seconds=(statistics.fmean(seconds[run.id] for run in selected)
+                          if selected and all(run.id in seconds for run in selected) else None),
+        spent_seconds=sum(seconds.values()))
     return row, per_user
 
 
@@ -361,14 +381,18 @@ def _against_idrec(row: CompareRow, per_user: dict[str, dict[str, np.ndarray]],
     if best_any is None:
         return {}, "", ("no verdict: no IDRec arm with the same dataset, backbone and loss"
                         + "".join(f" and {key}={value}" for key, value in row.by.items()))
-    best = _best_idrec([pair for pair in idrec if _comparable(row, pair[0])])
+    best = _best_idrec([pair for pair in idrec if _comparable(row, pair[0])
+                        and not data_differences(row, pair[0])])
     if best is None:
         other = best_any[0]
-        differing = ", ".join(f"{name} {row.protocol_fields.get(name)} vs {value}"
-                              for name, value in other.protocol_fields.items()
-                              if row.protocol_fields.get(name) != value)
-        differing = differing or f"{row.protocol!r} vs {other.protocol!r}"
-        return {}, "", f"not compared with {other.label}: protocols differ ({differing})"
+        if not _comparable(row, other):
+            differing = ", ".join(f"{name} {row.protocol_fields.get(name)} vs {value}"
+                                  for name, value in other.protocol_fields.items()
+                                  if row.protocol_fields.get(name) != value)
+            differing = differing or f"{row.protocol!r} vs {other.protocol!r}"
+            return {}, "", f"not compared with {other.label}: protocols differ ({differing})"
+        return {}, "", (f"not compared with {other.label}: data fingerprints differ "
+                        f"({', '.join(data_differences(row, other))})")
     control, control_values = best
     if row.missing_user_results or control.missing_user_results:
         return {}, control.label, RECOMPUTE_HINT
@@ -390,6 +414,16 @@ def _against_idrec(row: CompareRow, per_user: dict[str, dict[str, np.ndarray]],
 
 def _comparable(row: CompareRow, other: CompareRow) -> bool:
     return row.protocol_fields == other.protocol_fields and row.protocol == other.protocol
+
+
+def data_differences(row: CompareRow, other: CompareRow) -> list[str]:
+    """What differs between the data two rows trained on (counts, sequences, split targets,
+    item content); empty when the fingerprints are equal or either row has none (runs recorded
+    before fingerprints: they are paired, and the notes say they have no fingerprint)."""
+    mine, theirs = row.data, other.data
+    if mine is None or theirs is None:
+        return []
+    return mine.differences(theirs)
 
 
 def _verdict(difference: float, p_adjusted: float, alpha: float) -> str:

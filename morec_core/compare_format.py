@@ -14,6 +14,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from morec_core.compare import (
     COST_FIELDS,
@@ -23,19 +24,30 @@ from morec_core.compare import (
     Comparison,
     Settings,
 )
+from morec_core.fingerprint import NO_FINGERPRINT
+
+if TYPE_CHECKING:
+    from morec_core.audit import ArmAudit
+    from morec_core.published import PublishedLabel
 
 ONE_SEED = "n/a (1 seed)"
 
 
 def render(rows: Sequence[CompareRow], output_format: str,
-           settings: Settings = DEFAULT_SETTINGS) -> str:
+           settings: Settings = DEFAULT_SETTINGS, audits: Sequence[ArmAudit] = (),
+           published: Sequence[PublishedLabel] = ()) -> str:
+    """audits: the tuning audit of each row (morec_core.audit), printed as a table and its
+    warnings as notes; published: the labels of `--published` (morec_core.published)."""
     if output_format not in FORMATS:
         raise ValueError(f"unknown format {output_format!r}; known: {', '.join(FORMATS)}")
+    text_notes = [*notes(rows, settings), *audit_notes(audits), *published_notes(published)]
     if output_format == "json":
-        return json.dumps({"settings": asdict(settings), "rows": [asdict(row) for row in rows],
-                           "notes": notes(rows, settings)}, indent=2)
+        return json.dumps({"settings": asdict(settings), "rows": [_json_row(row) for row in rows],
+                           "audit": [asdict(audit) for audit in audits],
+                           "published": [asdict(label) for label in published],
+                           "notes": text_notes}, indent=2, default=str)
     if output_format == "csv":
-        return _csv(rows)
+        return _csv(rows, audits)
     arms = arm_table(rows)
     verdicts = verdict_table(rows, settings)
     lines = _formatted(arms, output_format)
@@ -48,7 +60,11 @@ def render(rows: Sequence[CompareRow], output_format: str,
         title = "Cost per arm (means over the selected runs):"
         lines += ["", title if output_format != "latex" else f"% {title}",
                   *_formatted(costs, output_format)]
-    text_notes = notes(rows, settings)
+    for title, table in (("Tuning audit (per arm):", audit_table(audits)),
+                         ("Published numbers:", published_table(published))):
+        if len(table) > 1:
+            lines += ["", title if output_format != "latex" else f"% {title}",
+                      *_formatted(table, output_format)]
     if output_format == "latex":
         return "\n".join(lines + [f"% {note}" for note in text_notes])
     return "\n".join([*lines, "", *text_notes])
@@ -86,11 +102,76 @@ def arm_table(rows: Sequence[CompareRow]) -> list[list[str]]:
 def cost_table(rows: Sequence[CompareRow]) -> list[list[str]]:
     """Header and one line per arm that recorded a cost: trainable parameters, seconds per
     epoch and peak memory (the paper's Table 6, without FLOPs)."""
-    header = ["study", "arm", "trainable params", "s/epoch", "peak memory"]
+    header = ["study", "arm", "trainable params", "s/epoch", "peak memory", "training device-h"]
     body = [[row.study, row.arm, count_cell(row.cost.get("trainable_params")),
              seconds_cell(row.cost.get("seconds_per_epoch")),
-             memory_cell(row.cost.get("peak_memory_bytes"))] for row in rows if row.cost]
+             memory_cell(row.cost.get("peak_memory_bytes")),
+             hours_cell(None if row.training_seconds is None else row.training_seconds / 3600)]
+            for row in rows if row.cost]
     return [header, *body]
+
+
+def hours_cell(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.3g} h" if value >= 0.01 else f"{value * 3600:.0f} s"
+
+
+def audit_table(audits: Sequence[ArmAudit]) -> list[list[str]]:
+    """Header and one line per arm: grid size, what was run, device-hours, the chosen values."""
+    header = ["arm", "grid", "configs run", "trials", "seeds", "device-h spent", "selected on",
+              "chosen"]
+    body = [[audit.label, f"{audit.grid_size}" + ("" if audit.grid_from == "study definition"
+                                                  else " (from runs)"),
+             str(audit.configurations), str(audit.trials), str(audit.seeds),
+             hours_cell(audit.device_hours), audit.selection,
+             ", ".join(f"{key.split('.')[-1]} {_value(value)}"
+                       for key, value in audit.chosen.items())] for audit in audits]
+    return [header, *body]
+
+
+def _value(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def audit_lines(audits: Sequence[ArmAudit]) -> list[str]:
+    """The audit table as one line per arm, then its warnings (a narrow screen's notes)."""
+    _header, *body = audit_table(audits)
+    return [f"audit: {arm}: grid {grid}, {configs} configs run, {trials} trials, {seeds} seeds, "
+            f"{hours or '0 s'} spent, selected on {selection}" + (f", chosen {chosen}"
+                                                                 if chosen else "")
+            for arm, grid, configs, trials, seeds, hours, selection, chosen in body
+            ] + audit_notes(audits)
+
+
+def audit_notes(audits: Sequence[ArmAudit]) -> list[str]:
+    return [f"audit: {audit.label}: {warning}" for audit in audits for warning in audit.warnings]
+
+
+def published_table(labels: Sequence[PublishedLabel]) -> list[list[str]]:
+    header = ["arm", "metric", "morec % [95% CI]", "published %", "source", "label"]
+    body = [[label.arm, label.metric, _measured_cell(label), f"{label.published.value:g}",
+             label.published.source, label.label] for label in labels]
+    return [header, *body]
+
+
+def _measured_cell(label: PublishedLabel) -> str:
+    if label.measured is None:
+        return "-"
+    if label.measured_ci is None:
+        return f"{label.measured:.2f} [{ONE_SEED}]"
+    low, high = label.measured_ci
+    return f"{label.measured:.2f} [{low:.2f}, {high:.2f}]"
+
+
+def published_notes(labels: Sequence[PublishedLabel]) -> list[str]:
+    if not labels:
+        return []
+    from morec_core.published import COUNT_TOLERANCE, TOLERANCE
+
+    return [f"published: replicated = morec's mean within ±{TOLERANCE:.0%} (relative) of the "
+            f"published value, else below or above; comparable only where the data (fingerprint, "
+            f"or counts within ±{COUNT_TOLERANCE:.0%}) and the protocol given match"]
 
 
 def count_cell(value: float | None) -> str:
@@ -185,7 +266,6 @@ def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:
     for row in rows:
         if row.paradigm == "MoRec" and row.verdict_note:
             lines.append(f"{row.label}: {row.verdict_note}")
-    lines += _budget_notes(rows)
     for row in rows:
         if row.ties is not None and row.ties >= 0.001:
             constant = " (scores look constant)" if row.ties >= 0.5 else ""
@@ -197,23 +277,28 @@ def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:
                      "morec): re-run `morec compare --recompute` for their verdicts")
     lines += [note for row in rows for note in row.notes]
     protocols = {row.protocol for row in rows}
+    data = fingerprint_lines(rows)
     if len(protocols) == 1 and (protocol := protocols.pop()):
-        lines.append(f"protocol: {protocol}")
-    return lines
+        lines.append(f"protocol: {protocol}" + (f"; {data[0]}" if len(data) == 1 else ""))
+        data = data if len(data) > 1 else []
+    return lines + data
 
 
-def _budget_notes(rows: Sequence[CompareRow]) -> list[str]:
-    by_label = {row.label: row for row in rows}
-    lines = []
-    for row in rows:
-        controls = {comparison.control for comparison in row.comparisons.values()}
-        for control in controls:
-            other = by_label.get(control)
-            if other is not None and other.configurations != row.configurations:
-                lines.append(f"tuning budgets differ: {row.label} searched "
-                             f"{_configurations(row.configurations)}, {other.label} "
-                             f"{_configurations(other.configurations)}")
-    return lines
+def fingerprint_lines(rows: Sequence[CompareRow]) -> list[str]:
+    """One line when every row trained on the same data, else one per row: its fingerprint,
+    or that its runs were recorded before fingerprints existed."""
+    described = {row.label: (row.data.describe() if row.data is not None else
+                             f"{NO_FINGERPRINT} (runs recorded before data fingerprints)")
+                 for row in rows}
+    if len(set(described.values())) == 1:
+        return list(set(described.values()))
+    return [f"{label}: {text}" for label, text in described.items()]
+
+
+def _json_row(row: CompareRow) -> dict[str, Any]:
+    """The row, its fingerprint as an object (null for none) rather than a JSON string."""
+    data = row.data
+    return {**asdict(row), "fingerprint": None if data is None else asdict(data)}
 
 
 def _configurations(count: int) -> str:
@@ -281,7 +366,7 @@ def _formatted(table: list[list[str]], output_format: str) -> list[str]:
             for cells in table]
 
 
-def _csv(rows: Sequence[CompareRow]) -> str:
+def _csv(rows: Sequence[CompareRow], audits: Sequence[ArmAudit] = ()) -> str:
     """One line per arm: every number unrounded in its own column, in % for metrics."""
     metrics = metrics_of(rows)
     by_keys = list(rows[0].by) if rows else []
@@ -289,7 +374,10 @@ def _csv(rows: Sequence[CompareRow]) -> str:
     for metric in metrics:
         header += [metric, f"{metric} ci low", f"{metric} ci high"]
     header += ["valid", "configs", "trials", "collapsed", "failed", "pruned", "protocol",
-               "IDRec", *COST_FIELDS]
+               "IDRec", *COST_FIELDS, "training seconds", "spent seconds", "data fingerprint"]
+    audited = {audit.label: audit for audit in audits}
+    if audits:
+        header += ["grid size", "audit warnings"]
     for metric in metrics:
         header += [f"Δ {metric}", f"Δ {metric} ci low", f"Δ {metric} ci high",
                    f"Improv. {metric}", f"Improv. {metric} ci low", f"Improv. {metric} ci high",
@@ -309,7 +397,12 @@ def _csv(rows: Sequence[CompareRow]) -> str:
         cells += ["" if row.valid is None else row.valid, row.configurations, row.trials,
                   *[row.outcomes.get(status, 0) for status in ("collapsed", "failed", "pruned")],
                   row.protocol, ", ".join(sorted(controls)),
-                  *[row.cost.get(name, "") for name in COST_FIELDS]]
+                  *[row.cost.get(name, "") for name in COST_FIELDS],
+                  "" if row.training_seconds is None else row.training_seconds,
+                  row.spent_seconds, "" if row.data is None else row.data.digest]
+        if audits:
+            audit = audited.get(row.label)
+            cells += ["", ""] if audit is None else [audit.grid_size, "; ".join(audit.warnings)]
         for metric in metrics:
             comparison = row.comparisons.get(metric)
             if comparison is None:

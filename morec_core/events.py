@@ -51,6 +51,8 @@ class RunStarted:
     num_users: int = 0
     num_items: int = 0
     """Catalogue size: the level of random ranking depends on it (collapse detection)."""
+    data_fingerprint: str = ""
+    """The data as trained on (DataFingerprint.to_json(); morec_core/fingerprint.py)."""
     time: float = field(default_factory=_now)
 
 

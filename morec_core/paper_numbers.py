@@ -1,15 +1,16 @@
 """The paper's own numbers (Yuan et al., SIGIR 2023), by question, with their table and row, for
 `morec report` to print beside what a store measured. HR@10 and NDCG@10 are in %, as printed.
 
-Table 2's image rows lost their header in the text we keep (paper.txt's extraction note): the
-encoder columns of HM and Bili are ResNet50 / Swin-T (DSSM) and ResNet50 / Swin-T / Swin-B
-(SASRec), as the caption and Section 4.1 say. Only MIND (text, the microlens-50k stand-in) and HM
-(images, the posters' stand-in) are kept here.
+The numbers themselves are a published-rows file, `published_rows/yuan_sigir2023.toml` (see
+morec_core/published.py; its comments say which rows are kept and why), read here into figures:
+one per table row and metric. The questions, the paper's answers and Table 6 stay here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from morec_core.published import PACKAGED, read_published
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,56 +50,31 @@ PAPER_ANSWERS: dict[str, str] = {
              "(Table 6).",
 }
 
-PAPER_FIGURES: tuple[PaperFigure, ...] = (
-    PaperFigure(question="Q(i)", source="Table 2, MIND, SASRec", metric="hr@10",
-                values=(("IDRec", 17.71), ("BERT-small", 18.50), ("BERT-base", 18.23),
-                        ("RoBERTa-base", 18.68)), paper_says="Improv. +5.48%"),
-    PaperFigure(question="Q(i)", source="Table 2, MIND, SASRec", metric="ndcg@10",
-                values=(("IDRec", 9.52), ("BERT-small", 9.94), ("BERT-base", 9.73),
-                        ("RoBERTa-base", 10.02)), paper_says="Improv. +5.25%"),
-    PaperFigure(question="Q(i)", source="Table 2, MIND, DSSM", metric="hr@10",
-                values=(("IDRec", 3.58), ("BERT-base", 2.68), ("RoBERTa-base", 3.07)),
-                paper_says="MoRec below IDRec with DSSM"),
-    PaperFigure(question="Q(i)", source="Table 2, HM, SASRec", metric="hr@10",
-                values=(("IDRec", 6.84), ("ResNet50", 6.67), ("Swin-T", 6.97),
-                        ("Swin-B", 7.24)), paper_says="Improv. +5.85%"),
-    PaperFigure(question="Q(i)", source="Table 2, HM, DSSM", metric="hr@10",
-                values=(("IDRec", 4.93), ("ResNet50", 1.49), ("Swin-T", 1.87)),
-                paper_says="MoRec far below IDRec with DSSM"),
-    PaperFigure(question="Q(i)", source="Table 3, Warm-20, MIND", metric="hr@10",
-                values=(("IDRec", 20.12), ("BERT-base", 20.19)), paper_says="comparable"),
-    PaperFigure(question="Q(i)", source="Table 3, Warm-20, HM", metric="hr@10",
-                values=(("IDRec", 7.89), ("Swin-T", 8.05)), paper_says="comparable"),
-    PaperFigure(question="Q(ii)", source="Table 4, MIND, BERT-base (full / 50K users)",
-                metric="hr@10", values=(("TFS", 17.78), ("PE", 18.23), ("TFS 50K", 15.04),
-                                        ("PE 50K", 14.35)),
-                paper_says="+2.53% full; -4.59% on MIND-50K"),
-    PaperFigure(question="Q(ii)", source="Table 4, HM, ResNet50 (full / 50K users)",
-                metric="hr@10", values=(("TFS", 5.82), ("PE", 6.67), ("TFS 50K", 2.74),
-                                        ("PE 50K", 3.26)),
-                paper_says="+14.60% full; +18.98% on HM-50K"),
-    PaperFigure(question="Q(iii)", source="Table 5, MIND, BERT-base", metric="hr@10",
-                values=(("IDRec", 17.71), ("TS", 13.93), ("TS-DNN 2", 15.20),
-                        ("TS-DNN 8 (best)", 16.66), ("E2E", 18.23)),
-                paper_says="TS 76% of E2E; the best TS-DNN 91%"),
-    PaperFigure(question="Q(iii)", source="Table 5, HM, ResNet50", metric="hr@10",
-                values=(("IDRec", 6.84), ("TS", 4.03), ("TS-DNN 2", 4.64),
-                        ("TS-DNN 6 (best)", 5.40), ("E2E", 6.67)),
-                paper_says="TS 60% of E2E"),
-    PaperFigure(question="Q(iv)", source="Table 9, MIND, BERT-base, cold items",
-                metric="cold hr@10", values=(("IDRec", 0.0036), ("MoRec", 3.0637))),
-    PaperFigure(question="Q(iv)", source="Table 9, MIND, BERT-base, new items",
-                metric="new hr@10", values=(("IDRec", 0.0125), ("MoRec", 0.5899))),
-    PaperFigure(question="Q(iv)", source="Table 9, HM, Swin-B, cold items",
-                metric="cold hr@10", values=(("IDRec", 0.3744), ("MoRec", 1.0965))),
-    PaperFigure(question="Q(iv)", source="Table 7, MIND, BERT-base, ID+TS w/o MLP",
-                metric="hr@10", values=(("IDRec", 17.71), ("TS", 13.93), ("ID+TS add", 16.10),
-                                        ("ID+TS concat", 17.20)),
-                paper_says="-0.28% against the best pure arm (with MLPs)"),
-    PaperFigure(question="Q(iv)", source="Table 7, MIND, BERT-base, ID+E2E", metric="hr@10",
-                values=(("E2E", 18.23), ("ID+E2E add", 16.25), ("ID+E2E concat", 17.12)),
-                paper_says="-6.09%"),
-)
+PUBLISHED_FILE = PACKAGED["paper"]
+"""The paper's numbers as published rows (`morec compare --published paper` reads the same)."""
+
+
+def _figures() -> tuple[PaperFigure, ...]:
+    """One figure per run of consecutive rows of one question, source and metric, in the file's
+    order; its columns in the file's order too."""
+    figures: list[PaperFigure] = []
+    for row in read_published(PUBLISHED_FILE):
+        source = row.source.removeprefix(SOURCE_PREFIX)
+        last = figures[-1] if figures else None
+        column = (row.column or row.arm, row.value)
+        if last is not None and (last.question, last.source, last.metric) == (
+                row.question, source, row.metric):
+            figures[-1] = PaperFigure(question=last.question, source=last.source,
+                                      metric=last.metric, values=(*last.values, column),
+                                      paper_says=last.paper_says)
+        else:
+            figures.append(PaperFigure(question=row.question, source=source, metric=row.metric,
+                                       values=(column,), paper_says=row.note))
+    return tuple(figures)
+
+
+SOURCE_PREFIX = "Yuan et al., SIGIR 2023, "
+PAPER_FIGURES: tuple[PaperFigure, ...] = _figures()
 
 PAPER_COST: tuple[tuple[str, str, str, str, str], ...] = (
     # (Table 6 row, #Param, Time/E, memory, GPUs)

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from morec_core.audit import ArmAudit, audit_rows
 from morec_core.compare import (
     DEFAULT_SETTINGS,
     CompareRow,
@@ -25,9 +26,11 @@ from morec_core.compare import (
     compare_rows,
     contrast_rows,
 )
+from morec_core.compare_format import fingerprint_lines
 from morec_core.config import data_identity
 from morec_core.data.labels import dataset_label
 from morec_core.paper_numbers import PAPER_ANSWERS, QUESTIONS, PaperFigure, figures_of
+from morec_core.plan import Plan, PlanRow, cost_key
 from morec_core.report_findings import conclude
 from morec_core.store import RunRecord, Store
 from morec_core.studies import Study
@@ -83,6 +86,10 @@ class Report:
     """The caller's lines for the header (machines, sampling)."""
     unfinished: list[str] = field(default_factory=list)
     """Arms with runs but none completed: what happened to their trials."""
+    audits: list[ArmAudit] = field(default_factory=list)
+    """The tuning audit of each row (morec_core/audit.py)."""
+    planned: dict[str, PlanRow] = field(default_factory=dict)
+    """Row label -> its configuration's row in the study's last `morec plan`."""
 
 
 def arm_kind(spec: dict[str, Any]) -> str:
@@ -116,7 +123,9 @@ def identity(spec: dict[str, Any], *, without: Sequence[str] = ()) -> str:
 
 def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Study], *,
                  settings: Settings = DEFAULT_SETTINGS, command: str = "",
-                 notes: Sequence[str] = ()) -> Report:
+                 notes: Sequence[str] = (), plans: Mapping[str, Plan] | None = None) -> Report:
+    """plans: study name -> its last `morec plan` (morec_core.plan.load_plan), for the cost
+    table's planned against measured."""
     every_row = compare_rows(store, studies, SPLITS, settings)
     rows = [row for row in every_row if row.best_run]
     # Arms none of whose runs completed (every trial collapsed, failed or was pruned): no
@@ -128,6 +137,9 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
     runs = {row.label: [store.run(run_id) for run_id in row.run_ids] for row in rows}
     specs = {row.label: runs[row.label][0].spec for row in rows}
     kinds = {label: arm_kind(spec) for label, spec in specs.items()}
+    every_run = {run.id: run for name in studies for run in store.runs(study=name)}
+    audits = audit_rows(rows, every_run, {definition.name: definition
+                                          for definition in definitions})
     sections = [_regular(rows, kinds, specs), _encoders(store, rows, kinds, specs, settings),
                 _two_stage(store, rows, kinds, specs, settings),
                 _challenges(store, rows, kinds, specs, settings)]
@@ -141,7 +153,26 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
         machines=_machines([run for found in runs.values() for run in found]),
         protocol=_protocol(rows, specs), pending=pending,
         unfinished=unfinished, notes=list(notes),
-        cost_ranges={label: _ranges(found) for label, found in runs.items()})
+        cost_ranges={label: _ranges(found) for label, found in runs.items()},
+        audits=audits, planned=_planned(rows, specs, plans or {}))
+
+
+def _planned(rows: Sequence[CompareRow], specs: Mapping[str, dict[str, Any]],
+             plans: Mapping[str, Plan]) -> dict[str, PlanRow]:
+    """Each row's configuration in its study's plan: the same arm and cost key (the settings
+    that decide a step's cost), or the arm's only plan row."""
+    found = {}
+    for row in rows:
+        plan = plans.get(row.study)
+        if plan is None:
+            continue
+        arm = row.arm.split(" [")[0]
+        candidates = [planned for planned in plan.rows if planned.arm == arm]
+        key = cost_key(specs[row.label])
+        match = [planned for planned in candidates if planned.cost_key == key]
+        if match or len(candidates) == 1:
+            found[row.label] = (match or candidates)[0]
+    return found
 
 
 def _section(question: str) -> Section:
@@ -325,6 +356,7 @@ def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[
         lines.append(f"data {data_view(spec)}: folder {folder}; users with >= "
                      f"{data['min_user_interactions']} interactions, latest "
                      f"{data['max_seq_len']} kept, split {data['split']}")
+    lines += fingerprint_lines(rows)
     selection = sorted({f"{spec['eval']['metric']}@{spec['eval']['k']}" for spec in specs.values()})
     blocks = sorted({f"{spec['backbone']['name']} {spec['backbone'].get('block', 'standard')}"
                      for spec in specs.values()})

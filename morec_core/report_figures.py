@@ -40,7 +40,50 @@ def write_figures(report: Report, store: Store, folder: Path, link_prefix: str,
                                caption=f"{section.question}: validation curves of the selected "
                                        "runs (first seed); the dot marks the best epoch"))
         images[section.question] = found
+    path = folder / "tradeoff.png"
+    if _tradeoff(report, path):
+        images["tradeoff"] = [Image(path=f"{link_prefix}/{path.name}",
+                                    caption="Accuracy against cost: test HR@10 (%) with its 95% "
+                                            "interval over seeds against the training "
+                                            "device-hours of one run (log axis), per dataset, "
+                                            "backbone and loss; the Pareto front joined")]
     return images
+
+
+def _tradeoff(report: Report, path: Path) -> bool:
+    """One panel per (dataset, backbone, loss) with at least one arm's cost recorded."""
+    import matplotlib.pyplot as plt
+
+    from morec_core.tradeoff import tradeoffs
+
+    groups = {key: [point for point in points if point.device_hours]
+              for key, points in tradeoffs(report.rows).items()}
+    groups = {key: points for key, points in groups.items() if points}
+    if not groups:
+        return False
+    figure, axes = plt.subplots(len(groups), 1, figsize=(8, 3.2 * len(groups)), squeeze=False)
+    for axis, ((dataset, backbone, loss), points) in zip(axes[:, 0], groups.items(),
+                                                         strict=True):
+        for point in points:
+            low, high = point.metric_ci or (point.metric, point.metric)
+            colour = "#4c72b0" if point.paradigm == "IDRec" else "#dd8452"
+            axis.errorbar([point.device_hours], [100 * point.metric],
+                          yerr=[[100 * (point.metric - low)], [100 * (high - point.metric)]],
+                          fmt="o", color=colour, capsize=3)
+            axis.annotate(point.label.split("/", 1)[-1], (point.device_hours, 100 * point.metric),
+                          fontsize=6, xytext=(4, 2), textcoords="offset points")
+        front = sorted((point.device_hours, 100 * point.metric) for point in points
+                       if point.pareto and point.device_hours)
+        if len(front) > 1:
+            axis.plot(*zip(*front, strict=True), "--", color="grey", linewidth=0.8)
+        axis.set_xscale("log")
+        axis.set_title(f"{dataset}, {backbone}, {loss}", fontsize=8)
+        axis.set_xlabel("training device-hours of one run (blue: IDRec, orange: MoRec)")
+        axis.set_ylabel("test HR@10 (%)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
 
 
 def _bars(section: Section, report: Report, metric: str, path: Path) -> None:

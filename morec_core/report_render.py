@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from morec_core.compare import CompareRow, Comparison
-from morec_core.compare_format import count_cell, memory_cell, seconds_cell
+from morec_core.compare_format import (
+    audit_notes,
+    audit_table,
+    count_cell,
+    hours_cell,
+    memory_cell,
+    seconds_cell,
+)
 from morec_core.report import Report, Section
+from morec_core.tradeoff import cost_sentences, tradeoffs
 
 
 @dataclass(frozen=True)
@@ -120,8 +128,21 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
         out += _section_blocks(report, section, images.get(section.question, []))
     out += [Heading(2, "Cost per arm"),
             Paragraph("Means over each arm's selected runs, [min, max] over its seeds; the "
-                      "paper's Table 6 beside them (its GPUs, its data)."),
+                      "paper's Table 6 beside them (its GPUs, its data). `planned` is the "
+                      "study's last `morec plan` (a few timed steps before the study ran, on "
+                      "the device named), and `measured / planned` the ratio of the two."),
             _cost_table(report)]
+    out += _tradeoff_blocks(report, images.get("tradeoff", []))
+    out += [Heading(2, "Tuning audit"),
+            Paragraph("Per arm: the grid it was searched on (from the study definition, or the "
+                      "values its runs had), the configurations and trials run, the "
+                      "device-hours spent training every trial, what selected (validation "
+                      "only), and the chosen values. Warnings below: a chosen value on the "
+                      "edge of its grid, and budgets or epoch caps unequal between a MoRec arm "
+                      "and its IDRec arm (above a ratio of 1.5, morec_core/audit.py says why)."),
+            Table(*_table_of(audit_table(report.audits))),
+            Bullets(tuple(line.removeprefix("audit: ") for line in audit_notes(report.audits))
+                    or ("no warning",))]
     if report.unfinished:
         out += [Heading(2, "Arms without a completed run"),
                 Paragraph("Every trial of these arms collapsed (the paper's Figure 5 rule, "
@@ -205,6 +226,56 @@ def _contrast_table(section: Section) -> Table:
     return Table(header, tuple(body))
 
 
+def _table_of(rows: list[list[str]]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    header, *body = rows
+    return tuple(header), tuple(tuple(cells) for cells in body)
+
+
+def _tradeoff_blocks(report: Report, images: list[Image]) -> list[Block]:
+    groups = tradeoffs(report.rows)
+    if not groups:
+        return []
+    out: list[Block] = [
+        Heading(2, "Accuracy against cost"),
+        Paragraph("Per dataset, backbone and loss: each arm's test HR@10 (mean [95% t-interval "
+                  "over seeds]) against the device-hours of one training run of its chosen "
+                  "configuration (mean over seeds; training epochs only) and its s/epoch. "
+                  "`front` marks the Pareto front on the means: no other arm is at least as "
+                  "accurate for at most the cost. An arm off the front may still be "
+                  "indistinguishable from one on it: read the intervals.")]
+    for (dataset, backbone, loss), points in groups.items():
+        out.append(Paragraph(f"{dataset}, {backbone}, loss {loss}:"))
+        out.append(Table(("arm", "paradigm", "HR@10 % [95% CI]", "training device-h",
+                          "s/epoch", "Pareto"), tuple(
+            (point.label, point.paradigm, _with_interval(point.metric, point.metric_ci),
+             hours_cell(point.device_hours), seconds_cell(point.seconds_per_epoch),
+             "front" if point.pareto else "") for point in points)))
+    sentences = cost_sentences(report.rows)
+    if sentences:
+        out += [Paragraph("Each MoRec arm's cost as a multiple of its IDRec arm's, for the "
+                          "difference it bought (95% paired-bootstrap CI, verdict after the "
+                          "table's correction):"), Bullets(tuple(sentences))]
+    return out + images
+
+
+def _with_interval(mean: float, interval: tuple[float, float] | None) -> str:
+    if interval is None:
+        return f"{percent(mean)} [n/a (1 seed)]"
+    return f"{percent(mean)} [{percent(interval[0])}, {percent(interval[1])}]"
+
+
+def _planned_cells(report: Report, row: CompareRow) -> tuple[str, str]:
+    """(planned s/epoch with its device, measured / planned) of a row; empty without a plan."""
+    planned = report.planned.get(row.label)
+    if planned is None or planned.measurement is None:
+        return "", ""
+    found = planned.measurement
+    measured = row.cost.get("seconds_per_epoch")
+    ratio = f"{measured / found.seconds_per_epoch:.2f}x" if measured and found.seconds_per_epoch \
+        else ""
+    return f"{seconds_cell(found.seconds_per_epoch)} ({found.device})", ratio
+
+
 def _cost_table(report: Report) -> Table:
     from morec_core.paper_numbers import PAPER_COST
 
@@ -221,11 +292,13 @@ def _cost_table(report: Report) -> Table:
     body = [(report.views[row.label], row.label, report.kinds[row.label],
              count_cell(row.cost.get("trainable_params")),
              spread(row.label, "seconds_per_epoch", seconds_cell),
+             *_planned_cells(report, row),
              spread(row.label, "peak_memory_bytes", memory_cell)) for row in report.rows]
     body += [("paper, " + name.split(", ")[0], "Table 6: " + name.split(", ")[1], "", params,
-              f"{epoch} ({gpus})", memory) for name, params, epoch, memory, gpus in PAPER_COST]
-    return Table(("data", "arm", "kind", "trainable params", "s/epoch", "peak memory"),
-                 tuple(body))
+              f"{epoch} ({gpus})", "", "", memory)
+             for name, params, epoch, memory, gpus in PAPER_COST]
+    return Table(("data", "arm", "kind", "trainable params", "s/epoch", "planned s/epoch",
+                  "measured / planned", "peak memory"), tuple(body))
 
 
 # --- writers ----------------------------------------------------------------------------------

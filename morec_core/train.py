@@ -28,6 +28,7 @@ from morec_core.run_context import RunContext
 from morec_core.user_results import UserResults
 
 if TYPE_CHECKING:
+    from morec_core.batches import TrainBatch
     from morec_core.build import BuiltRun
 
 LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")
@@ -106,7 +107,8 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
         selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
         device=placement.describe(), study=context.study, arm=context.arm,
         trial_number=context.trial_number,
-        num_users=dataset.num_users, num_items=dataset.num_items)
+        num_users=dataset.num_users, num_items=dataset.num_items,
+        data_fingerprint=built.fingerprint.to_json())
     yield ev.CostMeasured(run_id=run_id, trainable_params=trainable, total_params=total,
                           flops_per_sample=flops_per_sample)
     cost.reset_peak_memory(placement.device)
@@ -241,16 +243,8 @@ def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Place
     for step, batch in enumerate(batches):
         if partial is not None and step < partial.step:
             continue
-        batch = batch.to(placement.device)
-        with placement.autocast():
-            loss = train_model(batch)  # Recommender.forward is its loss; DDP syncs through it
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if spec.train.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        loss = train_step(train_model, model, optimizer, scaler, placement,
+                          batch.to(placement.device), spec.train.grad_clip)
         loss_sum += loss.detach().float()
         pause_point("mid-epoch")
         if not group.enabled and preemption.requested() is not None:
@@ -263,3 +257,20 @@ def _train_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Place
             yield ev.Progress(run_id=context.run_id, epoch=epoch, step=step + 1,
                               total_steps=total_steps, loss=float(loss.detach()))
     return float(loss_sum) / max(total_steps, 1)
+
+
+def train_step(train_model: torch.nn.Module, model: torch.nn.Module,
+               optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+               placement: Placement, batch: TrainBatch, grad_clip: float) -> torch.Tensor:
+    """One optimizer step on `batch` (on the device already); returns the loss. The one step
+    every epoch takes, and `morec plan` times (morec_core/plan_measure.py)."""
+    with placement.autocast():
+        loss = train_model(batch)  # Recommender.forward is its loss; DDP syncs through it
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss

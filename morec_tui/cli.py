@@ -11,6 +11,7 @@ import typer
 
 from morec_core import __version__
 from morec_tui.commands.data import data_app
+from morec_tui.commands.plan import plan_command
 from morec_tui.commands.report import report_command
 from morec_tui.commands.run import run_command
 from morec_tui.commands.slurm import cancel_command
@@ -33,6 +34,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(store_app, name="store")
 app.command("run")(run_command)
 app.command("tune")(tune_command)
+app.command("plan")(plan_command)
 app.command("compare")(compare_command)
 app.command("report")(report_command)
 app.command("studies")(studies_command)

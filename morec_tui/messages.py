@@ -62,16 +62,19 @@ class TableChoice:
 
 class CompareLoaded(Message, bubble=False):
     """The tables to choose from, the rows of the chosen one (None: no run changed since they
-    were shown), a note on broken study modules, and Store.run_versions()."""
+    were shown), a note on broken study modules, Store.run_versions(), and the lines of the
+    tuning audit and of accuracy against cost of those rows."""
 
     def __init__(self, choices: list[TableChoice], chosen: TableChoice,
-                 rows: list[CompareRow] | None, note: str, versions: dict[str, Any]) -> None:
+                 rows: list[CompareRow] | None, note: str, versions: dict[str, Any],
+                 extra: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.choices = choices
         self.chosen = chosen
         self.rows = rows
         self.note = note
         self.versions = versions
+        self.extra = extra
 
 
 class JobsLoaded(Message, bubble=False):

@@ -288,7 +288,7 @@ def test_a_schema_2_store_migrates_to_nullable_metric_values(store_url, tmp_path
                                   metrics={"ndcg@10": 0.1}))
     downgrade_to_schema_2(store_url)
     with Store(store_url) as migrated:
-        assert migrated.schema_version() == SCHEMA_VERSION == 3
+        assert migrated.schema_version() == SCHEMA_VERSION == 4
         columns = inspect(migrated._write_engine).get_columns("morec_metrics")
         assert [column["nullable"] for column in columns if column["name"] == "value"] == [True]
         assert [p.value for p in migrated.curves("old")[("valid", "ndcg@10")]] == [0.1]
@@ -309,6 +309,30 @@ def test_a_schema_2_store_migrates_to_nullable_metric_values(store_url, tmp_path
             assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
             assert connection.execute("SELECT count(*) FROM sqlite_master "
                                       "WHERE name LIKE '%metrics_new%'").fetchone() == (0,)
+
+
+def test_a_schema_3_store_migrates_to_data_fingerprints(store_url):
+    """Schema 4 adds morec_runs.data_fingerprint: a run recorded before keeps its results and
+    has none (''); a run started after records the one its RunStarted carries."""
+    with Store(store_url) as store:
+        start(store, "old")
+    engine = create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE morec_runs DROP COLUMN data_fingerprint"))
+        conn.execute(text("UPDATE morec_schema SET version = 3"))
+    engine.dispose()
+    with Store(store_url) as migrated:
+        assert migrated.schema_version() == SCHEMA_VERSION == 4
+        assert migrated.run("old").data_fingerprint == ""
+        spec = RunSpec()
+        migrated.record(ev.RunStarted(run_id="new", spec=spec.to_dict(), spec_key=spec.spec_key,
+                                      selection_metric="ndcg@10", host="h", pid=1, device="cpu",
+                                      data_fingerprint='{"digest": "abc"}'))
+        assert migrated.run("new").data_fingerprint == '{"digest": "abc"}'
+        # A resumed run's RunStarted carries it again: the same value stays.
+        migrated.record(ev.RunStarted(run_id="new", spec=spec.to_dict(), spec_key=spec.spec_key,
+                                      selection_metric="ndcg@10", host="h", pid=1, device="cpu"))
+        assert migrated.run("new").data_fingerprint == '{"digest": "abc"}'
 
 
 def test_a_file_that_is_not_a_database_is_a_store_error_naming_it(tmp_path):

@@ -47,6 +47,8 @@ class RunRecord:
     flops_per_sample: float | None
     seconds_per_epoch: float | None
     peak_memory_bytes: int | None
+    data_fingerprint: str = ""
+    """DataFingerprint JSON (morec_core/fingerprint.py); '' for a run recorded before."""
 
     @property
     def spec(self) -> dict[str, Any]:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # 2: morec_user_results (per-user standing of every evaluated split).
 # 3: morec_metrics.value nullable (SQLite stores NaN as NULL).
-SCHEMA_VERSION = 3
+# 4: morec_runs.data_fingerprint (the data as trained on; '' for runs recorded before).
+SCHEMA_VERSION = 4
 
 
 class Base(DeclarativeBase):
@@ -80,6 +81,8 @@ class RunRow(Base):
     flops_per_sample: Mapped[float | None] = mapped_column(Float)
     seconds_per_epoch: Mapped[float | None] = mapped_column(Float)
     peak_memory_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    data_fingerprint: Mapped[str] = mapped_column(Text, default="")
+    """DataFingerprint JSON of the data as trained on; '' for runs recorded before schema 4."""
 
     __table_args__ = (Index("ix_runs_study_status", "study_id", "status"),)
 

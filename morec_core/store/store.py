@@ -98,6 +98,15 @@ def _metric_values_nullable(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE morec_metrics_new RENAME TO morec_metrics"))
 
 
+def _add_data_fingerprints(conn: Connection) -> None:
+    """3 -> 4: morec_runs.data_fingerprint; runs recorded before have none (''). A store whose
+    table has it already (made by this morec's create_all, then set back) is left as it is."""
+    if "data_fingerprint" in {column["name"] for column in inspect(conn).get_columns("morec_runs")}:
+        return
+    conn.execute(text("ALTER TABLE morec_runs ADD COLUMN data_fingerprint TEXT NOT NULL "
+                      "DEFAULT ''"))
+
+
 # Each migration takes a connection inside a transaction and moves the schema from version v to
 # v + 1. New tables are made by create_all before the migrations run; a new column is added here
 # as `MIGRATIONS[v] = lambda conn: conn.execute(text("ALTER TABLE morec_runs ADD COLUMN ..."))`.
@@ -106,6 +115,7 @@ MIGRATIONS: dict[int, Any] = {
     # have none, and `morec compare --recompute` evaluates them again from their checkpoints.
     1: lambda conn: None,
     2: _metric_values_nullable,
+    3: _add_data_fingerprints,
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -475,6 +485,8 @@ class Store:
         run.finished_at = None
         run.host, run.pid, run.device = event.host, event.pid, event.device
         run.heartbeat_at = event.time
+        if event.data_fingerprint:
+            run.data_fingerprint = event.data_fingerprint
 
     def _put_metrics(self, session: Session, run_id: str, split: str, epoch: int,
                      values: dict[str, float]) -> None:
@@ -664,6 +676,20 @@ class Store:
         if not ids:
             return {}
         query = (select(MetricRow.run_id, func.avg(MetricRow.value))
+                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
+                        MetricRow.name == "seconds")
+                 .group_by(MetricRow.run_id))
+        with Session(self._reader()) as session:
+            return {run_id: float(value) for run_id, value in session.execute(query)
+                    if value is not None}
+
+    def training_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
+        """Total training seconds (the recorded epochs' seconds) of each run that has an epoch:
+        the device time a run spent training, evaluation not counted."""
+        ids = list(run_ids)
+        if not ids:
+            return {}
+        query = (select(MetricRow.run_id, func.sum(MetricRow.value))
                  .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
                         MetricRow.name == "seconds")
                  .group_by(MetricRow.run_id))

@@ -134,6 +134,10 @@ def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = N
         typer.echo(_audit(report))
         _warn(report)
         typer.echo(f"prepared: {folder}")
+        from morec_core.fingerprint import of_prepared
+
+        typer.echo(f"{of_prepared(folder, dataset, config.modality).describe()} "
+                   "(`morec data fingerprint` exports it)")
 
 
 @data_app.command()
@@ -179,6 +183,32 @@ def prepare(
             array = image_cache(dataset.content.image_paths, size=config.image_size,
                                 cache_dir=cache_dir)
             typer.echo(f"images: {array.filename} {array.shape}")
+
+
+@data_app.command()
+def fingerprint(source: SourceArgument, path: PathOption = "", overrides: SetOption = None,
+                require_content: ContentOption = True,
+                output: Annotated[Path | None, typer.Option(
+                    help="Write the JSON to this file (default: print it).")] = None) -> None:
+    """Print a dataset's data fingerprint as JSON: hashes of its users, items, each user's
+    sequence, the validation and test targets and the item content (titles, or image bytes
+    under data.modality=image), with its counts. Equal on every machine that prepared the same
+    files the same way; every run records the one it trained on, and `morec compare` refuses
+    to pair arms whose fingerprints differ."""
+    with _user_errors():
+        from morec_core.data.atomic import atomic_file
+        from morec_core.data.prepare import ensure_prepared, load_prepared
+        from morec_core.fingerprint import of_prepared
+
+        config = data_config(source, path, overrides)
+        folder = ensure_prepared(config, require_content=require_content)
+        found = of_prepared(folder, load_prepared(folder), config.modality)
+        if output is None:
+            typer.echo(found.to_json())
+            return
+        with atomic_file(output) as temporary:
+            temporary.write_text(found.to_json() + "\n", "utf-8")
+        typer.echo(f"{found.describe()}: written to {output}", err=True)
 
 
 @data_app.command()

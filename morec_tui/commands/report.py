@@ -37,10 +37,14 @@ def report_command(
     encoders and pretraining; two-stage vs end to end; cold and new items, fusion, cost): the
     paper's numbers (table and row cited) beside the store's, with 95% intervals and the
     verdicts of `morec compare --cold-new`, the cost per arm, the protocol, the machines the runs
-    ran on, and every arm of the named studies still pending."""
+    ran on, and every arm of the named studies still pending; the cost per arm beside the
+    study's last `morec plan` (<runs>/plans/<study>.json), accuracy against cost with the
+    Pareto front, each MoRec arm's cost as a multiple of IDRec's for its Δ, and the tuning
+    audit."""
     from morec_core import paths
     from morec_core.compare import Settings
     from morec_core.config import ConfigError
+    from morec_core.plan import load_plan, plan_path
     from morec_core.report import build_report
     from morec_core.report_files import write_report
     from morec_core.store import StoreError, open_for_reading
@@ -85,9 +89,11 @@ def report_command(
                  *([] if test == "randomization" else ["--test", test]),
                  *([] if alpha == 0.05 else ["--alpha", str(alpha)]),
                  *[part for line in note or () for part in ("--note", line)]]
+    plans = {name: plan for name in dict.fromkeys(names)
+             if (plan := load_plan(plan_path(paths.runs_dir(), name)))}
     report = build_report(store, list(dict.fromkeys(names)), definitions,
                           settings=settings, command=shlex.join(["morec", "report", *arguments]),
-                          notes=tuple(note or ()))
+                          notes=tuple(note or ()), plans=plans)
     if not report.rows:
         fail(f"no completed runs of {', '.join(dict.fromkeys(names))} in {store.url}", code=1)
     written = write_report(report, store, output, html=html, figures=figures)

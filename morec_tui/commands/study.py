@@ -243,18 +243,30 @@ def compare_command(
     recompute: Annotated[bool, typer.Option(
         help="Evaluate again, from their best checkpoints, the selected runs recorded without "
              "per-user results (by an older morec), so that they get verdicts.")] = False,
+    card: Annotated[Path | None, typer.Option(
+        help="Write a best-configuration card per arm into this folder: <study>_<arm>.md and "
+             ".json with the chosen settings, the grid, the budget, the data fingerprint and "
+             "the audit's warnings (for a paper's appendix).")] = None,
+    published: Annotated[str | None, typer.Option(
+        help="A CSV or TOML file of published numbers (dataset, arm, metric, value, source, "
+             "counts or fingerprint, protocol), or `paper` for the paper's own: label each arm "
+             "replicated (within ±5% relative), below, above or not comparable.")] = None,
     storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
 ) -> None:
     """Print the paper's tables with verdicts: per study and arm, the best-by-validation
     configuration's test HR@10 / NDCG@10 (in %, mean and 95% interval over seeds); for each
     MoRec arm, the paired difference with the best IDRec arm of the same dataset, backbone and
     loss (95% bootstrap CI, t-test and randomization p-values) and a verdict (MoRec better, on
-    par, IDRec better) after a correction across the table; and how many trials collapsed,
-    failed or were pruned."""
+    par, IDRec better) after a correction across the table; how many trials collapsed,
+    failed or were pruned; a tuning audit per arm (grid, trials, device-hours, a chosen value on
+    the grid's edge, unequal budgets); and the data fingerprint the arms trained on (arms whose
+    fingerprints differ are not paired)."""
     from morec_core import paths
+    from morec_core.audit import audit_rows
     from morec_core.compare import FORMATS, Settings, compare_rows
     from morec_core.compare_format import render
     from morec_core.config import ConfigError
+    from morec_core.published import PublishedError, label_rows, read_published, resolve
     from morec_core.store import StoreError, open_for_reading
     from morec_core.studies import group_studies
 
@@ -271,6 +283,10 @@ def compare_command(
             names += [definition.name for definition in group_studies(group)]
     except ConfigError as error:
         fail(str(error))
+    try:
+        published_rows = read_published(resolve(published)) if published else []
+    except PublishedError as error:
+        fail(f"--published: {error}")
     try:
         store = open_for_reading(storage or paths.default_store_url())
     except StoreError as error:
@@ -293,7 +309,32 @@ def compare_command(
         typer.echo("warning: Wilcoxon's signed-rank test over-rejects at tens of thousands of "
                    "users (most differences are 0 or tied); the verdicts read the "
                    f"{settings.test} test", err=True)
-    typer.echo(render(rows, output_format, settings))
+    runs = {run.id: run for name in names for run in store.runs(study=name)}
+    audits = audit_rows(rows, runs, _definitions())
+    labels = label_rows(rows, published_rows)
+    if card is not None:
+        from morec_core.card import write_cards
+
+        try:
+            written = write_cards(card, rows, audits, runs)
+        except OSError as error:
+            fail(f"--card {card}: {error.strerror or error}")
+        typer.echo(f"cards: {len(written) // 2} arms written to {card}", err=True)
+    typer.echo(render(rows, output_format, settings, audits=audits, published=labels))
+
+
+def _definitions() -> dict:
+    """The studies defined here (./studies, $MOREC_STUDIES_DIR, the packaged ones), by name, for
+    the audit's grids; a study module that fails to load leaves the grids to be read off the
+    runs, and says so."""
+    from morec_core.studies import load_studies
+
+    try:
+        return load_studies()
+    except Exception as error:  # noqa: BLE001 - user code: said, and the runs still compare
+        typer.echo(f"note: study definitions not loaded ({type(error).__name__}: {error}); the "
+                   "audit reads the grids off the runs", err=True)
+        return {}
 
 
 def _spec_key(key: str) -> str:

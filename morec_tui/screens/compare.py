@@ -19,21 +19,29 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Select, Static
 
+from morec_core.audit import audit_rows
 from morec_core.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
-from morec_core.compare_format import dashboard_table, notes
-from morec_core.studies import load_studies, study_folders
+from morec_core.compare_format import audit_lines, dashboard_table, notes
+from morec_core.studies import Study, load_studies, study_folders
+from morec_core.tradeoff import tradeoff_lines
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
 from morec_tui.widgets.export import FORMATS, export_text, write_export
 
 ALL_STUDIES = "all studies"
 VERDICT_STYLES = {"MoRec better": "bold green", "IDRec better": "bold red", "on par": "dim"}
-_groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str]] = {}
+_groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str, dict[str, Study]]] = {}
 
 
 def study_groups(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
     """Groups of the study modules (group -> study names) and a note if a module is broken;
     the modules run again only when one of them changes."""
+    groups, note, _ = _studies(folder)
+    return groups, note
+
+
+def _studies(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str, dict[str, Study]]:
+    """study_groups, and the definitions by name (the tuning audit's grids)."""
     # The folders `morec tune` looks in (the user's, then the packaged studies).
     folders = study_folders(folder)
     signature = tuple((str(path), path.stat().st_mtime_ns)
@@ -41,15 +49,17 @@ def study_groups(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str]:
     if signature not in _groups_cache:
         groups: dict[str, list[str]] = {}
         note = ""
+        definitions: dict[str, Study] = {}
         try:
-            for study in load_studies(folder).values():
+            definitions = load_studies(folder)
+            for study in definitions.values():
                 if study.group:
                     groups.setdefault(study.group, []).append(study.name)
         except Exception as error:  # noqa: BLE001 - user code: shown in the note, store studies still compare
             note = f"study modules: {type(error).__name__}: {error}"
         _groups_cache.clear()
         _groups_cache[signature] = ({name: tuple(members) for name, members in
-                                     sorted(groups.items())}, note)
+                                     sorted(groups.items())}, note, definitions)
     return _groups_cache[signature]
 
 
@@ -73,6 +83,8 @@ class CompareScreen(PollingScreen):
         """Label of the table shown (a TableChoice label)."""
         self.choices: list[TableChoice] = []
         self.rows: list[CompareRow] = []
+        self._extra: list[str] = []
+        """Accuracy against cost and the tuning audit of the rows shown, as note lines."""
         self._cells: list[list[str]] | None = None
         self._shown: tuple[TableChoice, Any] | None = None
         """The table shown and Store.run_versions() when it was loaded."""
@@ -100,12 +112,15 @@ class CompareScreen(PollingScreen):
         names = [study.name for study in store.studies()]
         choices = [TableChoice(ALL_STUDIES, tuple(names))]
         choices += [TableChoice(f"study {name}", (name,)) for name in names]
-        groups, note = study_groups(self.dashboard.studies_dir)
+        groups, note, definitions = _studies(self.dashboard.studies_dir)
         choices += [TableChoice(f"group {group}", members) for group, members in groups.items()]
         table = next((choice for choice in choices if choice.label == chosen), choices[0])
         if shown == (table, versions):
             return CompareLoaded(choices, table, None, note, versions)  # no run changed
-        return CompareLoaded(choices, table, compare_rows(store, table.studies), note, versions)
+        rows = compare_rows(store, table.studies)
+        runs = {run.id: run for name in table.studies for run in store.runs(study=name)}
+        extra = (*tradeoff_lines(rows), *audit_lines(audit_rows(rows, runs, definitions)))
+        return CompareLoaded(choices, table, rows, note, versions, extra)
 
     def on_compare_loaded(self, message: CompareLoaded) -> None:
         if message.choices != self.choices:
@@ -117,6 +132,7 @@ class CompareScreen(PollingScreen):
         if message.rows is not None:
             self._shown = (message.chosen, message.versions)
             self.rows = message.rows
+            self._extra = list(message.extra)
             self._show_rows(dashboard_table(message.rows) if message.rows else [])
         studies = escape(", ".join(message.chosen.studies) or "none in the store")
         self.show_text("#bar", f"compare · [b]{escape(message.chosen.label)}[/b] · "
@@ -124,7 +140,7 @@ class CompareScreen(PollingScreen):
         lines = [message.note] if message.note else []
         if self._cells:
             lines += ["Enter: open the line's best run; ← →: more columns (intervals, p-values)",
-                      *notes(self.rows, DEFAULT_SETTINGS)]
+                      *notes(self.rows, DEFAULT_SETTINGS), *self._extra]
         self.show_text("#note", "\n".join(lines or ["No finished runs in these studies yet."]))
         self.loaded()
 

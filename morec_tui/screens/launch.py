@@ -25,7 +25,7 @@ from textual.widgets import (
     Static,
 )
 
-from morec_core.config import DATA_SOURCES, ConfigError
+from morec_core.config import DATA_SOURCES, ConfigError, RunSpec
 from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
@@ -92,11 +92,14 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield Static("No GPU found: the job takes the CPU slot, one job at a time.",
                              classes="hint")
             yield Static("", id="launch-error", classes="problem")
+            yield Static("", id="plan-result", classes="hint", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Launch (Ctrl+S)", id="go", variant="primary", compact=True)
+                yield Button("Plan", id="plan", compact=True)
                 yield Button("Cancel (Esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#plan-result").display = False
         # No focus() here: the app focuses the first field as soon as the form is up
         # (MorecApp.action_launch; AUTO_FOCUS otherwise), and a focus() queued here ran after
         # keys typed meanwhile, undoing a Tab.
@@ -151,6 +154,67 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     @on(Button.Pressed, "#cancel")
     def _cancel(self) -> None:
         self.dismiss(None)
+
+    @on(Button.Pressed, "#plan")
+    def _plan(self) -> None:
+        """`morec plan` of what the form holds (a study, or the one run), off the UI thread:
+        each configuration built and timed for a few steps in a process of its own."""
+        try:
+            request = self._request()
+        except ConfigError as error:
+            self._error(str(error))
+            return
+        self._error("")
+        picked = list(self.query_one("#gpus", SelectionList).selected) if self.gpus else []
+        self._show_plan(["planning: building and timing each configuration (a few steps "
+                         "each; a minute or more)…"])
+        self.query_one("#plan", Button).disabled = True
+        self._run_plan(request, picked)
+
+    @work(thread=True, exit_on_error=False, group="plan")
+    def _run_plan(self, request: JobRequest, picked: list[str]) -> None:
+        from morec_core.plan import make_plan, plan_path, save_plan
+        from morec_core.plan_format import plan_summary
+        from morec_core.store import Store, StoreError
+        from morec_core.studies import Arm, Study
+
+        try:
+            if request.kind == "study" and request.study:
+                study = load_studies(self.studies_dir)[request.study]
+                try:
+                    with Store(self.store_url, read_only=True) as store:
+                        runs = store.runs(study=study.name)
+                except StoreError:
+                    runs = None
+            else:
+                # The one run as a one-arm study of its own spec.
+                spec = RunSpec.from_json(request.spec_json or "{}")
+                study = Study(name="run", description="", arms=(Arm(name=request.label),),
+                              overrides=tuple(_overrides_of(spec)))
+                runs = []
+            plan = make_plan(study, store_runs=runs, store=self.store_url,
+                             workers=max(1, len(picked)),
+                             worker_kind="GPUs" if picked else "local workers",
+                             visible_gpu=picked[0] if picked else None)
+            if request.kind == "study":
+                from morec_core.paths import runs_dir
+
+                save_plan(plan, plan_path(runs_dir(), study.name))
+            lines = plan_summary(plan)
+        except Exception as problem:  # noqa: BLE001 - user code and data: shown in the form
+            lines = [f"plan: {type(problem).__name__}: {problem}"]
+        self.app.call_from_thread(self._plan_done, lines)
+
+    def _plan_done(self, lines: list[str]) -> None:
+        if not self.is_attached:  # the form was closed while the plan ran
+            return
+        self.query_one("#plan", Button).disabled = False
+        self._show_plan(lines)
+
+    def _show_plan(self, lines: list[str]) -> None:
+        result = self.query_one("#plan-result", Static)
+        result.update("\n".join(lines))
+        result.display = True
 
     def _error(self, text: str) -> None:
         error = self.query_one("#launch-error", Static)
@@ -216,6 +280,14 @@ def check_run_fields(*, dataset: str, path: str, encoder: str, model: str,
             raise ConfigError(f"path: dataset {dataset!r} needs the folder of its raw files")
         if not Path(path).expanduser().is_dir():
             raise ConfigError(f"path: {path} is not a folder")
+
+
+def _overrides_of(spec: RunSpec) -> list[str]:
+    """`section.key=value` strings that rebuild `spec` from the defaults."""
+    defaults = RunSpec().to_dict()
+    return [f"{section}.{key}={','.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+            for section, values in spec.to_dict().items() for key, value in values.items()
+            if defaults[section][key] != value]
 
 
 def _field(name: str, widget: Input | Select[str]) -> ComposeResult:

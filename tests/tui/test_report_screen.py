@@ -14,8 +14,14 @@ from tests.tui.fill import app_on, drive, loaded, wait_for
 def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_path,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
+    from morec_core.studies import load_studies
+
+    studies = ["hm-vision", "mind-text"]
+    # The screen's definitions (the tuning audit reads their grids).
+    definitions = [study for name, study in load_studies(filled["studies"]).items()
+                   if name in studies]
     with Store(filled["store"]) as store:
-        report = build_report(store, ["hm-vision", "mind-text"], [])
+        report = build_report(store, studies, definitions)
     expected = [row.label for row in report.rows]
 
     async def body(app, pilot):

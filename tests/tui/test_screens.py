@@ -98,6 +98,9 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         note = str(screen.query_one("#note", Static).render())
         assert "verdicts: each MoRec arm against the best IDRec arm" in note
         assert "hm-vision/MobileNetV2 E2E: no verdict: no completed run" in note
+        # Accuracy against cost and the tuning audit, computed as `morec report` does.
+        assert "accuracy vs cost, mind (text), sasrec, bce" in note
+        assert "audit: mind-text/IDRec: grid " in note
         # Each column as wide as its widest cell from the moment it is filled, not only after
         # the table's next Idle (a frame drawn before that kept the header's width).
         for index, column in enumerate(table.ordered_columns):
@@ -255,6 +258,52 @@ def test_the_launch_form_checks_overrides_and_queues_a_study_on_the_picked_gpus(
                                  "--compile")
     assert request.candidates == ("0", "1") and request.slots_needed == 2
     assert request.env == {"MOREC_STUDIES_DIR": str(filled["studies"].resolve())}
+
+
+def test_the_launch_forms_plan_button_plans_the_study_and_queues_nothing(filled, monkeypatch):
+    """Plan shows `morec plan`'s summary in the form (the measuring is morec_core.plan's,
+    tested in tests/test_plan.py: replaced here by a fixed plan) and launches nothing."""
+    from morec_core import plan as plan_module
+    from tests.test_plan import measurement
+
+    planned = []
+
+    def make_plan(study, **options):
+        planned.append((study.name, options["workers"]))
+        row = plan_module.PlanRow(arm="IDRec", variant="", cost_key="k",
+                                  measurement=measurement(12.0, 3.0, 5.0),
+                                  search_trials=2, seed_trials=2, epochs_upper=10,
+                                  epochs_expected=None)
+        return plan_module.Plan(study=study.name, workers=options["workers"],
+                                worker_kind=options["worker_kind"], rows=(row,), notes=(),
+                                store="x")
+
+    monkeypatch.setattr(plan_module, "make_plan", make_plan)
+    app = make_app(str(filled["store"]), runs_dir=filled["runs"], studies_dir=filled["studies"],
+                   gpus=[], poll_s=60)
+    requests = []
+    monkeypatch.setattr(app.queue, "submit", requests.append)
+
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen), what="the form")
+        form = app.screen
+        form.query_one("#kind-study", RadioButton).value = True
+        await wait_for(pilot, lambda: len(form.query_one("#study", Select)._options) > 1,
+                       what="the study list")
+        form.query_one("#study", Select).value = "mind-text"
+        form.query_one("#plan").press()
+        result = form.query_one("#plan-result", Static)
+        await wait_for(pilot, lambda: "trials;" in str(result.render()), what="the plan")
+        text = str(result.render())
+        assert "IDRec: 12.0 s/epoch, eval 3.0 s" in text
+        assert "4 trials; device-hours at most 0.168 h" in text  # 4 x 10 x (12 + 3) s + 5 s
+        assert isinstance(app.screen, LaunchScreen)
+
+    drive(app, body)
+    assert planned == [("mind-text", 1)] and requests == []
+    assert (filled["runs"] / "plans" / "mind-text.json").is_file()
 
 
 def test_the_mouse_sorts_by_a_header_and_opens_a_run_with_a_second_click(filled):
