@@ -106,10 +106,10 @@ def _kind(kinds: dict[str, str], *wanted: str) -> Callable[[CompareRow], bool]:
 
 
 def _why_no_end_to_end(pending: Sequence[str]) -> str:
-    waiting = [line for line in pending if "(E2E)" in line or " E2E" in line.split(":")[0]]
+    waiting = [line for line in pending if "E2E" in line]
     if waiting:
-        return (f"no end-to-end arm has a completed run; {len(waiting)} end-to-end arm(s) of "
-                "the reported studies are pending (see Pending)")
+        return ("no end-to-end arm has a completed run; the reported studies' end-to-end arms "
+                "are pending (see Pending)")
     return "no end-to-end arm (pretrained encoder, every layer trained) in this store"
 
 
@@ -193,9 +193,9 @@ def _challenges(rows: Sequence[CompareRow], kinds: dict[str, str], contrasts: Se
     fusion = Claim("Adding ID features to MoRec does not help", ("on par", "worse"), ("better",))
     morec = [row for row in rows if row.paradigm == "MoRec" and kinds.get(row.label) != "fusion"]
     out = (measured(cold, morec, "cold hr@10", cold.text)
-           or [not_measured(cold, "no test target is a cold item in these views")])
+           or [not_measured(cold, "no MoRec arm with a verdict on cold items")])
     out += (measured(new, morec, "new hr@10", new.text)
-            or [not_measured(new, "no test target is a new item in these views")])
+            or [not_measured(new, "no MoRec arm with a verdict on new items")])
     alone = [contrast for contrast in contrasts if contrast.what == "against the modality arm alone"]
     out += (contrasted(fusion, alone, METRIC, fusion.text)
             or [not_measured(fusion, "no ID + modality fusion arm beside its modality arm")])
