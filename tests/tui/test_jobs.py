@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from morec_core.processes import process_start_time
+from morec_core.processes import process_arguments, process_start_time
 from morec_tui.jobs import (
     _FIELD_CHECKS,
     CPU,
@@ -232,6 +232,11 @@ def assert_never_signalled(process):
 def sleeper():
     """A foreign process in a group of its own, so that a killpg of its pid would reach it."""
     process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    # Popen can return (vfork) before the kernel has set the new program's command line; until it
+    # has, /proc shows an empty one, which the queue reads as a runner on its way out.
+    deadline = time.monotonic() + 10
+    while not process_arguments(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.01)
     yield process
     process.kill()
     process.wait()
