@@ -11,6 +11,7 @@ import contextlib
 import os
 import pickle
 import random
+import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -85,6 +86,7 @@ def load(path: Path, *, required: Iterable[str] = ()) -> dict[str, Any]:
     Tensors and plain types only (torch's weights_only unpickler), so a crafted file cannot run
     code; never loaded otherwise. Raises CheckpointError, one line naming the file.
     """
+    _check_regular_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
             # torch checks no checksum itself: a flipped byte in a tensor loads as a wrong weight.
@@ -114,6 +116,20 @@ def load(path: Path, *, required: Iterable[str] = ()) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is not a morec checkpoint (no "
                               f"{', '.join(missing)})")
     return state
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO would block the open for
+    ever, a link to /dev/zero or a terminal would be read until memory runs out."""
+    try:
+        mode = os.stat(path).st_mode  # follows a symbolic link: the kind of what it points to
+    except OSError as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(mode):
+        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise CheckpointError(f"checkpoint {path} is {kind}, not a regular file: not read")
 
 
 def _unsafe_globals(path: Path) -> str:

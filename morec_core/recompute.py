@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from morec_core.config import ConfigError, RunSpec
+from morec_core.paths import run_folder
 from morec_core.store import RunRecord, Store
 
 
@@ -31,11 +32,18 @@ def recompute_user_results(store: Store, run: RunRecord, runs_dir: Path) -> Reco
 
     if run.best_epoch is None:
         return Recomputed(run_id=run.id, problem="no best epoch recorded")
-    best = runs_dir / run.id / "best.pt"
-    if run.checkpoint_path:
-        best = Path(run.checkpoint_path).with_name("best.pt")
+    # From the runs folder and the run id only: a path recorded in a row (perhaps a shared
+    # store's) is never opened.
+    try:
+        best = run_folder(run.id, runs_dir) / "best.pt"
+    except ValueError as error:
+        return Recomputed(run_id=run.id, problem=str(error))
     if not best.is_file():
-        return Recomputed(run_id=run.id, problem=f"{best}: no best checkpoint")
+        elsewhere = ""
+        if run.checkpoint_path and Path(run.checkpoint_path).parent != best.parent:
+            elsewhere = (f" (it trained with its checkpoints in {Path(run.checkpoint_path).parent};"
+                         " set MOREC_RUNS_DIR to that runs folder)")
+        return Recomputed(run_id=run.id, problem=f"{best}: no best checkpoint{elsewhere}")
     try:
         spec = RunSpec.from_dict(run.spec)
     except ConfigError as error:

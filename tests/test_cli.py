@@ -349,3 +349,57 @@ def test_resume_from_a_truncated_checkpoint_is_one_line_and_the_run_is_failed(tm
     [error] = [line for line in resumed.output.splitlines() if line.startswith("error:")]
     assert "last.pt" in error and "Traceback" not in resumed.output
     assert Store(store).run(run.id).status == "failed"
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "link to /dev/zero"])
+def test_resume_from_a_last_pt_that_is_no_regular_file_is_refused_at_once(tmp_path, monkeypatch,
+                                                                           kind):
+    """A FIFO would block the open for ever and /dev/zero would be read until memory ran out;
+    both are refused before they are opened, in one line."""
+    import os
+
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    store = str(tmp_path / "runs.db")
+    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
+                                     "--set", "backbone.embed_dim=8"])
+    assert first.exit_code == 0, first.output
+    [run] = Store(store).runs()
+    last = tmp_path / "runs" / run.id / "last.pt"
+    last.unlink()
+    if kind == "named pipe":
+        os.mkfifo(last)
+    else:
+        last.symlink_to("/dev/zero")
+    # A process of its own: were the file opened, the test would hang, not fail.
+    resumed = subprocess.run([sys.executable, "-m", "morec_tui.cli", "run", "--resume", run.id,
+                              "--storage", store], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120, env=os.environ.copy())
+    assert resumed.returncode == 2, resumed.stderr
+    [error] = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
+    said = {"named pipe": "is a named pipe", "link to /dev/zero": "is a device"}[kind]
+    assert "last.pt" in error and f"{said}, not a regular file" in error
+    assert "Traceback" not in resumed.stderr
+    assert Store(store).run(run.id).status == "failed"
+
+
+def test_a_run_id_that_is_no_folder_name_is_refused_before_anything_is_written(tmp_path,
+                                                                               monkeypatch):
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs" / "inner"))
+    result = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                      "--storage", str(tmp_path / "runs.db"), "--quiet",
+                                      "--run-id", "../../x", "--set", "train.epochs=1"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: '../../x' is not a run id (letters, digits, '-' and "
+                                     "'_', at most 64, no folder separators)")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "runs.db").exists()

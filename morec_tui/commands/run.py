@@ -69,6 +69,9 @@ def run_command(
         if print_spec:
             _print_spec(spec, preset)
             return
+        for given in (resume, run_id_option):  # checked before the store is opened or made
+            if given:
+                paths.run_folder(given)
         run_store = Store(store or paths.default_store_url())
         if resume:
             previous = run_store.run(resume)
@@ -83,13 +86,14 @@ def run_command(
             study = study or previous.study
         else:
             run_id = run_id_option or new_run_id()
-    except (ConfigError, StoreError) as error:
+        run_dir = paths.run_folder(run_id)
+    except (ConfigError, StoreError, ValueError) as error:
         fail(str(error))
     assert spec is not None
     if nproc_per_node > 1 and not launched:
         _relaunch_under_torchrun(nproc_per_node, run_id)
 
-    context = RunContext(run_id=run_id, run_dir=paths.runs_dir() / run_id, study=study,
+    context = RunContext(run_id=run_id, run_dir=run_dir, study=study,
                          resume=bool(resume))
     console = ConsoleSink(spec, quiet=quiet or not main)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
