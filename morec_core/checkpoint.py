@@ -11,7 +11,6 @@ import contextlib
 import os
 import pickle
 import random
-import stat
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 
 from morec_core.faults import pause_point
+from morec_core.regular_files import NotARegularFile, open_regular
 
 
 class CheckpointError(ValueError):
@@ -122,14 +122,12 @@ def _check_regular_file(path: Path) -> None:
     """Refuse what is not a regular file before opening it: a FIFO would block the open for
     ever, a link to /dev/zero or a terminal would be read until memory runs out."""
     try:
-        mode = os.stat(path).st_mode  # follows a symbolic link: the kind of what it points to
+        with open_regular(path):
+            pass
+    except NotARegularFile as error:
+        raise CheckpointError(f"checkpoint {error}") from None
     except OSError as error:
         raise CheckpointError(f"checkpoint {path} cannot be read ({error.strerror})") from None
-    if not stat.S_ISREG(mode):
-        kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe" if stat.S_ISFIFO(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
-                "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
-        raise CheckpointError(f"checkpoint {path} is {kind}, not a regular file: not read")
 
 
 def _unsafe_globals(path: Path) -> str:
