@@ -31,6 +31,7 @@ from morec_core.encoders.base import (
 )
 from morec_core.evaluate import compute_item_table, evaluate_users
 from morec_core.fingerprint import DataFingerprint, of_prepared
+from morec_core.memory_fit import check_step_fits
 from morec_core.model import Recommender, normal_init_
 from morec_core.user_results import UserResults
 
@@ -150,6 +151,10 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
                                       dropout=spec.backbone.dropout, device=device)
     window = input_length(dataset, cap=spec.data.max_seq_len)
     backbone = build_backbone(spec.backbone, num_users=dataset.num_users, max_length=window)
+    # Before the model is placed and a step allocates: a setting no machine holds is one line,
+    # not an out-of-memory kill.
+    check_step_fits(spec, num_items=dataset.num_items, device=device,
+                    positions_per_example=window if backbone.kind == "sequence" else 1)
     model = Recommender(item_encoder, backbone, spec.train.loss, num_items=dataset.num_items,
                         sampled_negatives=spec.train.sampled_negatives)
     if spec.backbone.init == "normal":
