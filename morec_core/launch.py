@@ -6,8 +6,8 @@ jobs, a cluster launcher) turns its options into a spec here and runs a spec her
 - `queue_run`: the run's row exists, status `queued`, with its id, before any process starts
   it: the dashboard knows its runs by id, and a job cancelled before its process ran leaves a
   run that says so.
-- `execute`: one spec to its end with the standard sinks (the collapse detector first, so that
-  a NaN never reaches the store; then the store; then the caller's), the heartbeat, and the
+- `execute`: one spec to its end with the standard sinks (the store first, so that the epoch a
+  run collapsed at is recorded; then the collapse detector; then the caller's), the heartbeat, and the
   run's row marked `starting` before data loads, so a failure while loading is a `failed` run
   with its reason. Returns the final status.
 
@@ -67,7 +67,9 @@ def execute(spec: RunSpec, context: RunContext, store: Store, *,
                      study=context.study, arm=context.arm, trial_number=context.trial_number,
                      selection_metric=spec.eval.selection_metric)
     stop_on_collapse = stop_on_collapse and spec.train.stop_on_collapse
-    standard: list[ev.Sink] = [*([CollapseDetector()] if stop_on_collapse else []), store]
+    # The store before the detector: the epoch that collapsed (its loss, NaN included, and its
+    # metrics) is recorded, and then the run ends `collapsed`.
+    standard: list[ev.Sink] = [store, *([CollapseDetector()] if stop_on_collapse else [])]
 
     def beat() -> None:
         if heartbeat is not None:  # the caller's first: a trial's liveness decides its retry

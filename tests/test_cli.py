@@ -403,3 +403,79 @@ def test_a_run_id_that_is_no_folder_name_is_refused_before_anything_is_written(t
                                      "'_', at most 64, no folder separators)")
     assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
     assert not (tmp_path / "runs.db").exists()
+
+
+def _one_epoch_run(tmp_path, monkeypatch):
+    """A finished one-epoch run on a small chain dataset: (store path, run id, data folder)."""
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    store = str(tmp_path / "runs.db")
+    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
+                                     "--set", "backbone.embed_dim=8"])
+    assert first.exit_code == 0, first.output
+    [run] = Store(store).runs()
+    return store, run.id, data
+
+
+def test_resume_with_set_or_preset_is_refused_not_ignored(tmp_path, monkeypatch):
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    for extra in (["--set", "train.epochs=3"], ["--preset", "paper"]):
+        result = CliRunner().invoke(app, ["run", "--resume", run_id, "--storage", store, *extra])
+        assert result.exit_code == 2
+        assert result.output.strip() == (
+            f"error: --resume continues run {run_id} with its recorded settings; {extra[0]} is "
+            "for a new run (leave out --resume)")
+
+
+def test_resume_without_last_pt_says_it_starts_again(tmp_path, monkeypatch):
+    from morec_core.store import Store
+
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    (tmp_path / "runs" / run_id / "last.pt").unlink()
+    result = CliRunner().invoke(app, ["run", "--resume", run_id, "--storage", store, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (f"run {run_id}: no checkpoint in {tmp_path / 'runs' / run_id} (last.pt is missing): "
+            "it trains again from its first epoch") in result.output
+    assert Store(store).run(run_id).status == "completed"
+
+
+def test_sigusr2_checkpoints_a_run_which_ends_interrupted_and_resumes(tmp_path, monkeypatch):
+    """`sbatch --signal=USR2` warns a job before its time limit: the run checkpoints at the step
+    it reached instead of dying without one."""
+    import os
+    import signal
+    import time
+
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=400, items=50)
+    env = {**os.environ, "MOREC_DATA_DIR": str(tmp_path / "data_root"),
+           "MOREC_RUNS_DIR": str(tmp_path / "runs")}
+    store = str(tmp_path / "runs.db")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "morec_tui.cli", "run", "--dataset", "pairs", "--path", str(data),
+         "--storage", store, "--quiet", "--set", "train.epochs=200", "--set",
+         "train.batch_size=8", "--set", "backbone.embed_dim=8"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # signalled once it trains (an epoch has ended)
+            runs = Store(store).runs() if os.path.exists(store) else []
+            if runs and runs[0].last_epoch is not None:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGUSR2)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGUSR2, stderr
+    assert "Traceback" not in stderr and "interrupted (stopped by SIGUSR2; resumable)" in stderr
+    [run] = Store(store).runs()
+    assert run.status == "interrupted"
+    assert (tmp_path / "runs" / run.id / "last.pt").is_file()

@@ -51,7 +51,7 @@ def run_command(
     Every event goes to the run store; the best epoch is chosen on validation and the test
     metrics of that epoch are printed at the end.
     """
-    from morec_core import paths
+    from morec_core import paths, preemption
     from morec_core.config import ConfigError, RunSpec
     from morec_core.distributed import is_main_process
     from morec_core.events import new_run_id
@@ -69,6 +69,11 @@ def run_command(
         if print_spec:
             _print_spec(spec, preset)
             return
+        if resume and (overrides or preset):
+            # A resumed run continues its own spec: settings changed halfway would make its
+            # curve and its spec_key disagree.
+            fail(f"--resume continues run {resume} with its recorded settings; "
+                 f"{'--set' if overrides else '--preset'} is for a new run (leave out --resume)")
         for given in (resume, run_id_option):  # checked before the store is opened or made
             if given:
                 paths.run_folder(given)
@@ -98,9 +103,15 @@ def run_command(
     console = ConsoleSink(spec, quiet=quiet or not main)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # SIGUSR2 (`sbatch --signal=USR2` before a time limit) would kill the process outright: the
+    # loop checkpoints at the step it reached instead, and the run ends `interrupted`.
+    preemption.install((signal.SIGUSR2,))
     if main:
         typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} "
                    f"backbone, {spec.data.source} data; store {run_store.url}", err=True)
+        if resume and not (run_dir / "last.pt").exists():
+            typer.echo(f"run {run_id}: no checkpoint in {run_dir} (last.pt is missing): it "
+                       "trains again from its first epoch", err=True)
         if spec.train.compile:  # else the first step's bar stands still for a minute or more
             typer.echo(f"run {run_id}: train.compile: the first training steps and the first "
                        "evaluation compile the network (a minute or more each)", err=True)
@@ -111,6 +122,10 @@ def run_command(
     except KeyboardInterrupt:
         typer.echo(f"run {run_id}: cancelled; continue with `morec run --resume {run_id}`", err=True)
         raise typer.Exit(code=130) from None
+    except preemption.Preempted as stop:
+        typer.echo(f"run {run_id}: interrupted ({stop}); its checkpoint is written, continue "
+                   f"with `morec run --resume {run_id}`", err=True)
+        raise typer.Exit(code=128 + stop.signum) from None
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(f"run {run_id} failed: {error}")
     if status != "completed":
