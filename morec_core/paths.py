@@ -43,3 +43,16 @@ def run_folder(run_id: str, runs: Path | None = None) -> Path:
         raise ValueError(f"{run_id!r} is not a run id (letters, digits, '-' and '_', at most 64, "
                          "no folder separators)")
     return (runs_dir() if runs is None else runs) / run_id
+
+
+def missing_store_file(url: str) -> str | None:
+    """Why a store a command only reads cannot be there: a SQLite path (plain, or sqlite:///)
+    naming no file. Such a reader says so instead of making a folder and an empty store out of
+    a typo. None for an existing file or a server URL."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if "://" in path or Path(path).expanduser().is_file():
+        return None
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        return f"store {url}: folder {folder} does not exist (nothing was created)"
+    return f"store {url}: no such file (nothing was created)"

@@ -479,3 +479,16 @@ def test_sigusr2_checkpoints_a_run_which_ends_interrupted_and_resumes(tmp_path, 
     [run] = Store(store).runs()
     assert run.status == "interrupted"
     assert (tmp_path / "runs" / run.id / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("command", [["compare"], ["report", "--study", "demo"]])
+def test_a_reader_given_a_store_that_is_not_there_creates_nothing(tmp_path, command):
+    typo = tmp_path / "typo" / "m.db"
+    result = CliRunner().invoke(app, [*command, "--storage", str(typo)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: store {typo}: folder {typo.parent} does not exist "
+                                     "(nothing was created)")
+    missing = tmp_path / "m.db"
+    result = CliRunner().invoke(app, [*command, "--storage", str(missing)])
+    assert result.exit_code == 2 and "no such file (nothing was created)" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -287,6 +287,9 @@ def compare_command(
         published_rows = read_published(resolve(published)) if published else []
     except PublishedError as error:
         fail(f"--published: {error}")
+    missing = paths.missing_store_file(storage or paths.default_store_url())
+    if missing is not None:
+        fail(missing)
     try:
         store = open_for_reading(storage or paths.default_store_url())
     except StoreError as error:
