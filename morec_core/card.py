@@ -23,7 +23,7 @@ from morec_core.store import RunRecord
 def card_of(row: CompareRow, audit: ArmAudit, runs: Mapping[str, RunRecord]) -> dict[str, Any]:
     """Everything the card says, as plain data (the JSON file)."""
     selected = [runs[run_id] for run_id in row.run_ids if run_id in runs]
-    spec = flatten(selected[0].spec) if selected else {}
+    spec = flatten(selected[0].run_spec.to_dict()) if selected else {}
     data = row.data
     return {
         "arm": row.label, "paradigm": row.paradigm, "dataset": row.dataset,

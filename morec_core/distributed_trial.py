@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from morec_core.config import RunSpec
-from morec_core.events import FINISH_STATUSES
 from morec_core.launch import queue_run
 from morec_core.preemption import Preempted, requested
+from morec_core.run_status import ENDED_STATUSES
 from morec_core.store import Store
 
 POLL_S = 2.0
@@ -60,7 +60,7 @@ def run_distributed(spec: RunSpec, *, run_id: str, resume: bool, study: str, arm
         _stop(child)
         raise
     status = store.run(run_id).status
-    if status in (*FINISH_STATUSES, "failed"):
+    if status in ENDED_STATUSES:
         return status
     # The command ended before its run did (torchrun or a rank failed at start): no run may
     # stay queued, and one that started is the reaper's (its process is gone).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from morec_core.config import ConfigError, RunSpec
+from morec_core.config import ConfigError
 from morec_core.store import RunRecord, Store
 
 
@@ -37,7 +37,7 @@ def recompute_user_results(store: Store, run: RunRecord, runs_dir: Path) -> Reco
     if not best.is_file():
         return Recomputed(run_id=run.id, problem=f"{best}: no best checkpoint")
     try:
-        spec = RunSpec.from_dict(run.spec)
+        spec = run.run_spec
     except ConfigError as error:
         return Recomputed(run_id=run.id, problem=f"stored spec: {error}")
     placement = place(spec.train.device, spec.train.precision)

@@ -10,13 +10,13 @@ neither agrees nor disagrees with a claim that one side is better: the data coul
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from morec_core.compare import CompareRow, Comparison
+from morec_core.spec_labels import data_of_key
 
 METRIC = "hr@10"
 WEAK_TEXT_MODELS = ("glove-6b-50d",)
@@ -52,13 +52,13 @@ def judge(claim: Claim, verdict: str) -> str:
 
 
 def view_of(row: CompareRow) -> str:
-    data = json.loads(row.data_key)
-    parts = [data.get("source", "")]
-    if data.get("modality") == "image":
+    data = data_of_key(row.data_key)
+    parts = [data.source]
+    if data.modality == "image":
         parts.append("images")
-    if data.get("warm_min_item_interactions"):
-        parts.append(f"warm-{data['warm_min_item_interactions']}")
-    parts.append(f"{data['user_sample']:,} users" if data.get("user_sample") else "every user")
+    if data.warm_min_item_interactions:
+        parts.append(f"warm-{data.warm_min_item_interactions}")
+    parts.append(f"{data.user_sample:,} users" if data.user_sample else "every user")
     return ", ".join(parts)
 
 

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.report import arm_kind, build_report
+from morec_core.report import build_report
+from morec_core.spec_labels import arm_kind
 from morec_core.store import Store
 from morec_tui.cli import app
 from tests.test_compare import standing
@@ -171,7 +172,7 @@ def test_nothing_to_report_is_one_line(tmp_path):
 
 def test_arm_kinds_follow_the_spec():
     def kind(*settings):
-        return arm_kind(RunSpec().with_overrides(list(settings)).to_dict())
+        return arm_kind(RunSpec().with_overrides(list(settings)))
 
     assert kind() == "IDRec"
     assert kind("encoder.name=text", "encoder.finetune_layers=2") == "top-k"
