@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from morec_core.compare import CompareRow, Comparison
+from morec_core.formatting import difference_interval, relative_interval
 from morec_core.spec_labels import data_of_key
 
 METRIC = "hr@10"
@@ -38,9 +39,8 @@ def interval(comparison: Comparison) -> str:
     relative, bounds = comparison.relative, comparison.relative_ci
     if relative is not None and bounds is not None and all(
             math.isfinite(value) for value in (relative, *bounds)):
-        return f"{100 * relative:+.1f}% [{100 * bounds[0]:+.1f}%, {100 * bounds[1]:+.1f}%]"
-    low, high = comparison.difference_ci
-    return f"{100 * comparison.difference:+.2f} pp [{100 * low:+.2f}, {100 * high:+.2f}]"
+        return relative_interval(relative, bounds)
+    return difference_interval(comparison.difference, comparison.difference_ci, unit=" pp")
 
 
 def judge(claim: Claim, verdict: str) -> str:

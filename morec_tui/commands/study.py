@@ -112,7 +112,9 @@ def tune_command(
     if not as_worker:
         # Before the store or Optuna is touched: a study that cannot run queues nothing (nine
         # trials failing on one missing folder, and then retried by no one, was issue 14).
-        requirements = definition.requirements()
+        from morec_core.study_preflight import requirements_of
+
+        requirements = requirements_of(definition)
         missing = requirements.missing()
         if missing:
             fail(f"study {definition.name}: {'; '.join(missing)}")
