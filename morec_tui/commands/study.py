@@ -352,13 +352,13 @@ def _spec_key(key: str) -> str:
 
 def _recompute(store, rows) -> None:
     from morec_core import paths
-    from morec_core.recompute import recompute_user_results
+    from morec_core.launch import reevaluate
 
     missing = sorted({run_id for row in rows for run_id in row.missing_user_results})
     if not missing:
         typer.echo("--recompute: every selected run has its per-user results", err=True)
     for index, run_id in enumerate(missing, start=1):
-        outcome = recompute_user_results(store, store.run(run_id), paths.runs_dir())
+        outcome = reevaluate(store, store.run(run_id), paths.runs_dir())
         said = (f"recomputed {', '.join(outcome.splits)}" if not outcome.problem
                 else f"not recomputed: {outcome.problem}")
         typer.echo(f"run {run_id[:8]} ({index}/{len(missing)}): {said}", err=True)
