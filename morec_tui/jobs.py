@@ -43,6 +43,7 @@ from morec_core.processes import (
     process_start_time,
 )
 from morec_core.regular_files import NotARegularFile, open_regular, read_regular
+from morec_core.run_process import run_process_argv
 
 CPU = "cpu"
 JOB_KINDS = ("run", "study")
@@ -179,9 +180,9 @@ def morec_argv(*args: str) -> list[str]:
 
 
 def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> list[str]:
-    """A run job's command: the run queued in the store under `run_id` (its spec is there)."""
-    argv = morec_argv("run", "--resume", run_id, "--storage", store_url, "--quiet")
-    return argv if stop_on_collapse else [*argv, "--no-stop-on-collapse"]
+    """A run job's command: the engine's run process for the run queued in the store under
+    `run_id` (its spec is there)."""
+    return run_process_argv(run_id, store_url, stop_on_collapse=stop_on_collapse)
 
 
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False,

@@ -144,7 +144,7 @@ def test_a_run_keeps_per_user_results_and_recompute_gives_them_back(chain_data, 
 
     import numpy as np
 
-    from morec_core.recompute import recompute_user_results
+    from morec_core.launch import reevaluate
 
     spec = spec_for(chain_data, "train.epochs=3")
     store = Store(tmp_path / "runs.db")
@@ -160,13 +160,13 @@ def test_a_run_keeps_per_user_results_and_recompute_gives_them_back(chain_data, 
     with sqlite3.connect(tmp_path / "runs.db") as connection:
         connection.execute("DELETE FROM morec_user_results")
     assert store.user_results(["r"], "test") == {}
-    outcome = recompute_user_results(store, run, tmp_path / "runs")
+    outcome = reevaluate(store, run, tmp_path / "runs")
     assert outcome.problem == "" and "test" in outcome.splits
     again = store.user_results(["r"], "test")["r"][1]
     assert np.array_equal(again.greater, test.greater)
     assert np.array_equal(again.equal, test.equal)
     (tmp_path / "runs" / "r" / "best.pt").unlink()
-    missing = recompute_user_results(store, run, tmp_path / "runs")
+    missing = reevaluate(store, run, tmp_path / "runs")
     assert missing.problem.endswith("best.pt: no best checkpoint") and missing.splits == ()
 
 
@@ -176,7 +176,7 @@ def test_recompute_never_opens_a_checkpoint_path_recorded_in_the_row(chain_data,
     import dataclasses
     import shutil
 
-    from morec_core.recompute import recompute_user_results
+    from morec_core.launch import reevaluate as recompute_user_results
 
     spec = spec_for(chain_data, "train.epochs=1")
     store = Store(tmp_path / "runs.db")
