@@ -209,17 +209,24 @@ def not_started(study: Study, runs: Iterable[RunRecord]) -> list[GridPoint]:
 @dataclass(frozen=True, kw_only=True)
 class SeedBand:
     """A configuration's curve over its seeds: per epoch the mean and its 95% Student-t
-    interval, at the epochs two seeds or more reached (one seed has no interval)."""
+    interval, only at the epochs every seed reached (issue 24: once one seed stops early the
+    interval over the rest has fewer degrees of freedom, t(0.975, 1) = 12.7, and the band
+    swamped the curves), clipped to the metric's range."""
 
     mean: list[CurvePoint]
     low: list[CurvePoint]
     high: list[CurvePoint]
     seeds: int
+    reached: tuple[int, ...] = ()
+    """Per seed, the last epoch (0-based) it recorded, -1 for none: where they differ, the
+    band ends at the smallest."""
 
 
-def seed_band(curves: Sequence[Sequence[CurvePoint]]) -> SeedBand:
-    """The band of one configuration's runs (one curve per seed); non-finite values (a NaN
-    loss) are left out of their epoch."""
+def seed_band(curves: Sequence[Sequence[CurvePoint]],
+              bounds: tuple[float, float] | None = None) -> SeedBand:
+    """The band of one configuration's runs (one curve per seed) at the epochs where every seed
+    has a finite value (a NaN loss leaves its epoch out); `bounds` (low, high): the metric's
+    range (HR and NDCG lie in [0, 1]), which the interval is clipped to."""
     by_epoch: dict[int, list[float]] = {}
     for curve in curves:
         for point in curve:
@@ -227,10 +234,14 @@ def seed_band(curves: Sequence[Sequence[CurvePoint]]) -> SeedBand:
                 by_epoch.setdefault(point.epoch, []).append(point.value)
     mean, low, high = [], [], []
     for epoch, values in sorted(by_epoch.items()):
-        interval = seed_interval(values)
+        interval = seed_interval(values) if len(values) == len(curves) else None
         if interval is None:
             continue
+        lower, upper = interval
+        if bounds is not None:
+            lower, upper = max(lower, bounds[0]), min(upper, bounds[1])
         mean.append(CurvePoint(epoch=epoch, value=sum(values) / len(values)))
-        low.append(CurvePoint(epoch=epoch, value=interval[0]))
-        high.append(CurvePoint(epoch=epoch, value=interval[1]))
-    return SeedBand(mean=mean, low=low, high=high, seeds=len(curves))
+        low.append(CurvePoint(epoch=epoch, value=lower))
+        high.append(CurvePoint(epoch=epoch, value=upper))
+    reached = tuple(max((point.epoch for point in curve), default=-1) for curve in curves)
+    return SeedBand(mean=mean, low=low, high=high, seeds=len(curves), reached=reached)

@@ -140,3 +140,19 @@ def test_overlay_at_80x24(snap_compare, filled):
 def test_study_view_parallel_coordinates_at_120x40(snap_compare, places):
     app, study = _study_view(places, "3")
     assert snap_compare(app, terminal_size=(120, 40), run_before=study)
+
+
+def test_overlay_with_a_seed_stopped_early(snap_compare, filled):
+    """Seed bands (b) with one seed pruned after two epochs: the band ends at epoch 2, inside
+    [0, 1], and the legend says N=3 seeds (issue 24)."""
+    from morec_core.store import Store
+    from tests.tui.test_overlay import add_seeds_one_stopping_early, overlay_of_seeds
+
+    with Store(filled["store"]) as store:
+        add_seeds_one_stopping_early(store)
+
+    async def bands(pilot):
+        await overlay_of_seeds(pilot.app, pilot)
+        await shown(pilot, type(pilot.app.screen))
+
+    assert snap_compare(app_on(filled), terminal_size=(120, 30), run_before=bands)
