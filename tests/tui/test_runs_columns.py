@@ -39,17 +39,21 @@ def test_the_settings_that_differ_among_the_shown_runs_get_columns(filled):
         markdown = table_markdown(table).splitlines()
         assert markdown[1].startswith("| --- |") and len(markdown) == len(PLANS) + 2
         await pilot.press("e")
-        exported = filled["runs"] / "exports" / "runs.csv"
-        await wait_for(pilot, exported.exists, what="runs.csv")
+        exports = filled["runs"] / "exports"
+        await wait_for(pilot, lambda: list(exports.glob("runs-*.csv")), what="runs-<time>.csv")
+        (exported,) = exports.glob("runs-*.csv")
         assert exported.read_text() == table_csv(table)
         await pilot.press("c")
         compare = await loaded(app, pilot, CompareScreen)
         await wait_for(pilot, lambda: compare.rows, what="the compare table")
         await pilot.press("E")
-        markdown_file = filled["runs"] / "exports" / "compare-all-studies.md"
-        await wait_for(pilot, markdown_file.exists, what="the compare table's Markdown")
+        await wait_for(pilot, lambda: list(exports.glob("compare-all-studies-*.md")),
+                       what="the compare table's Markdown")
+        (markdown_file,) = exports.glob("compare-all-studies-*.md")
         lines = markdown_file.read_text().splitlines()
-        assert "verdict" in lines[0] and len(lines) == len(compare.rows) + 2
+        # `morec compare --format markdown`: the arms, then the verdicts, then the costs.
+        assert lines[0].startswith("| study | dataset |")
+        assert "| dataset | backbone | MoRec | IDRec | metric | users |" in markdown_file.read_text()
 
     drive(app_on(filled), body, size=(120, 30))
 

@@ -61,6 +61,17 @@ def test_compare_screen(snap_compare, filled):
     assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=compare)
 
 
+def test_compare_screen_at_80x24(snap_compare, filled):
+    """Per MoRec arm its verdict, Δ pp and Improv. with their CIs in view, the cost table under
+    it (issue 24)."""
+    async def compare(pilot):
+        await runs(pilot)
+        await pilot.press("c")
+        await shown(pilot, CompareScreen)
+
+    assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=compare)
+
+
 def test_jobs_screen(snap_compare, filled):
     async def jobs(pilot):
         await runs(pilot)

@@ -101,12 +101,14 @@ def test_the_study_view_shows_progress_trials_plots_and_importance(study_store):
         await wait_for(pilot, lambda: "train.lr" in str(
             screen.query_one("#importance-text", Static).render()), what="the importances")
         await pilot.press("e")
-        exported = study_store["runs"] / "exports" / "lrs-importance.csv"
-        await wait_for(pilot, exported.exists, what="the CSV")
+        exports = study_store["runs"] / "exports"
+        await wait_for(pilot, lambda: list(exports.glob("lrs-importance-*.csv")), what="the CSV")
+        (exported,) = exports.glob("lrs-importance-*.csv")
         assert exported.read_text().startswith("arm,parameter,importance,trials\nIDRec,")
         await pilot.press("1", "e")
-        trials_csv = study_store["runs"] / "exports" / "lrs-trials.csv"
-        await wait_for(pilot, trials_csv.exists, what="the trials CSV")
+        await wait_for(pilot, lambda: list(exports.glob("lrs-trials-*.csv")),
+                       what="the trials CSV")
+        (trials_csv,) = exports.glob("lrs-trials-*.csv")
         assert len(trials_csv.read_text().splitlines()) == len(TRIALS) + 3  # header + rows
         table.focus()
         await pilot.press("enter")  # the first trial: a run to open
