@@ -30,6 +30,7 @@ from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
 from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
+from morec_tui.widgets.form_input import FormInput
 
 # The registries' names, here because the registries import torch; a test keeps them equal.
 DATASETS = list(DATA_SOURCES)
@@ -61,17 +62,17 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield RadioButton("Single run", value=True, id="kind-run")
                 yield RadioButton("Study", id="kind-study")
             with Vertical(id="run-fields"):
-                yield from _field("dataset", Input("demo", id="dataset", compact=True,
+                yield from _field("dataset", FormInput("demo", id="dataset", compact=True,
                                                    suggester=SuggestFromList(DATASETS)))
-                yield from _field("path", Input(placeholder="folder of the raw files (not for "
+                yield from _field("path", FormInput(placeholder="folder of the raw files (not for "
                                                             "demo)", id="path", compact=True))
-                yield from _field("encoder", Input("id", id="encoder", compact=True,
+                yield from _field("encoder", FormInput("id", id="encoder", compact=True,
                                                    suggester=SuggestFromList(ENCODERS)))
-                yield from _field("model", Input(placeholder="pretrained model for text/vision",
+                yield from _field("model", FormInput(placeholder="pretrained model for text/vision",
                                                  id="model", compact=True))
-                yield from _field("backbone", Input("sasrec", id="backbone", compact=True,
+                yield from _field("backbone", FormInput("sasrec", id="backbone", compact=True,
                                                     suggester=SuggestFromList(BACKBONES)))
-                yield from _field("overrides", Input(
+                yield from _field("overrides", FormInput(
                     placeholder="section.key=value ... e.g. train.epochs=5", id="overrides",
                     compact=True))
                 yield Checkbox("stop the run when it collapses (the paper's Figure 5)",
@@ -131,7 +132,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         if error:
             self._error(error)
 
-    @on(Input.Submitted)
+    @on(FormInput.Submitted)
     def _next_field(self) -> None:
         self.focus_next()  # Enter moves on like Tab; launching takes Ctrl+S or the button
 
