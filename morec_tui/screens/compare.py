@@ -112,6 +112,14 @@ class CompareScreen(PollingScreen):
 
     def on_mount(self) -> None:
         self.query_one("#compare", DataTable).focus()
+        self.watch(self.query_one("#table-choice", Select), "expanded", self._dropdown_toggled,
+                   init=False)
+
+    def _dropdown_toggled(self, expanded: bool) -> None:
+        # Closed, by a pick or not: back to the table, so Enter opens a run rather than the
+        # dropdown again (picking the table already shown posts no Select.Changed).
+        if not expanded:
+            self.query_one("#compare", DataTable).focus()
 
     def fetch_args(self) -> tuple[str, Any]:
         return self.chosen, self._shown
