@@ -90,42 +90,59 @@ class Progress:
 
     grid: int | None
     left: int | None
-    """Trials of the grid with no run yet (search points, and the further seeds' runs)."""
+    """Trials of the grid neither run nor queued (search points, and the further seeds')."""
     done: int
     running: int
     queued: int
+    """Queued runs, and trials waiting in Optuna for a worker (they have no run yet)."""
     collapsed: int
     failed: int
     pruned: int
+    interrupted: int = 0
+    """Interrupted or cancelled: they resume from their checkpoint (not failed)."""
+    grid_source: str = "module"
+    """Where the grid's size came from: the study's module, or Optuna's trials (a study made
+    by `morec tune --name`)."""
 
     def line(self) -> str:
         parts = [f"{self.done} done", f"{self.running} running", f"{self.queued} queued",
                  f"{self.collapsed} collapsed"]
         parts += [f"{count} {name}" for name, count in (("failed", self.failed),
-                                                        ("pruned", self.pruned)) if count]
+                                                        ("pruned", self.pruned),
+                                                        ("interrupted", self.interrupted))
+                  if count]
         if self.grid is not None:
-            parts.append(f"{self.left} of {self.grid} not started")
+            parts.append(f"{self.left} of {self.grid} not started"
+                         + (" (grid: Optuna's trials)" if self.grid_source == "optuna" else ""))
         return " · ".join(parts)
 
 
-def progress(runs: Sequence[RunRecord], study: Study | None) -> Progress:
-    """Counts of a study's runs; interrupted and cancelled count as failed (they did not end)."""
+def progress(runs: Sequence[RunRecord], study: Study | None,
+             optuna_states: Mapping[str, int] | None = None) -> Progress:
+    """Counts of a study's runs; interrupted and cancelled ones count as interrupted (they
+    resume), not failed. optuna_states: the study's Optuna trials by state (study_optuna):
+    its WAITING trials count as queued, and without a module they are the grid."""
     counts = {"completed": 0, "running": 0, "queued": 0, "collapsed": 0, "failed": 0,
-              "pruned": 0}
+              "pruned": 0, "interrupted": 0}
     for run in runs:
-        state = {"starting": "running", "interrupted": "failed",
-                 "cancelled": "failed"}.get(run.status, run.status)
+        state = {"starting": "running", "cancelled": "interrupted"}.get(run.status, run.status)
         counts[state] = counts.get(state, 0) + 1
+    waiting = (optuna_states or {}).get("WAITING", 0)
     grid = left = None
+    source = "module"
     if study is not None:
         grid = grid_size(study)
         first = study.seed_values[0]
         seed_runs = {(run.arm, run.seed) for run in runs if run.seed != first}
         seeds_left = len(study.arms) * (len(study.seed_values) - 1) - len(seed_runs)
-        left = len(not_started(study, runs)) + max(0, seeds_left)
+        left = max(0, len(not_started(study, runs)) + max(0, seeds_left) - waiting)
+    elif optuna_states:
+        # `morec tune --name`: the grid is what was enqueued in Optuna (every trial, any state).
+        grid, left, source = sum(optuna_states.values()), 0, "optuna"
     return Progress(grid=grid, left=left, done=counts["completed"], running=counts["running"],
-                    queued=counts["queued"], collapsed=counts["collapsed"],
-                    failed=counts["failed"], pruned=counts["pruned"])
+                    queued=counts["queued"] + waiting, collapsed=counts["collapsed"],
+                    failed=counts["failed"], pruned=counts["pruned"],
+                    interrupted=counts["interrupted"], grid_source=source)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,17 +225,24 @@ def not_started(study: Study, runs: Iterable[RunRecord]) -> list[GridPoint]:
 @dataclass(frozen=True, kw_only=True)
 class SeedBand:
     """A configuration's curve over its seeds: per epoch the mean and its 95% Student-t
-    interval, at the epochs two seeds or more reached (one seed has no interval)."""
+    interval, only at the epochs every seed reached (issue 24: once one seed stops early the
+    interval over the rest has fewer degrees of freedom, t(0.975, 1) = 12.7, and the band
+    swamped the curves), clipped to the metric's range."""
 
     mean: list[CurvePoint]
     low: list[CurvePoint]
     high: list[CurvePoint]
     seeds: int
+    reached: tuple[int, ...] = ()
+    """Per seed, the last epoch (0-based) it recorded, -1 for none: where they differ, the
+    band ends at the smallest."""
 
 
-def seed_band(curves: Sequence[Sequence[CurvePoint]]) -> SeedBand:
-    """The band of one configuration's runs (one curve per seed); non-finite values (a NaN
-    loss) are left out of their epoch."""
+def seed_band(curves: Sequence[Sequence[CurvePoint]],
+              bounds: tuple[float, float] | None = None) -> SeedBand:
+    """The band of one configuration's runs (one curve per seed) at the epochs where every seed
+    has a finite value (a NaN loss leaves its epoch out); `bounds` (low, high): the metric's
+    range (HR and NDCG lie in [0, 1]), which the interval is clipped to."""
     by_epoch: dict[int, list[float]] = {}
     for curve in curves:
         for point in curve:
@@ -226,10 +250,14 @@ def seed_band(curves: Sequence[Sequence[CurvePoint]]) -> SeedBand:
                 by_epoch.setdefault(point.epoch, []).append(point.value)
     mean, low, high = [], [], []
     for epoch, values in sorted(by_epoch.items()):
-        interval = seed_interval(values)
+        interval = seed_interval(values) if len(values) == len(curves) else None
         if interval is None:
             continue
+        lower, upper = interval
+        if bounds is not None:
+            lower, upper = max(lower, bounds[0]), min(upper, bounds[1])
         mean.append(CurvePoint(epoch=epoch, value=sum(values) / len(values)))
-        low.append(CurvePoint(epoch=epoch, value=interval[0]))
-        high.append(CurvePoint(epoch=epoch, value=interval[1]))
-    return SeedBand(mean=mean, low=low, high=high, seeds=len(curves))
+        low.append(CurvePoint(epoch=epoch, value=lower))
+        high.append(CurvePoint(epoch=epoch, value=upper))
+    reached = tuple(max((point.epoch for point in curve), default=-1) for curve in curves)
+    return SeedBand(mean=mean, low=low, high=high, seeds=len(curves), reached=reached)

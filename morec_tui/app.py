@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,27 @@ class MorecApp(App[None]):
                 self.call_later(self.run_action, action, node)
 
             yield SystemCommand(title, f"key {binding.key_display or key}", run)
+
+    def deliver_screenshot(self, filename: str | None = None, path: str | None = None,
+                           time_format: str | None = None) -> str | None:
+        """Ctrl+P Screenshot (and `screenshot` action): an SVG of the screen, written whole to
+        <runs>/screenshots/ (Textual's default, ~/Downloads, is missing on most servers, and
+        failed without saying where or why); the toast says where, or why not."""
+        del time_format
+        folder = Path(path).expanduser() if path else self.queue.root / "screenshots"
+        name = filename or f"morec-{time.strftime('%Y%m%d-%H%M%S')}.svg"
+        target = folder / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            temporary = folder / f".{name}.tmp"
+            temporary.write_text(self.export_screenshot(), encoding="utf-8")
+            os.replace(temporary, target)
+        except OSError as error:
+            self.notify(f"screenshot not saved to {folder}: {error.strerror or error}",
+                        title="Screenshot", severity="error", markup=False)
+            return None
+        self.notify(f"saved {target}", title="Screenshot", markup=False, timeout=10)
+        return str(target)
 
     def action_keys(self) -> None:
         """Show or hide the panel of every key the focused widget and its screen take."""

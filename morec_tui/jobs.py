@@ -186,11 +186,16 @@ def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> l
 
 
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
-               launcher: str = "local") -> list[str]:
-    """A study job's command; with launcher slurm it submits the workers and returns."""
+               launcher: str = "local", slurm: Sequence[str] = (),
+               slurm_config: str | None = None) -> list[str]:
+    """A study job's command; with launcher slurm it submits the workers and returns.
+    slurm: `key=value` Slurm settings (`--slurm`), on top of the `--slurm-config` file."""
     argv = morec_argv("tune", "--study", study, "--storage", store_url)
     if launcher != "local":
         argv += ["--launcher", launcher]
+        argv += [part for option in slurm for part in ("--slurm", option)]
+        if slurm_config:
+            argv += ["--slurm-config", slurm_config]
     return argv + ["--compile"] if compile_networks else argv
 
 

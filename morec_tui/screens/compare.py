@@ -1,9 +1,12 @@
 """The compare screen: `morec compare` by all studies, one study or one group, as one table.
 
-Rows come from `compare_rows` and cells from `dashboard_table`: a line per arm (Enter opens its
-best run), with each MoRec line's verdict against its IDRec arm per metric, coloured. The lines
-of `notes` (how to read the table, why a row has no verdict) sit under it. The same code is
-behind `morec compare`, so the dashboard can never disagree with the command line.
+Rows come from `compare_rows` and cells from `compare_cells`: a line per arm (Enter opens its
+best run) with, for one metric at a time (`m` for the next), each MoRec line's verdict against
+its IDRec arm, coloured, its Δ and Improv. with their 95% CIs, in view at 80 columns; wider
+terminals add the means, users and p-values. The cost per arm is the table under it, then the
+lines of `notes` (how to read the table, why a row has no verdict). The same code is behind
+`morec compare`, so the dashboard can never disagree with the command line; `e` writes the
+command's CSV (every number in its own column) with each arm's run ids and users.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from textual.widgets import DataTable, Footer, Select, Static
 
 from morec_core.audit import audit_rows
 from morec_core.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
-from morec_core.compare_format import audit_lines, dashboard_table, notes
+from morec_core.compare_format import audit_lines, cost_table, metrics_of, notes, render
 from morec_core.studies import Study, load_studies, study_folders
 from morec_core.tradeoff import tradeoff_lines
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
-from morec_tui.widgets.export import FORMATS, export_text, write_export
+from morec_tui.widgets.compare_view import WIDE_COLUMNS, compare_cells, default_metric
+from morec_tui.widgets.export import FORMATS, compare_csv, write_export
 
 ALL_STUDIES = "all studies"
-VERDICT_STYLES = {"MoRec better": "bold green", "IDRec better": "bold red", "on par": "dim"}
+VERDICT_STYLES = {"MoRec better": "bold green", "IDRec better": "bold red", "on par": "dim",
+                  "control": "dim", "no verdict": "dim"}
 _groups_cache: dict[Any, tuple[dict[str, tuple[str, ...]], str, dict[str, Study]]] = {}
 
 
@@ -66,7 +71,9 @@ def _studies(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str, dict
 class CompareScreen(PollingScreen):
     # The notes wrap, and scroll past 40% of the screen: the table keeps the rest.
     DEFAULT_CSS = """
-    #note-box { height: auto; max-height: 40%; }
+    #compare { height: auto; max-height: 60%; }
+    #cost { height: auto; max-height: 30%; margin-top: 1; }
+    #note-box { height: 1fr; min-height: 2; }
     #note { height: auto; padding: 0 1; color: $text-muted; }
     """
     BINDINGS = [
@@ -75,6 +82,7 @@ class CompareScreen(PollingScreen):
         Binding("e", "export('csv')", "Export", show=False),
         Binding("E", "export('md')", "Export Markdown", show=False),
         Binding("p", "report", "Report"),
+        Binding("m", "next_metric", "Metric"),
     ]
 
     def __init__(self) -> None:
@@ -86,6 +94,8 @@ class CompareScreen(PollingScreen):
         self._extra: list[str] = []
         """Accuracy against cost and the tuning audit of the rows shown, as note lines."""
         self._cells: list[list[str]] | None = None
+        self.metric: str | None = None
+        """The metric whose verdicts, Δ and Improv. the table shows (`m`: the next)."""
         self._shown: tuple[TableChoice, Any] | None = None
         """The table shown and Store.run_versions() when it was loaded."""
 
@@ -94,6 +104,7 @@ class CompareScreen(PollingScreen):
         yield Select([(ALL_STUDIES, ALL_STUDIES)], value=ALL_STUDIES, allow_blank=False,
                      id="table-choice", compact=True)
         yield DataTable(id="compare", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="cost", cursor_type="none", zebra_stripes=True, show_cursor=False)
         with VerticalScroll(id="note-box"):
             yield Static("", id="note", markup=False)  # notes hold "[95% ...]" and `code`
         yield from self.compose_problem()
@@ -101,6 +112,14 @@ class CompareScreen(PollingScreen):
 
     def on_mount(self) -> None:
         self.query_one("#compare", DataTable).focus()
+        self.watch(self.query_one("#table-choice", Select), "expanded", self._dropdown_toggled,
+                   init=False)
+
+    def _dropdown_toggled(self, expanded: bool) -> None:
+        # Closed, by a pick or not: back to the table, so Enter opens a run rather than the
+        # dropdown again (picking the table already shown posts no Select.Changed).
+        if not expanded:
+            self.query_one("#compare", DataTable).focus()
 
     def fetch_args(self) -> tuple[str, Any]:
         return self.chosen, self._shown
@@ -133,19 +152,45 @@ class CompareScreen(PollingScreen):
             self._shown = (message.chosen, message.versions)
             self.rows = message.rows
             self._extra = list(message.extra)
-            self._show_rows(dashboard_table(message.rows) if message.rows else [])
+            if self.metric not in metrics_of(self.rows):
+                self.metric = default_metric(self.rows)
+            self._show_table()
         studies = escape(", ".join(message.chosen.studies) or "none in the store")
-        self.show_text("#bar", f"compare · [b]{escape(message.chosen.label)}[/b] · "
+        metric = f" · [b]{escape(self.metric)}[/b] (m: next)" if self.metric else ""
+        self.show_text("#bar", f"compare · [b]{escape(message.chosen.label)}[/b]{metric} · "
                                f"studies: {studies}")
         lines = [message.note] if message.note else []
         if self._cells:
-            lines += ["Enter: open the line's best run; ← →: more columns (intervals, p-values)",
+            wider = ("" if self.size.width >= WIDE_COLUMNS else
+                     f"; {WIDE_COLUMNS} columns or more add the means, users and p-values")
+            lines += [f"Enter: open the line's best run; m: next metric{wider}; e: export CSV",
                       *notes(self.rows, DEFAULT_SETTINGS), *self._extra]
         self.show_text("#note", "\n".join(lines or ["No finished runs in these studies yet."]))
         self.loaded()
 
+    def _show_table(self) -> None:
+        """The arms for the metric chosen, laid out for the screen's width, and the costs."""
+        self._show_rows(compare_cells(self.rows, self.metric, self.size.width)
+                        if self.rows and self.metric else [])
+        costs = cost_table(self.rows) if self.rows else []
+        _fill(self.query_one("#cost", DataTable), costs if len(costs) > 1 else [])
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self._show_table()
+
+    def action_next_metric(self) -> None:
+        metrics = metrics_of(self.rows)
+        if not metrics:
+            return
+        index = metrics.index(self.metric) if self.metric in metrics else -1
+        self.metric = metrics[(index + 1) % len(metrics)]
+        self._show_table()
+        self._shown = None  # the bar names the metric: reload (no run changed: cheap)
+        self.reload()
+
     def _show_rows(self, cells: list[list[str]]) -> None:
-        """The header and lines of `dashboard_table`, as a table; verdicts coloured."""
+        """The header and lines of `compare_cells`, as a table; verdicts coloured."""
         if cells == self._cells:
             return
         self._cells = cells
@@ -153,7 +198,7 @@ class CompareScreen(PollingScreen):
         row = table.cursor_row
         table.clear(columns=True)
         if cells:  # Text, not str: DataTable reads a str as markup, and a name may hold "["
-            verdicts = [label.startswith("verdict ") for label in cells[0]]
+            verdicts = [label.startswith("verdict") for label in cells[0]]
             rows = [[Text(cell, style=VERDICT_STYLES.get(cell, "") if verdict else "")
                      for cell, verdict in zip(row, verdicts, strict=True)] for row in cells[1:]]
             for index, label in enumerate(cells[0]):
@@ -185,13 +230,16 @@ class CompareScreen(PollingScreen):
         self.query_one("#table-choice", Select).value = labels[(index + 1) % len(labels)]
 
     def action_export(self, suffix: str) -> None:
-        """The table shown, every column (intervals, p-values), to <runs>/exports."""
+        """The whole table to <runs>/exports/compare-<table>-<time>.<suffix>: as data (csv:
+        every number unrounded in its own column, full run ids), or as `morec compare
+        --format markdown` prints it (md); a new file each time, never one overwritten."""
         if not self._cells:
             self.notify("no table to export yet")
             return
         name = self.chosen.replace(" ", "-")
+        text = compare_csv(self.rows) if suffix == "csv" else render(self.rows, "markdown")
         path = write_export(self.dashboard.queue.root / "exports", f"compare-{name}.{suffix}",
-                            export_text(self._cells[0], self._cells[1:], suffix))
+                            text)
         self.notify(f"{FORMATS[suffix]}: {path}", markup=False)
 
     def action_report(self) -> None:
@@ -208,3 +256,17 @@ class CompareScreen(PollingScreen):
         select = self.query_one("#table-choice", Select)
         select.focus()
         select.action_show_overlay()
+
+
+def _fill(table: DataTable[Any], cells: list[list[str]]) -> None:
+    """A plain table of `cells` (header first), its columns as wide as their widest cell."""
+    table.clear(columns=True)
+    table.display = bool(cells)
+    if not cells:
+        return
+    rows = [[Text(cell) for cell in row] for row in cells[1:]]
+    for index, label in enumerate(cells[0]):
+        header = Text(label)
+        table.add_column(header, width=max([header.cell_len,
+                                            *(row[index].cell_len for row in rows)]))
+    table.add_rows(rows)

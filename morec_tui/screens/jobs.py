@@ -20,6 +20,7 @@ from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.confirm import ConfirmScreen
 from morec_tui.widgets.gpu import gpu_lines
 from morec_tui.widgets.slurm_jobs import SlurmJobsPane
+from morec_tui.widgets.wrapped_log import WrappedLog
 
 JOB_STYLES = {"queued": "dim", "running": "bold cyan", "completed": "green",
               "failed": "bold red", "cancelled": "yellow"}
@@ -48,7 +49,7 @@ class JobsScreen(PollingScreen):
         yield table
         yield Static("", id="gpu-pane")  # hidden until NVML reports a GPU
         yield Static("log", id="log-title", classes="hint")
-        yield Log(id="job-log", auto_scroll=True)
+        yield WrappedLog(id="job-log", auto_scroll=True)
         yield SlurmJobsPane(self.dashboard.queue.root)  # hidden without Slurm jobs
         yield from self.compose_problem()
         yield Footer(compact=True, show_command_palette=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -30,7 +31,11 @@ from morec_core.encoder_catalog import ENCODER_NAMES
 from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
-from morec_tui.jobs import Gpu, JobRequest, candidate_slots, run_argv, study_argv
+from morec_tui.jobs import CPU, Gpu, JobRequest, candidate_slots, run_argv, study_argv
+from morec_tui.widgets.form_input import FormInput
+
+if TYPE_CHECKING:
+    from morec_core.slurm_config import SlurmSettings
 
 # The registries' names, here because the registries import torch; a test keeps them equal.
 DATASETS = list(DATA_SOURCES)
@@ -51,6 +56,8 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
 
     def __init__(self, store_url: str, gpus: list[Gpu], studies_dir: Path | None) -> None:
         super().__init__()
+        self.slurm_settings: SlurmSettings | None = None
+        """The Slurm settings the fields make (set when the box is ticked)."""
         self.store_url = store_url
         self.gpus = gpus
         self.studies_dir = studies_dir
@@ -62,17 +69,17 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 yield RadioButton("Single run", value=True, id="kind-run")
                 yield RadioButton("Study", id="kind-study")
             with Vertical(id="run-fields"):
-                yield from _field("dataset", Input("demo", id="dataset", compact=True,
+                yield from _field("dataset", FormInput("demo", id="dataset", compact=True,
                                                    suggester=SuggestFromList(DATASETS)))
-                yield from _field("path", Input(placeholder="folder of the raw files (not for "
+                yield from _field("path", FormInput(placeholder="folder of the raw files (not for "
                                                             "demo)", id="path", compact=True))
-                yield from _field("encoder", Input("id", id="encoder", compact=True,
+                yield from _field("encoder", FormInput("id", id="encoder", compact=True,
                                                    suggester=SuggestFromList(ENCODERS)))
-                yield from _field("model", Input(placeholder="pretrained model for text/vision",
+                yield from _field("model", FormInput(placeholder="pretrained model for text/vision",
                                                  id="model", compact=True))
-                yield from _field("backbone", Input("sasrec", id="backbone", compact=True,
+                yield from _field("backbone", FormInput("sasrec", id="backbone", compact=True,
                                                     suggester=SuggestFromList(BACKBONES)))
-                yield from _field("overrides", Input(
+                yield from _field("overrides", FormInput(
                     placeholder="section.key=value ... e.g. train.epochs=5", id="overrides",
                     compact=True))
                 yield Checkbox("stop the run when it collapses (the paper's Figure 5)",
@@ -85,6 +92,22 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                 # Enabled once `squeue` answers (checked off the UI thread, with the studies).
                 yield Checkbox("submit the workers to Slurm (--launcher slurm; PostgreSQL "
                                "store)", value=False, id="slurm", compact=True, disabled=True)
+                with Vertical(id="slurm-fields"):
+                    # Empty: the --slurm-config file's value, else SlurmSettings' default.
+                    yield from _field("jobs", FormInput(
+                        placeholder="worker jobs (default 1)", id="slurm-jobs", compact=True))
+                    yield from _field("partition", FormInput(
+                        placeholder="the cluster's default", id="slurm-partition",
+                        compact=True))
+                    yield from _field("GPUs/trial", FormInput(
+                        placeholder="GPUs per trial (default 0)", id="slurm-gpus",
+                        compact=True))
+                    yield from _field("time (min)", FormInput(
+                        placeholder="each job's time limit (default 60)", id="slurm-time",
+                        compact=True))
+                    yield from _field("config", FormInput(
+                        placeholder="--slurm-config: a TOML file with a [slurm] table",
+                        id="slurm-config", compact=True))
             if self.gpus:
                 yield Label("GPUs (Space to pick; none picked: any free one)")
                 yield SelectionList[str](*[(f"GPU {gpu.index}: {gpu.name}", gpu.index)
@@ -92,6 +115,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             else:
                 yield Static("No GPU found: the job takes the CPU slot, one job at a time.",
                              classes="hint")
+            yield Static("", id="launch-summary", classes="hint", markup=False)
             yield Static("", id="launch-error", classes="problem")
             yield Static("", id="plan-result", classes="hint", markup=False)
             with Horizontal(classes="buttons"):
@@ -105,6 +129,8 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         # (MorecApp.action_launch; AUTO_FOCUS otherwise), and a focus() queued here ran after
         # keys typed meanwhile, undoing a Tab.
         self.query_one("#study-fields").display = False
+        self.query_one("#slurm-fields").display = False
+        self._summarize()
         self._load_studies()
 
     def focus_first_field(self) -> None:
@@ -132,7 +158,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         if error:
             self._error(error)
 
-    @on(Input.Submitted)
+    @on(FormInput.Submitted)
     def _next_field(self) -> None:
         self.focus_next()  # Enter moves on like Tab; launching takes Ctrl+S or the button
 
@@ -142,6 +168,25 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         self.query_one("#run-fields").display = not study
         self.query_one("#study-fields").display = study
         self.query_one("#study" if study else "#dataset").focus()
+
+    @on(Checkbox.Changed, "#slurm")
+    def _slurm_changed(self, event: Checkbox.Changed) -> None:
+        self.query_one("#slurm-fields").display = event.value
+
+    @on(Input.Changed)
+    @on(Checkbox.Changed)
+    @on(Select.Changed)
+    @on(RadioSet.Changed)
+    @on(SelectionList.SelectedChanged)
+    def _summarize(self) -> None:
+        """The summary line: what Ctrl+S will submit, or why it cannot."""
+        try:
+            request = self._request(check_store=False)
+            slurm = self.query_one("#slurm", Checkbox).value and request.kind == "study"
+            text = summary(request, self.slurm_settings if slurm else None)
+        except ConfigError as error:
+            text = f"not ready: {error}"
+        self.query_one("#launch-summary", Static).update(text)
 
     @on(Button.Pressed, "#go")
     def action_launch(self) -> None:
@@ -222,7 +267,25 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
         error.update(text)
         error.display = bool(text)
 
-    def _request(self) -> JobRequest:
+    def _slurm_options(self) -> tuple[list[str], str | None]:
+        """The Slurm fields as `--slurm key=value` options (the filled ones) and the config
+        file; checked as `morec tune` checks them. Raises ConfigError naming the field."""
+        from morec_core.slurm_config import SlurmSettings
+
+        options = []
+        for name, key in (("jobs", "jobs"), ("partition", "partition"),
+                          ("gpus", "gpus_per_trial"), ("time", "time_min")):
+            value = self.query_one(f"#slurm-{name}", Input).value.strip()
+            if value:
+                options.append(f"{key}={value}")
+        config = self.query_one("#slurm-config", Input).value.strip() or None
+        if config is not None and not Path(config).expanduser().is_file():
+            raise ConfigError(f"slurm config: {config} is not a file")
+        base = SlurmSettings.from_toml(Path(config).expanduser()) if config else SlurmSettings()
+        self.slurm_settings = base.with_options(options)
+        return options, str(Path(config).expanduser().resolve()) if config else None
+
+    def _request(self, *, check_store: bool = True) -> JobRequest:
         picked = list(self.query_one("#gpus", SelectionList).selected) if self.gpus else []
         candidates = candidate_slots(picked, self.gpus)
         env = {STUDIES_DIR_ENV: str(self.studies_dir.resolve())} if self.studies_dir else {}
@@ -231,17 +294,21 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             if not isinstance(study, str):
                 raise ConfigError("pick a study")
             launcher = "slurm" if self.query_one("#slurm", Checkbox).value else "local"
+            options: list[str] = []
+            config: str | None = None
             if launcher == "slurm":
                 from morec_core.slurm import refuse_store
 
-                refuse_store(self.store_url)  # before launch: a SQLite store fails in the form
+                options, config = self._slurm_options()
+                if check_store:  # before launch: a SQLite store fails in the form
+                    refuse_store(self.store_url)
             # A study takes every GPU picked (one worker each), else one slot; a Slurm study's
             # local job only submits the workers.
             return JobRequest(kind="study", label=f"study {study}",
                               argv=tuple(study_argv(
                                   study, self.store_url,
                                   compile_networks=self.query_one("#compile", Checkbox).value,
-                                  launcher=launcher)),
+                                  launcher=launcher, slurm=options, slurm_config=config)),
                               candidates=candidates, slots_needed=max(1, len(picked)),
                               study=study, env=env, cwd=os.getcwd())
         values = {name: self.query_one(f"#{name}", Input).value.strip()
@@ -263,6 +330,20 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
                         stop_on_collapse=self.query_one("#stop-on-collapse", Checkbox).value)
         return JobRequest(kind="run", label=label, argv=tuple(argv), candidates=candidates,
                           env=env, cwd=os.getcwd(), run_id=run_id, spec_json=spec.to_json())
+
+
+def summary(request: JobRequest, slurm: SlurmSettings | None = None) -> str:
+    """One line: what Ctrl+S will start, where. slurm: the settings of a Slurm study (its
+    fields on top of its config file)."""
+    if slurm is not None:
+        partition = slurm.partition or "the default partition"
+        return (f"Ctrl+S submits {request.label} to Slurm: {slurm.jobs} worker job"
+                f"{'s' * (slurm.jobs > 1)} on {partition}, {slurm.gpus_per_trial} GPU(s) per "
+                f"trial, {slurm.time_min} min each")
+    slots = ", ".join("CPU" if slot == CPU else f"GPU {slot}" for slot in request.candidates)
+    where = (f"{request.slots_needed} of {slots}" if request.slots_needed > 1
+             else "the CPU slot" if request.candidates == (CPU,) else f"one of {slots}")
+    return f"Ctrl+S queues {request.label} on {where}"
 
 
 def check_run_fields(*, dataset: str, path: str, encoder: str, model: str,

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from morec_core.store import Curves, RunRecord, StoreError
 from morec_core.study_view import (
+    SeedBand,
     flat_spec,
     format_value,
     seed_band,
@@ -25,7 +26,23 @@ from morec_core.study_view import (
 )
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.run_detail import METRIC_FAMILIES
-from morec_tui.widgets.curves import PALETTE, CurvePlot
+from morec_tui.widgets.curves import CurvePlot
+from morec_tui.widgets.palette import Rgb, color_at, markup
+
+# The range a metric's values lie in: a seed band is clipped to it (an interval over three
+# seeds can run below 0 for a hit rate near 0). The loss has none.
+METRIC_RANGE: dict[str, tuple[float, float]] = {"hr": (0.0, 1.0), "ndcg": (0.0, 1.0)}
+
+
+def _band_note(band: SeedBand | None) -> str:
+    """Where some seeds stopped early: the band ends at the last epoch all of them reached."""
+    if band is None or len(set(band.reached)) <= 1:
+        return ""
+    last = min(band.reached)
+    if last < 0:
+        return "; a seed has no epoch yet: no band"
+    return (f"; over epochs 1-{last + 1}, which all {band.seeds} seeds reached (the last epochs "
+            f"per seed: {', '.join(str(epoch + 1) for epoch in band.reached)})")
 
 
 class OverlayLoaded(Message, bubble=False):
@@ -54,6 +71,8 @@ class OverlayScreen(PollingScreen):
         self.smooth = False
         self.bands = False
         """Runs of one configuration on several seeds as their mean and 95% interval."""
+        self.legend_metric = "ndcg"
+        """The plot whose seed bands the legend describes (the selection metric's family)."""
 
     def compose(self) -> ComposeResult:
         yield Static(f"{len(self.run_ids)} runs overlaid", id="bar", classes="bar")
@@ -63,7 +82,8 @@ class OverlayScreen(PollingScreen):
                     yield CurvePlot("training loss", id="overlay-loss")
                     for family, label in METRIC_FAMILIES:
                         yield CurvePlot(f"validation {label}", id=f"overlay-{family}")
-                yield Static("", id="legend")
+                with VerticalScroll(id="legend-scroll", can_focus=True):
+                    yield Static("", id="legend")
             with TabPane("Settings", id="overlay-spec"), VerticalScroll():
                 yield Static("", id="spec-diff", markup=False)
         yield from self.compose_problem()
@@ -95,11 +115,11 @@ class OverlayScreen(PollingScreen):
         for run in self.runs:
             key = (run.study, run.arm, run.spec_key) if self.bands else (run.id,)
             groups.setdefault(key, []).append(run)
-        colors = {members[0].id: PALETTE[index % len(PALETTE)]
-                  for index, members in enumerate(groups.values())}
+        colors = {members[0].id: color_at(index) for index, members in enumerate(groups.values())}
+        bands: dict[str, SeedBand] = {}
         for name in ("loss", *(family for family, _ in METRIC_FAMILIES)):
             series: dict[str, list[Any]] = {}
-            series_colors: dict[str, str] = {}
+            series_colors: dict[str, Rgb] = {}
             best: dict[str, int | None] = {}
             for members in groups.values():
                 lead = members[0].id
@@ -108,7 +128,10 @@ class OverlayScreen(PollingScreen):
                     best[lead] = members[0].best_epoch
                     series_colors[lead] = colors[lead]
                     continue
-                band = seed_band([_curve(self.curves[run.id], name) for run in members])
+                band = seed_band([_curve(self.curves[run.id], name) for run in members],
+                                 bounds=METRIC_RANGE.get(name))
+                if name == self.legend_metric:
+                    bands[lead] = band
                 for part, points in (("mean", band.mean), ("low", band.low),
                                      ("high", band.high)):
                     series[f"{lead} {part}"] = points
@@ -119,13 +142,14 @@ class OverlayScreen(PollingScreen):
         for members in groups.values():
             run = members[0]
             if len(members) > 1:
-                text = (f"{run.study or ''}/{run.arm or run.encoder} · {len(members)} seeds: "
-                        "mean and its 95% interval (Student t) per epoch")
+                text = (f"{run.study or ''}/{run.arm or run.encoder} · N={len(members)} seeds: "
+                        f"mean and its 95% interval (Student t) per epoch"
+                        + _band_note(bands.get(run.id)))
             else:
                 text = labels[run.id] + ("" if run.best_value is None else (
                     f" · best {run.selection_metric} {run.best_value:.4f} at epoch "
                     f"{(run.best_epoch or 0) + 1} (x)"))
-            legend.append(f"[{colors[run.id]}]━━[/] {escape(text)}")
+            legend.append(f"[{markup(colors[run.id])}]━━[/] {escape(text)}")
         self.show_text("#legend", "\n".join(legend) or "none of these runs is in the store")
         self.show_text("#bar", f"{len(self.runs)} runs overlaid"
                                + (" · smoothed (EMA 0.6; m: off)" if self.smooth else

@@ -17,6 +17,7 @@ from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.jobs import show_log
 from morec_tui.widgets.curves import CurvePlot
 from morec_tui.widgets.run_rows import STATUS_STYLES
+from morec_tui.widgets.wrapped_log import WrappedLog
 
 METRIC_FAMILIES = (("hr", "HR@k"), ("ndcg", "NDCG@k"))
 """The validation plots: one per metric family, its cut-offs (@10, @20) as lines."""
@@ -45,10 +46,10 @@ class RunDetailScreen(PollingScreen):
                 yield CurvePlot("training loss", id="loss")
                 for family, label in METRIC_FAMILIES:
                     yield CurvePlot(f"validation {label}", id=f"valid-{family}")
-            with TabPane("Spec", id="spec"), VerticalScroll():
+            with TabPane("Spec", id="spec"), VerticalScroll(id="spec-scroll", can_focus=True):
                 yield Static("", id="spec-text")
             with TabPane("Log", id="log"):
-                yield Log(id="log-text", auto_scroll=True)
+                yield WrappedLog(id="log-text", auto_scroll=True)
         yield from self.compose_problem()
         yield Footer(compact=True, show_command_palette=False)
 
@@ -103,6 +104,12 @@ class RunDetailScreen(PollingScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # The tab's content takes the keys (PgDn, End) at once, not after a Tab press.
+        target = {"spec": "#spec-scroll", "log": "#log-text"}.get(event.pane.id or "")
+        if target:
+            self.query_one(target).focus()
 
 
 def _title(run: RunRecord) -> str:

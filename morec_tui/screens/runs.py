@@ -37,6 +37,7 @@ from morec_tui.widgets.run_rows import (
     metric_names,
     run_cells,
     seed_groups,
+    varying_first,
     visible_runs,
 )
 from morec_tui.widgets.runs_table import RunsTable
@@ -91,7 +92,7 @@ class RunsScreen(PollingScreen):
     def compose(self) -> ComposeResult:
         yield Static("runs", id="bar", classes="bar")
         with Horizontal(id="filters"):
-            yield Input(placeholder="/ filter: words in study, arm, data, status, id",
+            yield Input(placeholder="/ filter: study, arm, data, status, a setting (43, lr=0.001)",
                         id="filter", compact=True)
             yield Select([("all studies", ALL)], value=ALL, allow_blank=False, id="study",
                          compact=True)
@@ -151,9 +152,17 @@ class RunsScreen(PollingScreen):
                        seed_groups(shown, self.tests, names, values))
         else:
             columns = base_columns(names, arm=arm, params=params)
+            order = varying_first(columns, shown)
+            if order != list(range(len(columns))):
+                columns = [columns[index] for index in order]
+            else:
+                order = []
             if columns != table.columns:
                 self._row_cache = {}
-            table.show(columns, [(run.id, self._cells(run, names, keys)) for run in shown])
+            rows = [(run.id, self._cells(run, names, keys)) for run in shown]
+            if order:
+                rows = [(key, [cells[index] for index in order]) for key, cells in rows]
+            table.show(columns, rows)
         self._shown = len(shown)
         self._show_bar(self._shown)
         self._show_reason()
@@ -296,7 +305,11 @@ class RunsScreen(PollingScreen):
                              if self.study in choices else 0]
 
     def action_next_status(self) -> None:
-        self.status = STATUS_CHOICES[(STATUS_CHOICES.index(self.status) + 1) % len(STATUS_CHOICES)]
+        """The next status some run has (a status no run has shows an empty table)."""
+        present = {run.status for run in self.runs}
+        choices = [status for status in STATUS_CHOICES if status == ALL or status in present]
+        index = choices.index(self.status) if self.status in choices else 0
+        self.status = choices[(index + 1) % len(choices)]
 
     def action_next_sort(self) -> None:
         names = list(SORTS)

@@ -17,12 +17,14 @@ from textual.binding import Binding
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from morec_core.studies import Study, load_studies, study_folders
+from morec_core.study_analytics import GridMean, grid_means
 from morec_core.study_importance import (
     ArmImportance,
     importance_csv,
     importance_lines,
     param_importances,
 )
+from morec_core.study_optuna import trial_states
 from morec_core.study_view import (
     SEED_KEY,
     flat_spec,
@@ -37,6 +39,7 @@ from morec_core.study_view import (
 from morec_tui.messages import OpenRun, StudyLoaded
 from morec_tui.screens.base import EXPECTED_ERRORS, PollingScreen
 from morec_tui.widgets.export import export_text, table_cells, write_export
+from morec_tui.widgets.palette import color_at, markup
 from morec_tui.widgets.run_rows import STATUS_STYLES, Column, arm_width
 from morec_tui.widgets.runs_table import RunsTable
 from morec_tui.widgets.study_plots import MetricPlot, ParallelPlot
@@ -80,6 +83,7 @@ class StudyScreen(PollingScreen):
                 yield RunsTable(id="trials-table")
             with TabPane("Metric", id="metric"):
                 yield MetricPlot(id="metric-plot")
+                yield Static("", id="metric-legend")
             with TabPane("Parallel", id="parallel"):
                 yield ParallelPlot(id="parallel-plot")
             with TabPane("Importance", id="importance"):
@@ -107,6 +111,10 @@ class StudyScreen(PollingScreen):
                 waiting.append((point.arm, {key: flat.get(key) for key in keys or point.params}))
         finished = tuple(sorted((run.id, run.status, run.best_value) for run in runs
                                 if run.status == "completed"))
+        try:  # waiting trials have no run: Optuna knows them (and a --name study's grid)
+            states = trial_states(store.url, name)
+        except EXPECTED_ERRORS:
+            states = {}
         importances = None
         if finished != shown_finished:  # Optuna is read again only when a trial ended
             arms = sorted({run.arm for run in runs if run.arm})
@@ -117,8 +125,8 @@ class StudyScreen(PollingScreen):
                                              reason=f"Optuna storage: {error}".splitlines()[0])
                                for arm in arms]
                 finished = ()  # read again at the next poll
-        return StudyLoaded(name, progress(runs, study), keys, found, waiting, importances,
-                           note, finished)
+        return StudyLoaded(name, progress(runs, study, states), keys, found, waiting,
+                           importances, note, finished)
 
     def on_study_loaded(self, message: StudyLoaded) -> None:
         self._finished = message.finished
@@ -169,11 +177,27 @@ class StudyScreen(PollingScreen):
 
     def _show_plots(self) -> None:
         key = self.x_key
-        points = metric_points(self.trials, key) if key else []
-        self.query_one(MetricPlot).show(points, key or "(no numeric setting varies)",
+        collapsed = [point for point in metric_points(self.trials, key)
+                     if point.collapsed] if key else []
+        means = grid_means(self.trials, key) if key else []
+        self.query_one(MetricPlot).show(means, collapsed, key or "(no numeric setting varies)",
                                         self.metric)
+        self.show_text("#metric-legend", self._metric_legend(means, key))
         axes = [key for key in numeric_keys(self.trials) if key != SEED_KEY]
         self.query_one(ParallelPlot).show(self.trials, axes, self.metric, self.top)
+
+    def _metric_legend(self, means: list[GridMean], key: str | None) -> str:
+        """The arms' colours, what a point and its bar are, and which grid key is shown."""
+        arms = list(dict.fromkeys(mean.arm for mean in means))
+        swatches = "  ".join(f"[{markup(color_at(index))}]━━[/] {escape(arm)}"
+                             for index, arm in enumerate(arms))
+        others = [other for other in numeric_keys(self.trials)
+                  if other not in (key, SEED_KEY)]
+        keys = (f"one grid key: {key}; k: next ({', '.join(others)}: pooled at each point)"
+                if others else f"one grid key: {key}")
+        return (f"{swatches}  [rgb(230,25,75)]x[/] collapsed\n"
+                f"each point: the mean over the trials at that value (seeds), bar: its 95% "
+                f"interval (Student t) · {escape(keys)}") if key else ""
 
     @on(RunsTable.Chosen)
     def _chosen(self, event: RunsTable.Chosen) -> None:

@@ -11,10 +11,9 @@ from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
 from morec_core.store import CurvePoint
+from morec_tui.widgets.palette import Rgb, color_at
 
 MAX_TICKS = 6
-# Names plotext and Rich both know, so that a legend printed with Rich matches the lines.
-PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "red", "white")
 SMOOTHING = 0.6
 """Weight of the previous smoothed value (an exponential moving average) when smoothing."""
 Series = Mapping[str, Sequence[CurvePoint]]
@@ -52,12 +51,12 @@ class CurvePlot(PlotextPlot):
         return self._painted[1]
 
     def show(self, series: Series, *, best: Mapping[str, int | None] | None = None,
-             colors: Mapping[str, str] | None = None, smooth: bool = False) -> None:
+             colors: Mapping[str, Rgb] | None = None, smooth: bool = False) -> None:
         """Draw `series` (label -> points, epochs 0-based; shown 1-based as the CLI prints them).
 
         best: label -> the run's best validation epoch (0-based), marked with a cross on its
-        line; colors: label -> a PALETTE name (default: in order); smooth: an EMA of each line
-        (the marks stay on the recorded values)."""
+        line; colors: label -> an RGB colour (default: the palette in order); smooth: an EMA of
+        each line (the marks stay on the recorded values)."""
         best = best or {}
         shown = (tuple((label, tuple(points)) for label, points in series.items()),
                  tuple(sorted(best.items())), tuple(sorted((colors or {}).items())), smooth)
@@ -71,7 +70,7 @@ class CurvePlot(PlotextPlot):
         for index, (label, points) in enumerate(series.items()):
             if not points:
                 continue
-            color = (colors or {}).get(label, PALETTE[index % len(PALETTE)])
+            color = (colors or {}).get(label, color_at(index))
             values = [point.value for point in points]
             plt.plot([point.epoch + 1 for point in points], smoothed(values) if smooth else values,
                      marker="braille", color=color)

@@ -4,6 +4,7 @@ these rows, and the benchmarks and tests read them directly."""
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import time
@@ -17,7 +18,7 @@ from rich.text import Text
 from morec_core.events import RUN_STATUSES
 from morec_core.stats import seed_interval
 from morec_core.store import RunRecord
-from morec_core.study_view import format_value
+from morec_core.study_view import format_value, parsed_spec
 
 # One style for every status a run row can hold (events.RUN_STATUSES; a test checks).
 STATUS_STYLES = {
@@ -65,6 +66,21 @@ def base_columns(test_metrics: Sequence[str], *, arm: int = ARM_WIDTH,
     ]
 
 
+LABEL_COLUMNS = {"study": lambda run: run.study, "arm": lambda run: arm_label(run),
+                 "data": lambda run: run.dataset}
+"""Label columns that move behind the settings' columns when every run shown has one value."""
+
+
+def varying_first(columns: Sequence[Column], runs: Sequence[RunRecord]) -> list[int]:
+    """The columns' order: a label column whose value is the same in every run shown (one
+    study, one arm) goes last, so the settings that do vary (lr, seed) come into view at 80
+    columns (issue 24: they sat off-screen behind constant columns). Indices into `columns`."""
+    constant = {key for key, value in LABEL_COLUMNS.items()
+                if len(runs) > 1 and len({value(run) for run in runs}) == 1}
+    moved = [index for index, column in enumerate(columns) if column.key in constant]
+    return [index for index in range(len(columns)) if index not in moved] + moved
+
+
 # Sort keys: label -> (key of a run and its test metrics, newest/largest first?).
 SORTS: dict[str, tuple[Callable[[RunRecord, dict[str, float]], Any], bool]] = {
     "newest": (lambda run, test: run.started_at, True),
@@ -84,10 +100,28 @@ def _number(value: float | None) -> float:
 
 
 def matches(run: RunRecord, terms: Sequence[str]) -> bool:
-    """Every term (lower case) is in one of the run's labels."""
-    text = " ".join((run.id, run.study or "", run.arm, run.encoder, run.dataset, run.backbone,
-                     run.status, run.device, run.host)).lower()
-    return all(term in text for term in terms)
+    """Every term (lower case) is in one of the run's labels (study, arm, encoder, data,
+    backbone, status, device, host), or is one of its settings' values (`43`, `0.001`), or
+    is in one of its `key=value` settings (`seed=43`, `train.lr=0.001`). Not the run id: a
+    number typed for a seed matched every id holding those digits (issue 24)."""
+    labels = " ".join((run.study or "", run.arm, run.encoder, run.dataset, run.backbone,
+                       run.status, run.device, run.host)).lower()
+    values, pairs = _setting_words(run.spec_json)
+    return all(term in labels or term in values or (
+        "=" in term and any(term in pair for pair in pairs)) for term in terms)
+
+
+@functools.lru_cache(maxsize=20_000)
+def _setting_words(spec_json: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A spec's values as the table writes them (and as written), and its `key=value`
+    pairs under both the full key and the short one (`train.seed=43`, `seed=43`)."""
+    flat = parsed_spec(spec_json)[1]
+    values = {text.lower() for value in flat.values() for text in (format_value(value),
+                                                                    str(value))}
+    pairs = tuple(f"{name}={text}".lower() for key, value in flat.items()
+                  for name in (key, key.split(".", 1)[-1])
+                  for text in dict.fromkeys((format_value(value), str(value))))
+    return frozenset(values), pairs
 
 
 def visible_runs(runs: Sequence[RunRecord], tests: dict[str, dict[str, float]], *, text: str = "",

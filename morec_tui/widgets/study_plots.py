@@ -4,6 +4,7 @@ trial a line across its settings and metric, the top k% by validation highlighte
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
+from morec_core.study_analytics import GridMean
 from morec_core.study_view import Point, Trial, format_value, wants_log_axis
+from morec_tui.widgets.palette import color_at
 
 
 class CachedPlot(PlotextPlot):
@@ -40,47 +43,78 @@ class CachedPlot(PlotextPlot):
 
 
 class MetricPlot(CachedPlot):
-    """x: one setting of each trial; y: its best validation metric; collapsed trials as red x."""
+    """x: one grid key; y: the best validation metric. One colour per arm: at each grid value
+    the mean over its trials (seeds; other keys pooled) with its 95% interval as an error bar;
+    collapsed trials as red x. A key spanning more than a factor of 10 (learning rates) on a
+    log axis, ticked at the grid's values, with half a step of room at each end (two values
+    sat on the frame's edges)."""
 
-    def show(self, points: Sequence[Point], key: str, metric: str) -> None:
-        if not self.changed((tuple(points), key, metric)):
+    def show(self, means: Sequence[GridMean], collapsed: Sequence[Point], key: str,
+             metric: str) -> None:
+        if not self.changed((tuple(means), tuple(collapsed), key, metric)):
             return
         plt = self.plt
-        log = wants_log_axis([point.x for point in points])
+        values = sorted({mean.x for mean in means} | {point.x for point in collapsed})
+        log = wants_log_axis(values)
+
+        def place(x: float) -> float:
+            return math.log10(x) if log else x
+
         plt.title(f"best validation {metric} vs {key}" + (" (log axis)" if log else "")
-                  if points else f"no finished trial with a {key} yet")
+                  if values else f"no finished trial with a {key} yet")
         plt.xlabel(key)
-        if log:
-            plt.xscale("log")
-        for collapsed, label, marker, color in ((False, "trials", "dot", "cyan"),
-                                                (True, "collapsed", "x", "red")):
-            chosen = [point for point in points if point.collapsed == collapsed]
-            if chosen:
-                plt.scatter([point.x for point in chosen], [point.y for point in chosen],
-                            marker=marker, color=color, label=label)
-        values = sorted({point.x for point in points})
-        if values and len(values) <= 8:  # the grid's values, as the study module wrote them
-            plt.xticks(values, [format_value(value) for value in values])
+        arms = list(dict.fromkeys(mean.arm for mean in means))
+        for index, arm in enumerate(arms):
+            chosen = [mean for mean in means if mean.arm == arm]
+            xs = [place(mean.x) for mean in chosen]
+            ys = [mean.mean for mean in chosen]
+            color = color_at(index)
+            if len(chosen) > 1:
+                plt.plot(xs, ys, marker="braille", color=color)
+            # plotext's error bar spans y ± yerr / 2: the whole interval.
+            # No plotext legend: inside the frame it covered the data (the screen prints one).
+            plt.error(xs, ys, yerr=[2 * (mean.half or 0.0) for mean in chosen], color=color)
+        if collapsed:
+            plt.scatter([place(point.x) for point in collapsed], [point.y for point in collapsed],
+                        marker="x", color=(230, 25, 75))
+        if values:
+            positions = [place(value) for value in values]
+            step = min((b - a for a, b in itertools.pairwise(positions)), default=1.0) or 1.0
+            plt.xlim(positions[0] - step / 2, positions[-1] + step / 2)
+            plt.xticks(positions[:: max(1, math.ceil(len(positions) / 8))],
+                       [format_value(value) for value in values][
+                           :: max(1, math.ceil(len(positions) / 8))])
+            # The metric's range: an interval past 0 is cut at 0 rather than stretch the axis.
+            lows = [mean.mean - (mean.half or 0.0) for mean in means]
+            highs = [mean.mean + (mean.half or 0.0) for mean in means]
+            ys_all = lows + highs + [point.y for point in collapsed]
+            if ys_all:
+                low, high = max(0.0, min(ys_all)), min(1.0, max(ys_all))
+                room = (high - low) * 0.05 or 0.01
+                plt.ylim(max(0.0, low - room), high + room)
 
 
 class ParallelPlot(CachedPlot):
-    """One line per trial across its numeric settings and the metric, each axis scaled to
-    0-1 (log-scaled where wants_log_axis); the top `top` % by best validation in colour."""
+    """One line per trial across its arm, its numeric settings and the metric, each axis
+    scaled to 0-1 (log-scaled where wants_log_axis, arms by name), with the values written on
+    each axis (every value where an axis has up to AXIS_VALUES of them, else its min, middle
+    and max); the top `top` % by best validation in colour."""
 
     def show(self, trials: Sequence[Trial], keys: Sequence[str], metric: str,
              top: int) -> None:
-        rows = [(trial.run.best_value, [trial.params.get(key) for key in keys])
+        rows = [(trial.run.best_value, [trial.run.arm, *[trial.params.get(key) for key in keys]])
                 for trial in trials if trial.run.best_value is not None]
         if not self.changed((tuple((value, tuple(params)) for value, params in rows),
                              tuple(keys), metric, top)):
             return
         plt = self.plt
-        axes = [*keys, metric]
+        axes = ["arm", *keys, metric]
         plt.title(f"parallel coordinates: top {top}% by validation {metric} in colour"
-                  if rows and keys else "parallel coordinates: no finished trial with settings")
-        if not rows or not keys:
+                  if rows else "parallel coordinates: no finished trial yet")
+        if not rows:
             return
-        columns = [[params[index] for _, params in rows] for index in range(len(keys))]
+        columns: list[list[Any]] = [[params[index] for _, params in rows]
+                                    for index in range(len(axes) - 1)]
         columns.append([value for value, _ in rows])
         scaled = [_unit(column) for column in columns]  # per axis, (trials,) in 0..1
         order = sorted(range(len(rows)), key=lambda row: rows[row][0] or 0.0, reverse=True)
@@ -89,8 +123,35 @@ class ParallelPlot(CachedPlot):
         for row in sorted(range(len(rows)), key=lambda row: row in kept):  # highlighted on top
             plt.plot(xs, [axis[row] for axis in scaled], marker="braille",
                      color="orange" if row in kept else "gray")
+        for x, column, positions in zip(xs, columns, scaled, strict=True):
+            for label, y in _axis_labels(column, positions):
+                plt.text(label, x, y, alignment="center")
         plt.xticks(xs, [axis.split(".", 1)[-1] for axis in axes])
-        plt.yticks([0, 0.5, 1], ["min", "mid", "max"])
+        plt.xlim(0.5, len(axes) + 0.5)
+        plt.ylim(-0.08, 1.08)
+        plt.yticks([])
+
+
+AXIS_VALUES = 4
+"""An axis with this many distinct values or fewer has each one written on it."""
+
+
+def _axis_labels(column: Sequence[Any], positions: Sequence[float]) -> list[tuple[str, float]]:
+    """(text, height in 0..1) of the values to write on one axis."""
+    at: dict[str, float] = {}
+    for value, position in zip(column, positions, strict=True):
+        at.setdefault(_label(value), position)
+    if len(at) <= AXIS_VALUES:
+        return sorted(at.items(), key=lambda item: item[1])
+    ranked = sorted(at.items(), key=lambda item: item[1])
+    middle = ranked[len(ranked) // 2]
+    return [ranked[0], middle, ranked[-1]]
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, float) and not isinstance(value, bool) and 0 < abs(value) < 1:
+        return f"{value:.3g}" if abs(value) >= 1e-3 else f"{value:.0e}"
+    return format_value(value)
 
 
 def _unit(values: Sequence[Any]) -> list[float]:

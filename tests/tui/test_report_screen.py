@@ -1,5 +1,6 @@
 """The report screen: `morec report` of the compare screen's table, and its files."""
 
+from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
 from morec_core.report import build_report
@@ -23,6 +24,9 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
     with Store(filled["store"]) as store:
         report = build_report(store, studies, definitions)
     expected = [row.label for row in report.rows]
+    # Under the runs folder, not ./reports of wherever the dashboard was started.
+    written = filled["runs"] / "reports" / "all_studies.md"
+    toasts: list[str] = []
 
     async def body(app, pilot):
         await loaded(app, pilot, RunsScreen)
@@ -34,18 +38,54 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
         assert [row.label for row in screen.report.rows] == expected
         assert screen.query_one("#report", Markdown).source.startswith(
             "# morec reproduction report")
+        app.notify = lambda text, **_: toasts.append(str(text))
         await pilot.press("w")
-        await wait_for(pilot, lambda: (tmp_path / "reports" / "all-studies.md").exists()
-                       or (tmp_path / "reports" / "all_studies.md").exists(),
-                       what="the report files")
+        # In a worker: the screen answers while the figures are drawn.
+        assert screen.writing and screen.query_one("#write-progress").display
+        await wait_for(pilot, lambda: not screen.writing, timeout=60, what="the report files")
         await pilot.press("escape")
         await loaded(app, pilot, CompareScreen)
 
     drive(app_on(filled), body)
-    written = tmp_path / "reports" / "all_studies.md"
+    assert not (tmp_path / "reports").exists()
     assert written.exists() and written.with_suffix(".html").exists()
+    assert any(str(written) in toast for toast in toasts), toasts
     text = written.read_text()
     # The screen's file is the command's: same rows, same numbers.
     for line in to_markdown(blocks_of(report, {})).splitlines():
         if line.startswith("| ") and "/" in line:
             assert line in text
+
+
+def test_the_report_scrolls_by_key_and_survives_clicks_across_polls(filled):
+    """Issue 24: the view never scrolled (PgDn, End, wheel left scroll_y at 0), and clicks on
+    its text crashed the app when a poll had just re-rendered the paragraphs."""
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        await pilot.press("c")
+        await loaded(app, pilot, CompareScreen)
+        await pilot.press("p")
+        screen = await loaded(app, pilot, ReportScreen)
+        scroll = screen.query_one("#report-scroll", VerticalScroll)
+        await pilot.pause(0.3)
+        assert scroll.max_scroll_y > 0
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert scroll.scroll_y > 0
+        await pilot.press("end")
+        await pilot.pause(0.3)
+        assert scroll.scroll_y == scroll.max_scroll_y
+        await pilot.press("home")
+        await pilot.pause(0.3)
+        # Clicks on the text across several polls (0.05 s here): the app stays up, and the
+        # position a reader scrolled to is kept.
+        for round_ in range(12):
+            await pilot.click(offset=(5 + round_, 3 + round_ % 6))
+            await pilot.pause(0.06)
+        assert app.is_running and isinstance(app.screen, ReportScreen)
+        await pilot.mouse_down(offset=(10, 5))
+        await pilot.pause(0.2)
+        await pilot.mouse_up(offset=(20, 8))
+        assert app.is_running
+
+    drive(app_on(filled, poll_s=0.05), body, size=(80, 24))

@@ -39,17 +39,21 @@ def test_the_settings_that_differ_among_the_shown_runs_get_columns(filled):
         markdown = table_markdown(table).splitlines()
         assert markdown[1].startswith("| --- |") and len(markdown) == len(PLANS) + 2
         await pilot.press("e")
-        exported = filled["runs"] / "exports" / "runs.csv"
-        await wait_for(pilot, exported.exists, what="runs.csv")
+        exports = filled["runs"] / "exports"
+        await wait_for(pilot, lambda: list(exports.glob("runs-*.csv")), what="runs-<time>.csv")
+        (exported,) = exports.glob("runs-*.csv")
         assert exported.read_text() == table_csv(table)
         await pilot.press("c")
         compare = await loaded(app, pilot, CompareScreen)
         await wait_for(pilot, lambda: compare.rows, what="the compare table")
         await pilot.press("E")
-        markdown_file = filled["runs"] / "exports" / "compare-all-studies.md"
-        await wait_for(pilot, markdown_file.exists, what="the compare table's Markdown")
+        await wait_for(pilot, lambda: list(exports.glob("compare-all-studies-*.md")),
+                       what="the compare table's Markdown")
+        (markdown_file,) = exports.glob("compare-all-studies-*.md")
         lines = markdown_file.read_text().splitlines()
-        assert "verdict" in lines[0] and len(lines) == len(compare.rows) + 2
+        # `morec compare --format markdown`: the arms, then the verdicts, then the costs.
+        assert lines[0].startswith("| study | dataset |")
+        assert "| dataset | backbone | MoRec | IDRec | metric | users |" in markdown_file.read_text()
 
     drive(app_on(filled), body, size=(120, 30))
 
@@ -90,3 +94,48 @@ def test_a_poll_reads_the_runs_that_moved_and_now_and_then_all_of_them(filled):
         assert epochs("a1" * 16) == "8"  # the full check saw it
 
     drive(app_on(filled), body)
+
+
+def test_the_filter_reads_settings_and_labels_not_the_id(filled):
+    """Issue 24: `/ minilm 43` matched the seed-44 run because its id held "43"."""
+    from morec_core.store import Store
+    from tests.tui.test_grouping import record
+
+    text = ["data.source=mind", "encoder.name=text", "encoder.model=minilm-l6"]
+    seed_43, seed_44 = "e1" * 16, "4343" * 8
+    with Store(filled["store"]) as store:
+        record(store, seed_43, text, seed=43, valid=0.1, arm="MiniLM E2E")
+        record(store, seed_44, text, seed=44, valid=0.1, arm="MiniLM E2E")
+
+    async def body(app, pilot):
+        screen = await loaded(app, pilot, RunsScreen)
+        table = screen.query_one("#runs")
+        await wait_for(pilot, lambda: seed_44 in table.keys, what="the seeds")
+        await pilot.press("slash", *"minilm 43", "enter")
+        assert table.keys == [seed_43]
+        screen.query_one("#filter").value = "lr=0.0001"
+        await wait_for(pilot, lambda: table.keys == ["a2" * 16], what="lr=0.0001")
+        screen.query_one("#filter").value = "seed=44"
+        await wait_for(pilot, lambda: table.keys == [seed_44], what="seed=44")
+
+    drive(app_on(filled), body)
+
+
+def test_at_80_columns_the_varying_settings_come_before_constant_labels(filled):
+    """Issue 24: lr and seed sat off-screen at 80 columns behind columns whose value was the
+    same in every row (one study shown)."""
+    async def body(app, pilot):
+        screen = await loaded(app, pilot, RunsScreen)
+        table = screen.query_one("#runs")
+        screen.study = "mind-text"
+        await wait_for(pilot, lambda: len(table.keys) == 5, what="mind-text's runs")
+        keys = [column.key for column in table.columns]
+        right = 0
+        for column in table.columns:
+            right += column.width + 2
+            if column.key == "param:train.lr":
+                break
+        assert right <= 80, keys
+        assert keys.index("param:train.lr") < keys.index("study")  # study: one value here
+
+    drive(app_on(filled), body, size=(80, 24))

@@ -16,7 +16,6 @@ from textual.widgets import (
 )
 
 from morec_core.compare import compare_rows
-from morec_core.compare_format import dashboard_table
 from morec_core.store import Store
 from morec_tui.app import make_app
 from morec_tui.jobs import Gpu, Job
@@ -26,6 +25,7 @@ from morec_tui.screens.jobs import JobsScreen
 from morec_tui.screens.launch import LaunchScreen
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
+from morec_tui.widgets.compare_view import compare_cells
 from morec_tui.widgets.curves import CurvePlot
 from morec_tui.widgets.runs_table import RunsTable
 from tests.tui.fill import PLANS, app_on, drive, loaded, wait_for
@@ -48,12 +48,14 @@ def test_runs_screen_lists_filters_and_sorts_every_run(filled):
         await pilot.press("slash", *"minilm", "enter")
         assert table.has_focus and screen.query_one("#filter", Input).value == "minilm"
         assert table.keys == ["a5" * 16, COLLAPSED, "a3" * 16]
-        await pilot.press("f", "f", "f", "f", "f", "f")  # any -> queued -> ... -> collapsed
+        # Only the statuses some run has (issue 24: f stepped through empty ones):
+        # any -> running -> completed -> pruned -> collapsed.
+        await pilot.press("f", "f", "f", "f")
         assert screen.status == "collapsed" and table.keys == [COLLAPSED]
         assert "at random level" in str(screen.query_one("#reason", Static).render())
 
         screen.query_one("#filter", Input).value = ""
-        await pilot.press("f", "f", "f", "f")  # ... -> interrupted -> any
+        await pilot.press("f", "f", "f")  # -> interrupted -> failed -> any
         assert screen.status == "*" and len(table.keys) == len(PLANS)
         await pilot.press("s", "s", "s")  # newest -> status -> study -> valid
         assert screen.sort == "valid" and table.keys[0] == "c1" * 16  # best validation
@@ -70,11 +72,14 @@ def test_runs_screen_lists_filters_and_sorts_every_run(filled):
 
 
 def test_compare_screen_shows_the_tables_of_morec_compare(filled):
+    width = 100
     with Store(filled["store"]) as store:
-        expected_all = dashboard_table(compare_rows(store, ["hm-vision", "mind-text"]))
-        expected_hm = dashboard_table(compare_rows(store, ["hm-vision"]))
+        rows_all = compare_rows(store, ["hm-vision", "mind-text"])
+        expected_all = compare_cells(rows_all, "ndcg@10", width)
+        expected_hm = compare_cells(compare_rows(store, ["hm-vision"]), "ndcg@10", width)
         # A group's studies in their module's order, as `morec compare --group` has them.
-        expected_group = dashboard_table(compare_rows(store, ["mind-text", "hm-vision"]))
+        expected_group = compare_cells(compare_rows(store, ["mind-text", "hm-vision"]),
+                                       "ndcg@10", width)
 
     def cells(screen):
         table = screen.query_one("#compare", DataTable)
@@ -86,13 +91,14 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         await loaded(app, pilot, RunsScreen)
         await pilot.press("c")
         screen = await loaded(app, pilot, CompareScreen)
+        assert screen.metric == "ndcg@10"
         assert cells(screen) == expected_all
-        # The MoRec arm with per-user results on both sides has its verdicts, coloured, and
-        # their intervals; the notes say how to read them.
+        # The MoRec arm with per-user results on both sides has its verdict, coloured, and
+        # its Δ and Improv. with their intervals; the notes say how to read them.
         table = screen.query_one("#compare", DataTable)
         minilm = [row.arm for row in screen.rows].index("MiniLM E2E")
         line = table.get_row_at(minilm)
-        assert [str(cell) for cell in line].count("MoRec better") == 2  # hr@10 and ndcg@10
+        assert [str(cell) for cell in line].count("MoRec better") == 1
         assert {str(cell.style) for cell in line if str(cell) == "MoRec better"} == {"bold green"}
         assert any(str(cell).startswith("+") and "[" in str(cell) for cell in line)
         note = str(screen.query_one("#note", Static).render())
@@ -106,6 +112,15 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         for index, column in enumerate(table.ordered_columns):
             assert not column.auto_width
             assert column.width == max(len(row[index]) for row in expected_all)
+        # The cost per arm, under it.
+        cost = screen.query_one("#cost", DataTable)
+        assert cost.display and str(cost.ordered_columns[2].label) == "trainable params"
+        assert cost.row_count == len([row for row in rows_all if row.cost])
+        await pilot.press("m")
+        assert screen.metric == "hr@10"
+        await wait_for(pilot, lambda: cells(screen) == compare_cells(rows_all, "hr@10", width),
+                       what="the hr@10 table")
+        await pilot.press("m")
         assert [choice.label for choice in screen.choices] == [
             "all studies", "study hm-vision", "study mind-text", "group table2"]
         await pilot.press("g")
@@ -117,7 +132,7 @@ def test_compare_screen_shows_the_tables_of_morec_compare(filled):
         detail = await loaded(app, pilot, RunDetailScreen)
         assert detail.run_id == screen.rows[1].best_run
 
-    drive(app_on(filled), body)
+    drive(app_on(filled), body, size=(width, 30))
 
 
 def test_run_detail_shows_curves_cost_spec_and_reason(filled):

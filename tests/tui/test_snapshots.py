@@ -61,6 +61,17 @@ def test_compare_screen(snap_compare, filled):
     assert snap_compare(app_on(filled), terminal_size=(100, 30), run_before=compare)
 
 
+def test_compare_screen_at_80x24(snap_compare, filled):
+    """Per MoRec arm its verdict, Δ pp and Improv. with their CIs in view, the cost table under
+    it (issue 24)."""
+    async def compare(pilot):
+        await runs(pilot)
+        await pilot.press("c")
+        await shown(pilot, CompareScreen)
+
+    assert snap_compare(app_on(filled), terminal_size=(80, 24), run_before=compare)
+
+
 def test_jobs_screen(snap_compare, filled):
     async def jobs(pilot):
         await runs(pilot)
@@ -140,3 +151,19 @@ def test_overlay_at_80x24(snap_compare, filled):
 def test_study_view_parallel_coordinates_at_120x40(snap_compare, places):
     app, study = _study_view(places, "3")
     assert snap_compare(app, terminal_size=(120, 40), run_before=study)
+
+
+def test_overlay_with_a_seed_stopped_early(snap_compare, filled):
+    """Seed bands (b) with one seed pruned after two epochs: the band ends at epoch 2, inside
+    [0, 1], and the legend says N=3 seeds (issue 24)."""
+    from morec_core.store import Store
+    from tests.tui.test_overlay import add_seeds_one_stopping_early, overlay_of_seeds
+
+    with Store(filled["store"]) as store:
+        add_seeds_one_stopping_early(store)
+
+    async def bands(pilot):
+        await overlay_of_seeds(pilot.app, pilot)
+        await shown(pilot, type(pilot.app.screen))
+
+    assert snap_compare(app_on(filled), terminal_size=(120, 30), run_before=bands)

@@ -19,6 +19,7 @@ from morec_core.study_view import (
     varying_keys,
     wants_log_axis,
 )
+from morec_tui.messages import OpenStudy
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
 from morec_tui.screens.study import WAITING, StudyScreen
@@ -56,12 +57,15 @@ def test_progress_trials_and_points_of_a_study(study_store):
     assert wants_log_axis([point.x for point in points])
     assert not wants_log_axis([1.0, 2.0, 3.0])
     (idrec, minilm) = param_importances(url, "lrs", ["IDRec", "MiniLM"])
-    assert idrec.trials == 4 and set(idrec.importances) == {"train.lr", "seed"}
+    # The search's two trials on seed 42, not the winner's extra seeds: the seed is no
+    # parameter (issue 24: `train.lr 0.96 / seed 0.04` from 4 trials), and 2 are too few.
+    assert idrec.trials == 2 and set(idrec.importances) == {"train.lr"}
+    assert idrec.note.startswith("too few trials (2)")
     assert sum(idrec.importances.values()) == pytest.approx(1.0)
     assert minilm.importances == {} and "no Optuna study lrs:MiniLM" in minilm.reason
     rows = list(csv.reader(io.StringIO(importance_csv([idrec, minilm]))))
     assert rows[0] == ["arm", "parameter", "importance", "trials"]
-    assert sorted(row[1] for row in rows[1:]) == ["seed", "train.lr"]
+    assert sorted(row[1] for row in rows[1:]) == ["train.lr"]
 
 
 def test_varying_keys_leave_out_the_seed_when_asked():
@@ -92,7 +96,7 @@ def test_the_study_view_shows_progress_trials_plots_and_importance(study_store):
         assert (str(cells["status"]), cells["lr"]) == ("collapsed", "0.01")
         plot = screen.query_one(MetricPlot)
         assert screen.x_key == "train.lr"
-        assert any(point.collapsed for point in plot._shown[0])
+        assert any(point.collapsed for point in plot._shown[1])
         await pilot.press("2")
         assert screen.query_one(TabbedContent).active == "metric"
         await pilot.press("3", "percent_sign")
@@ -100,17 +104,82 @@ def test_the_study_view_shows_progress_trials_plots_and_importance(study_store):
         await pilot.press("4")
         await wait_for(pilot, lambda: "train.lr" in str(
             screen.query_one("#importance-text", Static).render()), what="the importances")
+        text = str(screen.query_one("#importance-text", Static).render())
+        assert "IDRec (2 finished search trials)" in text and "too few trials (2)" in text
         await pilot.press("e")
-        exported = study_store["runs"] / "exports" / "lrs-importance.csv"
-        await wait_for(pilot, exported.exists, what="the CSV")
+        exports = study_store["runs"] / "exports"
+        await wait_for(pilot, lambda: list(exports.glob("lrs-importance-*.csv")), what="the CSV")
+        (exported,) = exports.glob("lrs-importance-*.csv")
         assert exported.read_text().startswith("arm,parameter,importance,trials\nIDRec,")
         await pilot.press("1", "e")
-        trials_csv = study_store["runs"] / "exports" / "lrs-trials.csv"
-        await wait_for(pilot, trials_csv.exists, what="the trials CSV")
+        await wait_for(pilot, lambda: list(exports.glob("lrs-trials-*.csv")),
+                       what="the trials CSV")
+        (trials_csv,) = exports.glob("lrs-trials-*.csv")
         assert len(trials_csv.read_text().splitlines()) == len(TRIALS) + 3  # header + rows
         table.focus()
         await pilot.press("enter")  # the first trial: a run to open
         detail = await loaded(app, pilot, RunDetailScreen)
         assert detail.run_id == table.keys[0]
+
+    drive(app_on(study_store), body, size=(120, 40))
+
+
+def test_interrupted_trials_are_not_failed_and_waiting_ones_are_queued():
+    runs = [_run("i1", "interrupted"), _run("c1", "cancelled"), _run("f1", "failed"),
+            _run("d1", "completed")]
+    state = progress(runs, None, {"WAITING": 3, "COMPLETE": 1, "FAIL": 1, "RUNNING": 2})
+    assert (state.failed, state.interrupted, state.queued) == (1, 2, 3)
+    # A `morec tune --name` study: no module, its grid is Optuna's trials.
+    assert state.grid == 7 and "(grid: Optuna's trials)" in state.line()
+    assert "2 interrupted" in state.line() and "1 failed" in state.line()
+    assert progress(runs, None).grid is None
+
+
+def _run(prefix, status):
+    from morec_core.store import RunRecord
+
+    fields = {name: None for name in RunRecord.__dataclass_fields__}
+    return RunRecord(**{**fields, "id": prefix * 16, "status": status, "arm": "IDRec"})
+
+
+def test_grid_means_are_one_point_per_arm_and_value_with_their_interval(study_store):
+    from morec_core.study_analytics import grid_means, search_trials
+
+    with Store(study_store["store"]) as store:
+        runs = store.runs(study="lrs")
+    _, found = trials(runs)
+    means = {(mean.arm, mean.x): mean for mean in grid_means(found, "train.lr")}
+    # IDRec's lr 1e-3 on three seeds: best values 0.11, 0.12, 0.10; its collapsed 1e-2 is
+    # marked on its own; MiniLM's running trial has a best value so far (0.03).
+    idrec = means[("IDRec", 1e-3)]
+    assert idrec.trials == 3 and idrec.mean == pytest.approx(0.11)
+    assert idrec.half == pytest.approx(4.302653 * 0.01 / 3**0.5, rel=1e-4)
+    assert ("IDRec", 1e-2) not in means and means[("IDRec", 1e-4)].half is None
+    assert {arm for arm, _ in means} == {"IDRec", "MiniLM"}
+    assert sorted(trial.run.id[:2] for trial in search_trials(found)) == ["d1", "d2", "d3", "d6"]
+
+
+def test_the_metric_plot_draws_one_colour_per_arm_on_a_log_axis(study_store):
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        app.post_message(OpenStudy("lrs"))
+        screen = await loaded(app, pilot, StudyScreen)
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        plot = screen.query_one(MetricPlot)
+        means, collapsed, key, _ = plot._shown
+        assert key == "train.lr" and len(collapsed) == 1
+        assert {mean.arm for mean in means} == {"IDRec", "MiniLM"}
+        legend = str(screen.query_one("#metric-legend", Static).render())
+        assert "IDRec" in legend and "MiniLM" in legend and "one grid key: train.lr" in legend
+        # The grid's values as ticks on a log axis, with room on both sides.
+        rendered = str(plot.render())
+        for tick in ("1e-04", "0.001", "0.01"):
+            assert tick in rendered
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        parallel = str(screen.query_one(ParallelPlot).render())
+        assert "arm" in parallel and "IDRec" in parallel and "MiniLM" in parallel
+        assert "0.001" in parallel  # values on the lr axis, not only min/mid/max
 
     drive(app_on(study_store), body, size=(120, 40))
