@@ -29,6 +29,7 @@ from morec_core.formatting import (
     count_cell,
     difference_interval,
     hours_cell,
+    markdown_cell,
     markdown_table,
     mean_interval,
     memory_cell,
@@ -37,6 +38,7 @@ from morec_core.formatting import (
     relative_interval,
     seconds_cell,
 )
+from morec_core.safe_text import csv_cell, latex_text, terminal_text
 
 if TYPE_CHECKING:
     from morec_core.audit import ArmAudit
@@ -77,8 +79,10 @@ def render(rows: Sequence[CompareRow], output_format: str,
             lines += ["", title if output_format != "latex" else f"% {title}",
                       *_formatted(table, output_format)]
     if output_format == "latex":
-        return "\n".join(lines + [f"% {note}" for note in text_notes])
-    return "\n".join([*lines, "", *text_notes])
+        return "\n".join(lines + [f"% {terminal_text(note)}" for note in text_notes])
+    # Notes hold names too: in Markdown they are escaped as table cells are (no raw HTML).
+    escape = markdown_cell if output_format == "markdown" else terminal_text
+    return "\n".join([*lines, "", *map(escape, text_notes)])
 
 
 def metrics_of(rows: Sequence[CompareRow]) -> list[str]:
@@ -327,6 +331,8 @@ def _formatted(table: list[list[str]], output_format: str) -> list[str]:
                 " & ".join(_latex(cell) for cell in header) + " \\\\", "\\midrule",
                 *[" & ".join(_latex(cell) for cell in cells) + " \\\\" for cells in body],
                 "\\bottomrule", "\\end{tabular}"]
+    # A terminal's table: names from a (shared) store lose their escape sequences here.
+    table = [[terminal_text(cell) for cell in cells] for cells in table]
     widths = [max(len(cells[i]) for cells in table) for i in range(len(header))]
     return ["  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
             for cells in table]
@@ -354,21 +360,23 @@ def _csv(rows: Sequence[CompareRow], audits: Sequence[ArmAudit] = ()) -> str:
     writer = csv.writer(out)
     writer.writerow(header)
     for row in rows:
-        cells = [row.study, row.dataset, row.backbone, row.loss, *[row.by[key] for key in by_keys],
-                 row.label.split("/", 1)[1], row.paradigm, row.seeds]
+        cells = [*map(csv_cell, (row.study, row.dataset, row.backbone, row.loss,
+                                 *[row.by[key] for key in by_keys], row.label.split("/", 1)[1],
+                                 row.paradigm)), row.seeds]
         for metric in metrics:
             low, high = row.test_ci.get(metric, (None, None))
             cells += [_percent(row.test.get(metric)), _percent(low), _percent(high)]
         controls = {comparison.control for comparison in row.comparisons.values()}
         cells += ["" if row.valid is None else row.valid, row.configurations, row.trials,
                   *[row.outcomes.get(status, 0) for status in ("collapsed", "failed", "pruned")],
-                  row.protocol, ", ".join(sorted(controls)),
+                  csv_cell(row.protocol), csv_cell(", ".join(sorted(controls))),
                   *[row.cost.get(name, "") for name in COST_FIELDS],
                   "" if row.training_seconds is None else row.training_seconds,
                   row.spent_seconds, "" if row.data is None else row.data.digest]
         if audits:
             audit = audited.get(row.label)
-            cells += ["", ""] if audit is None else [audit.grid_size, "; ".join(audit.warnings)]
+            cells += (["", ""] if audit is None
+                      else [audit.grid_size, csv_cell("; ".join(audit.warnings))])
         for metric in metrics:
             comparison = row.comparisons.get(metric)
             if comparison is None:
@@ -381,7 +389,7 @@ def _csv(rows: Sequence[CompareRow], audits: Sequence[ArmAudit] = ()) -> str:
                       comparison.p_randomization,
                       "" if comparison.p_wilcoxon is None else comparison.p_wilcoxon,
                       comparison.p_adjusted, comparison.verdict]
-        cells.append(row.verdict_note)
+        cells.append(csv_cell(row.verdict_note))
         writer.writerow(cells)
     return out.getvalue()
 
@@ -391,5 +399,5 @@ def _percent(value: float | None) -> str:
 
 
 def _latex(cell: str) -> str:
-    return (cell.replace("%", "\\%").replace("_", "\\_").replace("&", "\\&")
-            .replace("Δ", "$\\Delta$").replace("α", "$\\alpha$"))
+    """Every LaTeX special escaped (a name cannot open a group or a command), then Δ and α."""
+    return latex_text(cell).replace("Δ", "$\\Delta$").replace("α", "$\\alpha$")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from morec_core.safe_text import terminal_text
+
 ONE_SEED = "n/a (1 seed)"
 """In place of an interval over seeds that one seed cannot have."""
 
@@ -91,8 +93,10 @@ def memory_cell(value: float | None) -> str:
 
 
 def markdown_cell(text: str) -> str:
-    """A cell's text that cannot end its cell or its row: `|` escaped, line breaks as spaces."""
-    return text.replace("|", "\\|").replace("\r\n", " ").replace("\n", " ")
+    """A cell's text that cannot end its cell or its row, nor carry a terminal's escape
+    sequence or raw HTML: controls removed (safe_text.terminal_text: line breaks as spaces),
+    `|` escaped, `<` as an entity."""
+    return terminal_text(text).replace("|", "\\|").replace("<", "&lt;")
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:

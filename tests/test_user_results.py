@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from morec_core import events as ev
-from morec_core.store import Store, StoreError
+from morec_core.store import Store
 from morec_core.store.rows import SCHEMA_VERSION
 from morec_core.user_results import UserResults
 
@@ -98,14 +98,19 @@ def test_a_schema_1_store_migrates_and_keeps_its_runs(tmp_path):
     assert list(migrated.user_results(["new"], "valid")) == ["new"]
 
 
-def test_unreadable_per_user_results_are_a_store_error(tmp_path):
+def test_unreadable_per_user_results_are_set_aside_with_their_reason(tmp_path):
+    """The run stays (its paired tests cannot use it, as for an older run); the reason is one
+    line a reader prints."""
     path = tmp_path / "runs.db"
     store = Store(path)
     record_run(store, "r1", [0.1])
     with sqlite3.connect(path) as connection:
         connection.execute("UPDATE morec_user_results SET data = x'00ff00'")
-    with pytest.raises(StoreError, match="per-user results of run r1 .valid. are unreadable"):
-        store.user_results(["r1"], "valid")
+    assert store.user_results(["r1"], "valid") == {}
+    [(what, why)] = store.damaged.items()
+    assert what == "per-user results of run r1 (valid)"
+    assert why.startswith("unreadable (ValueError: per-user results are not a .npz archive")
+    assert [run.id for run in store.runs()] == ["r1"]
 
 
 def _zip_of(members: dict[str, bytes]) -> bytes:

@@ -25,6 +25,8 @@ class MergeResult:
     """Run ids the destination holds already: left as they are."""
     unfinished: int
     """Queued or running runs of the source: not copied."""
+    damaged: int = 0
+    """Runs of the source whose rows cannot be read (source.damaged says why): not copied."""
     studies: int
     """Studies created in the destination."""
 
@@ -38,14 +40,19 @@ def _columns(row: object, *, without: tuple[str, ...] = ()) -> dict[str, object]
 def merge_stores(source: Store, destination: Store) -> MergeResult:
     """Copy every ended run of `source` whose id `destination` lacks, in one transaction of
     the destination: a failure (or a kill) copies nothing."""
+    readable = {record.id for record in source.runs()}  # sets damaged rows aside, named
+    # Studies as the store reads them (a bad description or date read as empty), never raw.
+    studies = {record.id: record for record in source.studies()}
     with Session(source._reader()) as reading:
-        studies = {row.id: row for row in reading.scalars(select(StudyRow))}
         runs = list(reading.scalars(select(RunRow)))
         with Session(destination._writer()) as writing, writing.begin():
             present = set(writing.scalars(select(RunRow.id)))
             names = {row.name: row.id for row in writing.scalars(select(StudyRow))}
-            created = copied = already = unfinished = 0
+            created = copied = already = unfinished = damaged = 0
             for run in runs:
+                if run.id not in readable:
+                    damaged += 1
+                    continue
                 if run.id in present:
                     already += 1
                     continue
@@ -55,7 +62,8 @@ def merge_stores(source: Store, destination: Store) -> MergeResult:
                 values = _columns(run)
                 study = studies.get(run.study_id) if run.study_id is not None else None
                 if study is not None and study.name not in names:
-                    added = StudyRow(**_columns(study, without=("id",)))
+                    added = StudyRow(name=study.name, description=study.description,
+                                     created_at=study.created_at)
                     writing.add(added)
                     writing.flush()
                     names[study.name] = added.id
@@ -70,4 +78,4 @@ def merge_stores(source: Store, destination: Store) -> MergeResult:
                     writing.add(UserResultRow(**_columns(result)))
                 copied += 1
     return MergeResult(copied=copied, already_there=already, unfinished=unfinished,
-                       studies=created)
+                       studies=created, damaged=damaged)

@@ -47,6 +47,7 @@ from sqlalchemy.pool import NullPool
 from morec_core import events as ev
 from morec_core.processes import alive_since
 from morec_core.spec_labels import data_view, encoder_label, read_spec
+from morec_core.store import damage
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import (
     SCHEMA_VERSION,
@@ -167,6 +168,9 @@ class Store:
         """
         self.url = normalize_url(url)
         self.read_only = read_only
+        self.damaged: dict[str, str] = {}
+        """Rows set aside by the reads so far: 'run <id>' or 'study <id>' -> what is wrong
+        (damage.damage_lines prints them). A reader shows the rest."""
         self.is_sqlite = self.url.startswith("sqlite")
         parsed = make_url(self.url)
         self._database = (parsed.database or "") if self.is_sqlite else ""
@@ -551,16 +555,74 @@ class Store:
     # --- reading ------------------------------------------------------------------------
 
     def studies(self) -> list[StudyRecord]:
+        """Every readable study, by name; a damaged row is set aside (`damaged`)."""
+        found = []
         with Session(self._reader()) as session:
-            return [_study_record(row) for row in session.scalars(
-                select(StudyRow).order_by(StudyRow.name))]
+            for row in session.scalars(select(StudyRow)):
+                problem = damage.study_problem(row.name, row.description, row.created_at)
+                if problem is not None:
+                    self.damaged[f"study {damage.name_of(row.id)}"] = problem
+                if isinstance(row.name, str) and row.name:
+                    # Only a study without a name is left out; a bad description or date is
+                    # read as empty, so its runs are still shown.
+                    found.append(StudyRecord(
+                        id=row.id, name=row.name,
+                        description=row.description if isinstance(row.description, str) else "",
+                        created_at=(row.created_at if damage.is_number(row.created_at)
+                                    else 0.0)))
+        return sorted(found, key=lambda record: record.name)
 
     def run(self, run_id: str) -> RunRecord:
         with Session(self._reader()) as session:
             found = session.execute(_run_query().where(RunRow.id == run_id)).first()
             if found is None:
                 raise StoreError(f"no run {run_id!r} in {self.url}")
-            return _run_record(*found)
+            record = self._checked(session, *found)
+            if record is None:
+                raise StoreError(f"run {damage.name_of(run_id)} in {self.where} is damaged: "
+                                 f"{self.damaged[f'run {run_id}']}")
+            return record
+
+    def _checked(self, session: Session, row: RunRow, study: Any,
+                 damaged_metrics: dict[str, str] | None = None) -> RunRecord | None:
+        """The run's record, or None with the reason in `damaged`: its row, its study's name
+        and (SQLite) its metric values read as morec wrote them."""
+        values = {column.key: getattr(row, column.key) for column in RunRow.__table__.columns}
+        problem = damage.run_problem(values)
+        if problem is None and study is not None and not isinstance(study, str):
+            problem = f"its study's name is {damage.shown(study)}, not text"
+        if problem is None:
+            if damaged_metrics is None:
+                damaged_metrics = self._damaged_metrics(session, row.id)
+            problem = damaged_metrics.get(row.id) if isinstance(row.id, str) else None
+        if problem is not None:
+            self.damaged[f"run {damage.name_of(row.id)}"] = problem
+            return None
+        values = damage.cut_texts(values)
+        del values["study_id"]
+        return RunRecord(study=study, **values)
+
+    def _damaged_metrics(self, session: Session, run_id: str | None = None) -> dict[str, str]:
+        """Run id -> its first metric value that is not a number (or an infinite test metric,
+        which no evaluation gives). SQLite keeps text or a blob in a FLOAT column; a server's
+        column cannot."""
+        if not self.is_sqlite:
+            return {}
+        query = ("SELECT run_id, split, name, epoch, value FROM morec_metrics "
+                 "WHERE (typeof(value) NOT IN ('real', 'integer', 'null') "
+                 "OR typeof(name) != 'text' OR typeof(split) != 'text' "
+                 "OR typeof(epoch) != 'integer' "
+                 # a collapsed run's validation may hold an infinity; a test metric cannot
+                 "OR (split LIKE 'test%' AND abs(value) > 1.7e308))"
+                 + (" AND run_id = :run_id" if run_id is not None else ""))
+        found: dict[str, str] = {}
+        for bad_run, split, name, epoch, value in session.execute(
+                text(query), {"run_id": run_id} if run_id is not None else {}):
+            if isinstance(bad_run, str) and bad_run not in found:
+                found[bad_run] = (f"metric {damage.shown(name)} of {damage.shown(split)} epoch "
+                                  f"{damage.shown(epoch)} is {damage.shown(value)}, not a "
+                                  "finite number")
+        return found
 
     def runs(self, study: str | None = None, statuses: Iterable[str] | None = None,
              limit: int | None = None) -> list[RunRecord]:
@@ -574,7 +636,10 @@ class Store:
         if limit is not None:
             query = query.limit(limit)
         with Session(self._reader()) as session:
-            return [_run_record(*row) for row in session.execute(query)]
+            damaged_metrics = self._damaged_metrics(session)
+            records = [self._checked(session, row[0], row[1], damaged_metrics=damaged_metrics)
+                       for row in session.execute(query)]
+        return [record for record in records if record is not None]
 
     def curves(self, run_id: str) -> Curves:
         """Every recorded series of one run, by (split, name), in epoch order."""
@@ -630,11 +695,16 @@ class Store:
         with Session(self._reader()) as session:
             for run_id, epoch, data in session.execute(query):
                 try:
+                    if not isinstance(data, bytes) or not damage.is_count(epoch):
+                        raise ValueError(f"data is {damage.shown(data)}, epoch "
+                                         f"{damage.shown(epoch)}")
                     found[run_id] = (epoch, UserResults.from_bytes(data))
-                except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
-                    raise StoreError(f"{self.url}: per-user results of run {run_id} ({split}) "
-                                     f"are unreadable ({type(error).__name__}); re-run "
-                                     "`morec compare --recompute`") from None
+                except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+                    # The run stays; its paired tests cannot use it (as for an older run).
+                    reason = damage.name_of(str(error))[:120]
+                    self.damaged[f"per-user results of run {damage.name_of(run_id)} ({split})"] = (
+                        f"unreadable ({type(error).__name__}: {reason}); `morec compare "
+                        "--recompute` writes them again")
         return found
 
     def run_versions(self) -> dict[str, tuple[Any, ...]]:
@@ -654,8 +724,11 @@ class Store:
             query = query.where(RunRow.spec_key == spec_key)
         query = query.order_by(RunRow.best_value.desc(), RunRow.started_at).limit(1)
         with Session(self._reader()) as session:
-            found = session.execute(query).first()
-            return None if found is None else _run_record(*found)
+            for row in session.execute(query.limit(None)):
+                record = self._checked(session, *row)
+                if record is not None:
+                    return record
+        return None
 
     def recent_run_versions(self, since: float) -> tuple[int, dict[str, tuple[Any, ...]]]:
         """The number of runs, and run_versions() of those whose heartbeat or end is at or
@@ -795,9 +868,12 @@ def _open_problem(error: BaseException, where: str, read_only: bool) -> str:
     return message
 
 
-def _metric_value(value: float | None) -> float:
-    """SQLite keeps a NaN metric as NULL (morec_metrics.value)."""
-    return math.nan if value is None else value
+def _metric_value(value: Any) -> float:
+    """SQLite keeps a NaN metric as NULL (morec_metrics.value); a value that is no number
+    (text or a blob a foreign writer left) reads as NaN too: `runs` sets its run aside."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
 
 
 def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
@@ -815,12 +891,6 @@ def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
 
 def _run_query() -> Any:
     return select(RunRow, StudyRow.name).outerjoin(StudyRow, RunRow.study_id == StudyRow.id)
-
-
-def _run_record(row: RunRow, study: str | None) -> RunRecord:
-    values = {column.key: getattr(row, column.key) for column in RunRow.__table__.columns}
-    del values["study_id"]
-    return RunRecord(study=study, **values)
 
 
 def _study_record(row: StudyRow) -> StudyRecord:

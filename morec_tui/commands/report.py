@@ -47,7 +47,9 @@ def report_command(
     from morec_core.plan import load_plan, plan_path
     from morec_core.report import build_report
     from morec_core.report_files import write_report
+    from morec_core.safe_text import terminal_text
     from morec_core.store import StoreError, open_for_reading
+    from morec_core.store.damage import damage_lines
     from morec_core.studies import find_study, group_studies
 
     if output.suffix != ".md":
@@ -97,8 +99,11 @@ def report_command(
     report = build_report(store, list(dict.fromkeys(names)), definitions,
                           settings=settings, command=shlex.join(["morec", "report", *arguments]),
                           notes=tuple(note or ()), plans=plans)
+    for line in damage_lines(store.damaged):
+        typer.echo(line, err=True)
     if not report.rows:
-        fail(f"no completed runs of {', '.join(dict.fromkeys(names))} in {store.url}", code=1)
+        fail(f"no completed runs of {', '.join(map(terminal_text, dict.fromkeys(names)))} in "
+             f"{store.url}", code=1)
     written = write_report(report, store, output, html=html, figures=figures)
     typer.echo(f"report: {', '.join(map(str, written))} ({len(report.rows)} arms, "
                f"{len(report.pending)} pending)", err=True)

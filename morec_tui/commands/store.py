@@ -28,6 +28,7 @@ def merge_command(
 
     from morec_core import paths
     from morec_core.store import Store, StoreError, normalize_url, open_for_reading
+    from morec_core.store.damage import damage_lines
     from morec_core.store.merge import merge_stores
 
     destination_url = normalize_url(storage or paths.default_store_url())
@@ -41,6 +42,9 @@ def merge_command(
         result = merge_stores(origin, destination)
     except StoreError as error:
         fail(str(error))
+    for line in damage_lines(origin.damaged):
+        typer.echo(line, err=True)
+    damaged = f", {result.damaged} damaged left out" if result.damaged else ""
     typer.echo(f"merged {result.copied} runs into {destination_url} ({result.already_there} "
-               f"already there, {result.unfinished} unfinished left out, {result.studies} new "
-               f"studies)", err=True)
+               f"already there, {result.unfinished} unfinished left out{damaged}, "
+               f"{result.studies} new studies)", err=True)

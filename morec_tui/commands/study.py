@@ -269,7 +269,9 @@ def compare_command(
     from morec_core.compare_format import render
     from morec_core.config import ConfigError
     from morec_core.published import PublishedError, label_rows, read_published, resolve
+    from morec_core.safe_text import terminal_text
     from morec_core.store import StoreError, open_for_reading
+    from morec_core.store.damage import damage_lines
     from morec_core.studies import group_studies
 
     if output_format not in FORMATS:
@@ -306,7 +308,10 @@ def compare_command(
     splits = ("test", "test_cold", "test_new") if cold_new else ("test",)
     rows = compare_rows(store, names, splits, settings)
     if not rows:
-        fail(f"no runs of {', '.join(names) or 'any study'} in {store.url}", code=1)
+        for line in damage_lines(store.damaged):
+            typer.echo(line, err=True)
+        fail(f"no runs of {', '.join(terminal_text(name) for name in names) or 'any study'} in "
+             f"{store.url}", code=1)
     if recompute:
         _recompute(store, rows)
         rows = compare_rows(store, names, splits, settings)
@@ -326,6 +331,8 @@ def compare_command(
             fail(f"--card {card}: {error.strerror or error}")
         typer.echo(f"cards: {len(written) // 2} arms written to {card}", err=True)
     typer.echo(render(rows, output_format, settings, audits=audits, published=labels))
+    for line in damage_lines(store.damaged):
+        typer.echo(line, err=True)
 
 
 def _definitions() -> dict:

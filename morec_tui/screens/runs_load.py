@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from morec_core.store import RunRecord, Store
+from morec_core.store import RunRecord, Store, StoreError
 from morec_tui.jobs import JobQueue
 from morec_tui.messages import RunsLoaded
 from morec_tui.widgets.run_rows import NO_STUDY
@@ -56,7 +56,11 @@ def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:
         runs = store.runs()
     else:  # the usual poll: one training run has a new epoch
         by_id = {run.id: run for run in shown.runs if run.id in versions}
-        by_id.update((run_id, store.run(run_id)) for run_id in changed)
+        for run_id in changed:
+            try:
+                by_id[run_id] = store.run(run_id)
+            except StoreError:  # damaged (store.damaged says why) or gone meanwhile
+                by_id.pop(run_id, None)
         runs = sorted(by_id.values(), key=lambda run: run.started_at, reverse=True)
     # Test metrics come once a run ends: while only running runs change, keep them.
     finished = ended(runs)

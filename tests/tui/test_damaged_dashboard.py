@@ -1,0 +1,60 @@
+"""The dashboard on a store holding damaged or hostile rows: no crash, no freeze, the bad run
+left out or shown safely, the good runs shown."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from morec_tui.messages import OpenRun
+from morec_tui.screens.compare import CompareScreen
+from morec_tui.screens.run_detail import RunDetailScreen
+from morec_tui.screens.runs import RunsScreen
+from morec_tui.widgets.runs_table import RunsTable
+from tests.tui.fill import app_on, drive, loaded
+
+TARGET = "a3" * 16
+GOOD = "a1" * 16
+ESCAPES = "arm\x1b]0;pwned\x07\x1b[2J[bold red]x[/]"
+
+DAMAGE = {
+    "a spec that is a JSON list": ("UPDATE morec_runs SET spec_json = '[1, 2]' WHERE id = ?",),
+    "a test metric stored as text": (
+        "UPDATE morec_metrics SET value = 'abc' WHERE run_id = ? AND split = 'test'",),
+    "a status that is a blob": ("UPDATE morec_runs SET status = x'00ff' WHERE id = ?",),
+    "a best value stored as text": ("UPDATE morec_runs SET best_value = 'abc' WHERE id = ?",),
+    "a 2 MB failure reason": (
+        "UPDATE morec_runs SET status = 'failed', error = ? WHERE id = ?", "x" * 2_000_000),
+    "escapes and markup in an arm": ("UPDATE morec_runs SET arm = ? WHERE id = ?", ESCAPES),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_the_dashboard_shows_the_good_runs_of_a_damaged_store(filled, case):
+    statement, *values = DAMAGE[case]
+    with sqlite3.connect(filled["store"]) as connection:
+        connection.execute(statement, (*values, TARGET))
+
+    async def body(app, pilot):
+        started = time.monotonic()
+        screen = await loaded(app, pilot, RunsScreen)
+        shown = screen.query_one(RunsTable)
+        assert GOOD in shown.keys
+        cells = " ".join(str(cell) for key in shown.keys for cell in shown.cells(key))
+        assert "\x1b" not in cells and "\x07" not in cells
+        for opened in (GOOD, TARGET):
+            app.post_message(OpenRun(opened))
+            await pilot.pause(0.5)
+            if isinstance(app.screen, RunDetailScreen):
+                await pilot.press("escape")
+                await loaded(app, pilot, RunsScreen)
+        await pilot.press("c")
+        await loaded(app, pilot, CompareScreen)
+        await pilot.press("escape")
+        assert time.monotonic() - started < 30  # no freeze (a 2 MB reason once took 142 s)
+        assert app.return_code is None  # still running: nothing ended the app
+
+    drive(app_on(filled), body, size=(100, 30))
