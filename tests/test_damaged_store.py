@@ -138,3 +138,34 @@ def test_hostile_names_reach_no_output_raw(base_store, tmp_path):
     assert all(not cell.startswith(("=", "+", "@")) for row in rows for cell in row)
     parsed = json.loads(outputs["json"].split("\nwarning:")[0])
     assert "MiniLM" in json.dumps(parsed["rows"])  # the rows are there, escaped by JSON
+
+
+def test_store_check_lists_the_damage_and_repair_moves_it_aside_unlost(base_store, tmp_path):
+    import json
+
+    path = tmp_path / "morec.db"
+    shutil.copy(base_store, path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE morec_runs SET spec_json = '[1]' WHERE id = ?", (TARGET,))
+        connection.execute("UPDATE morec_user_results SET data = x'00' WHERE run_id = ?",
+                           (GOOD,))
+        connection.execute("UPDATE morec_studies SET created_at = 'abc' WHERE name = "
+                           "'hm-vision'")
+    listed = CliRunner().invoke(app, ["store", "check", "--storage", str(path)])
+    assert listed.exit_code == 1, listed.output
+    lines = listed.output.splitlines()
+    assert f"run {TARGET}: spec_json holds a JSON list, not an object" in lines
+    assert any(line.startswith(f"per-user results of run {GOOD} (test): unreadable")
+               for line in lines)
+    assert any(line.startswith("study ") and "created_at is 'abc'" in line for line in lines)
+    metrics_before = sqlite3.connect(path).execute(
+        "SELECT count(*) FROM morec_metrics WHERE run_id = ?", (TARGET,)).fetchone()[0]
+    repaired = CliRunner().invoke(app, ["store", "check", "--repair", "--storage", str(path)])
+    assert repaired.exit_code == 0, repaired.output
+    [aside] = tmp_path.glob("morec.db.set-aside-*.jsonl")
+    records = [json.loads(line) for line in aside.read_text().splitlines()]
+    tables = [record["table"] for record in records]
+    assert tables.count("morec_runs") == 1 and tables.count("morec_metrics") == metrics_before
+    assert {"morec_user_results", "morec_studies"} <= set(tables)
+    assert CliRunner().invoke(app, ["store", "check", "--storage", str(path)]).exit_code == 0
+    assert GOOD in {run.id for run in Store(path).runs()}  # the good run stays

@@ -9,7 +9,8 @@ import typer
 from morec_tui.commands.study import STORE_HELP
 from morec_tui.console import fail
 
-store_app = typer.Typer(help="Run store maintenance: merge a store into another.",
+store_app = typer.Typer(help="Run store maintenance: merge a store into another, check it for "
+                             "damaged rows.",
                         no_args_is_help=True)
 
 
@@ -48,3 +49,46 @@ def merge_command(
     typer.echo(f"merged {result.copied} runs into {destination_url} ({result.already_there} "
                f"already there, {result.unfinished} unfinished left out{damaged}, "
                f"{result.studies} new studies)", err=True)
+
+
+@store_app.command("check")
+def check_command(
+    repair: Annotated[bool, typer.Option(
+        help="Move the damaged rows aside: written to a .jsonl file beside the store (or in "
+             "the runs folder for a server), then removed from the store. Nothing is deleted "
+             "unsaved.")] = False,
+    storage: Annotated[str | None, typer.Option("--storage", help=STORE_HELP)] = None,
+) -> None:
+    """List every row readers set aside (a run whose spec, status, numbers or metric values
+    cannot be read; unreadable per-user results; a study without a readable name), one line
+    each. Exit 0 when there is none, 1 when there are some (and --repair was not asked)."""
+    from pathlib import Path
+
+    from morec_core import paths
+    from morec_core.store import Store, StoreError
+    from morec_core.store.check import find_damage, move_aside
+
+    url = storage or paths.default_store_url()
+    missing = paths.missing_store_file(url)
+    if missing is not None:
+        fail(missing)
+    try:
+        store = Store(url)
+        damage = find_damage(store)
+    except StoreError as error:
+        fail(str(error))
+    for item in damage:
+        typer.echo(f"{item.what}: {item.problem}")
+    if not damage:
+        typer.echo(f"store {store.where}: every row reads", err=True)
+        return
+    if not repair:
+        typer.echo(f"{len(damage)} damaged; `morec store check --repair` moves them aside",
+                   err=True)
+        raise typer.Exit(code=1)
+    folder = Path(store.where).parent if store.is_sqlite else paths.runs_dir()
+    try:
+        target, rows = move_aside(store, damage, folder)
+    except (StoreError, OSError) as error:
+        fail(f"nothing moved: {error}")
+    typer.echo(f"moved {rows} rows aside to {target}; the store reads whole", err=True)
