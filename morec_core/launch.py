@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -39,6 +38,7 @@ from morec_core import events as ev
 from morec_core import paths
 from morec_core.collapse import CollapseDetector
 from morec_core.config import ConfigError, RunSpec
+from morec_core.processes import host_label
 from morec_core.run_context import RunContext
 from morec_core.run_process import ENTRY, run_process_argv, torchrun_argv
 from morec_core.runner import drive
@@ -117,7 +117,7 @@ def resume_spec(store: Store, run_id: str, *, check_alive: bool = True
     in the ranks torchrun started, which find their own parent's run alive."""
     previous = store.run(run_id)
     if check_alive and run_process_alive(previous):
-        where = (f"pid {previous.pid}" if previous.host == socket.gethostname()
+        where = (f"pid {previous.pid}" if previous.host == host_label()
                  else f"{previous.host}, pid {previous.pid}")
         raise LaunchError(f"run {run_id} is still being trained ({where}); stop that process "
                           "first")

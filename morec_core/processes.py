@@ -8,7 +8,9 @@ from /proc (Linux); where they cannot be read, a pid matches nothing and is neve
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 from collections.abc import Iterable
 
 # /proc/<pid>/stat field 22: the start time in clock ticks since boot. Fields are counted from 1
@@ -99,3 +101,28 @@ def _boot_time() -> float | None:
             return next(float(line.split()[1]) for line in handle if line.startswith("btime"))
     except (OSError, StopIteration, IndexError, ValueError):
         return None
+
+
+INIT_PID_NAMESPACE = 0xEFFFFFFC
+"""The inode of the machine's own pid namespace (the kernel's PROC_PID_INIT_INO)."""
+
+
+def pid_namespace() -> int | None:
+    """The inode of this process's pid namespace; None where /proc cannot tell."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+@functools.cache
+def host_label() -> str:
+    """This process's host as liveness reads it: the hostname, with the pid namespace where it
+    is not the machine's own (a container). A pid names a process only within its namespace:
+    two containers with host networking share a hostname, and each one's pid 1 is alive for
+    itself. Records of another label are judged by their heartbeat, as another host's are."""
+    name = socket.gethostname()
+    namespace = pid_namespace()
+    if namespace is None or namespace == INIT_PID_NAMESPACE:
+        return name
+    return f"{name} (pid namespace {namespace})"

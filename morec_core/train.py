@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import socket
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.devices import Placement, place
 from morec_core.faults import pause_point
+from morec_core.processes import host_label
 from morec_core.run_context import RunContext
 from morec_core.user_results import UserResults
 
@@ -104,7 +104,7 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
 
     yield ev.RunStarted(
         run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
-        selection_metric=spec.eval.selection_metric, host=socket.gethostname(), pid=os.getpid(),
+        selection_metric=spec.eval.selection_metric, host=host_label(), pid=os.getpid(),
         device=placement.describe(), study=context.study, arm=context.arm,
         trial_number=context.trial_number,
         num_users=dataset.num_users, num_items=dataset.num_items,

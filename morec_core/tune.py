@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import functools
 import os
-import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.faults import pause_point
 from morec_core.preemption import Preempted, raise_if_requested
-from morec_core.processes import alive_since
+from morec_core.processes import alive_since, host_label
 from morec_core.run_status import FINAL_STATUSES
 from morec_core.slurm_jobs import slurm_identity, slurm_job_alive
 from morec_core.store import Store, StoreError
@@ -275,7 +274,7 @@ def claim_next(study: Study, storage: Any, store: Store) -> Claimed | None:
                 pause_point("claim")
                 resume_run_id = frozen.user_attrs.get(RESUME_ATTR)
                 run_id = resume_run_id or ev.new_run_id()
-                worker = {"host": socket.gethostname(), "pid": os.getpid(),
+                worker = {"host": host_label(), "pid": os.getpid(),
                           "claimed_at": time.time(), **slurm_identity()}
                 storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker)
                 storage.set_trial_user_attr(trial_id, RUN_ATTR, run_id)
@@ -367,7 +366,7 @@ def _worker_alive(attrs: dict[str, Any]) -> bool:
     worker = attrs.get(WORKER_ATTR)
     if not isinstance(worker, dict) or RUN_ATTR not in attrs:
         return False
-    if worker["host"] == socket.gethostname():
+    if worker["host"] == host_label():
         return alive_since(worker["pid"], worker["claimed_at"])
     if "slurm_job" in worker:
         # On another node a pid says nothing: a Slurm job's worker lives as long as that run of

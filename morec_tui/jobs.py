@@ -26,7 +26,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from morec_core.processes import (
+    host_label,
     pid_alive,
     process_arguments,
     process_matches,
@@ -206,7 +206,7 @@ class JobQueue:
         self.root = Path(runs_dir).expanduser().resolve()
         self.path = self.root / "jobs.json"
         self.logs = self.root / "logs"
-        self.host = socket.gethostname()
+        self.host = host_label()
         self._spawned: dict[int, subprocess.Popen[bytes]] = {}
         self.problem: str | None = None
         """Why the last jobs file was set aside, as of the last read; cleared by `submit`."""

@@ -5,7 +5,6 @@ results of an unbroken run. The real cluster's tests are in test_slurm_cluster.p
 import math
 import os
 import signal
-import socket
 import time
 
 import pytest
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 from morec_core import checkpoint, preemption
 from morec_core import events as ev
 from morec_core.config import ConfigError, RunSpec
+from morec_core.processes import host_label
 from morec_core.runner import drive
 from morec_core.slurm_config import SlurmSettings
 from morec_core.slurm_jobs import SlurmError, cancel, slurm_identity, slurm_job_alive
@@ -112,7 +112,7 @@ def test_without_scontrol_liveness_falls_back_to_the_heartbeat(monkeypatch, tmp_
 
 
 def test_a_trial_on_another_node_is_dead_as_soon_as_its_job_is(fake_scontrol):
-    worker = {"host": f"not-{socket.gethostname()}", "pid": os.getpid(),
+    worker = {"host": f"not-{host_label()}", "pid": os.getpid(),
               "claimed_at": time.time(), "slurm_job": "7", "slurm_restarts": 0}
     fake_scontrol.write_text("JobId=7 JobName=morec-demo JobState=RUNNING Restarts=0\n")
     assert _worker_alive({WORKER_ATTR: worker, RUN_ATTR: "r"})

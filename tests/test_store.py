@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from morec_core import events as ev
 from morec_core.collapse import CollapseDetector
 from morec_core.config import RunSpec
+from morec_core.processes import host_label
 from morec_core.runner import drive
 from morec_core.store import Store, StoreError
 from morec_core.store.rows import SCHEMA_VERSION
@@ -32,7 +33,7 @@ def store(store_url):
 def start(store, run_id, study="s", seed=1, encoder="id"):
     spec = RunSpec().with_overrides([f"train.seed={seed}", f"encoder.name={encoder}"])
     store.record(ev.RunStarted(run_id=run_id, spec=spec.to_dict(), spec_key=spec.spec_key,
-                               selection_metric="ndcg@10", host=socket.gethostname(),
+                               selection_metric="ndcg@10", host=host_label(),
                                pid=os.getpid(), device="cpu", study=study, trial_number=0))
 
 
@@ -233,7 +234,7 @@ def test_non_finite_values_are_stored_and_read_back(store):
 def test_a_nan_loss_ends_the_run_collapsed_whichever_sink_sees_it_first(store, detector_first):
     def events():
         yield ev.RunStarted(run_id="r1", spec={}, spec_key="k", selection_metric="ndcg@10",
-                            host=socket.gethostname(), pid=os.getpid(), device="cpu",
+                            host=host_label(), pid=os.getpid(), device="cpu",
                             num_items=2000)
         yield ev.EpochEnded(run_id="r1", epoch=0, loss=0.7, seconds=1.0, learning_rates={})
         yield ev.Evaluated(run_id="r1", epoch=0, split="valid", metrics={"ndcg@10": 0.1})

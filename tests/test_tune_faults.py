@@ -7,6 +7,7 @@ process to reach the point writes a marker file and sleeps until the test kills 
 
 import contextlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import pytest
 
 from morec_core import events as ev
 from morec_core.faults import MARKER_ENV, PAUSE_AT_ENV
-from morec_core.processes import alive_since, pid_alive
+from morec_core.processes import alive_since, host_label, pid_alive
 from morec_core.store import Store, run_process_alive
 from morec_core.studies import find_study
 from morec_core.tune import (
@@ -385,7 +386,6 @@ def test_process_alive_tells_a_reused_pid_from_the_process_that_claimed(tmp_path
 
 
 def test_resume_refuses_a_run_whose_process_is_alive(tmp_path, monkeypatch):
-    import socket
 
     from typer.testing import CliRunner
 
@@ -393,7 +393,7 @@ def test_resume_refuses_a_run_whose_process_is_alive(tmp_path, monkeypatch):
 
     store_url = f"sqlite:///{tmp_path / 'morec.db'}"
     store = Store(store_url)
-    here = socket.gethostname()
+    here = host_label()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         time.sleep(0.2)
@@ -426,7 +426,8 @@ def _nan_run(spec, context):
     pytest.fail("the run went on after a NaN loss")
 
 
-def test_a_nan_loss_stops_a_trial_before_the_store_records_it(tmp_path, chains, monkeypatch):
+def test_a_nan_loss_stops_a_trial_after_the_store_records_its_epoch(tmp_path, chains,
+                                                                    monkeypatch):
     from morec_core.tune import run_trial
 
     monkeypatch.setattr("morec_core.train.iter_run", _nan_run)
@@ -439,11 +440,14 @@ def test_a_nan_loss_stops_a_trial_before_the_store_records_it(tmp_path, chains, 
     assert run_trial(claimed, storage, store, tmp_path / "runs") == "collapsed"
     run = store.run(claimed.run_id)
     assert run.status == "collapsed" and "nan" in run.status_reason
-    assert store.curves(run.id) == {}  # the NaN epoch was never recorded
+    # The epoch it collapsed at is recorded (issue 27), its loss NaN, and nothing after it.
+    [loss] = store.curves(run.id)[("train", "loss")]
+    assert math.isnan(loss.value)
     assert storage.get_trial(claimed.trial_id).state == STATE.FAIL
 
 
-def test_a_nan_loss_stops_morec_run_before_the_store_records_it(tmp_path, chains, monkeypatch):
+def test_a_nan_loss_stops_morec_run_after_the_store_records_its_epoch(tmp_path, chains,
+                                                                      monkeypatch):
     from typer.testing import CliRunner
 
     from morec_tui.cli import app
@@ -456,7 +460,8 @@ def test_a_nan_loss_stops_morec_run_before_the_store_records_it(tmp_path, chains
     assert result.exit_code == 1, result.output
     [run] = Store(store_url).runs()
     assert run.status == "collapsed"
-    assert Store(store_url).curves(run.id) == {}
+    [loss] = Store(store_url).curves(run.id)[("train", "loss")]
+    assert math.isnan(loss.value)
 
 
 def test_a_pause_point_passes_unless_named_and_reached_first(tmp_path, monkeypatch):

@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import os
-import socket
 import sqlite3
 import time
 import urllib.parse
@@ -45,7 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
-from morec_core.processes import alive_since
+from morec_core.processes import alive_since, host_label
 from morec_core.spec_labels import data_view, encoder_label, read_spec
 from morec_core.store import damage
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
@@ -433,7 +432,7 @@ class Store:
             elif status == "starting" and run.status == "queued":
                 run.status = status
             if status == "starting" and run.status == "starting":
-                run.host, run.pid, run.heartbeat_at = socket.gethostname(), os.getpid(), now
+                run.host, run.pid, run.heartbeat_at = host_label(), os.getpid(), now
 
     def end_queued_run(self, run_id: str, status: str, reason: str) -> bool:
         """A queued run whose job ended before any process started it (cancelled, or its runner
@@ -535,7 +534,7 @@ class Store:
         Returns the ids marked. A `queued` run has no process yet: its job says how it ended.
         """
         now = time.time() if now is None else now
-        host = socket.gethostname()
+        host = host_label()
         marked: list[str] = []
         with Session(self._writer()) as session, session.begin():
             for run in session.scalars(select(RunRow).where(
@@ -883,7 +882,7 @@ def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
     the stale limit. `morec run --resume` refuses such a run."""
     if record.status not in ("starting", "running", "interrupted") or record.pid is None:
         return False
-    if record.host == socket.gethostname():
+    if record.host == host_label():
         return alive_since(record.pid, record.heartbeat_at)
     now = time.time() if now is None else now
     return record.status != "interrupted" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS

@@ -7,11 +7,11 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import time
 
 import pytest
 
+from morec_core.processes import host_label
 from morec_core.store import Store
 from morec_tui.jobs import JobQueue
 from tests.synthetic import write_chain_dataset
@@ -70,5 +70,5 @@ def filled_store(tmp_path_factory):
 @pytest.fixture
 def filled(places, filled_store):
     shutil.copyfile(filled_store, places["store"])
-    write_jobs(places["runs"], socket.gethostname())
+    write_jobs(places["runs"], host_label())
     return places

@@ -5,14 +5,13 @@ import dataclasses
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from morec_core.processes import process_arguments, process_start_time
+from morec_core.processes import host_label, process_arguments, process_start_time
 from morec_tui.jobs import (
     _FIELD_CHECKS,
     CPU,
@@ -219,7 +218,7 @@ def forged_running(tmp_path, pid, started):
     true start time (but not a runner's command line), job 2 with another start time (the pid
     was reused), job 3 with none recorded."""
     marker = tmp_path / "forged-job-ran"
-    host = socket.gethostname()
+    host = host_label()
     runs = [record(job_id, marker, status="running", slots=[CPU], host=host, runner_pid=pid,
                    runner_started=value, created_at=time.time(), started_at=time.time())
             for job_id, value in ((1, started), (2, started + 1), (3, None))]
