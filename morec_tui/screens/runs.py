@@ -23,7 +23,7 @@ from morec_tui.jobs import Job
 from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.overlay import OverlayScreen
-from morec_tui.screens.runs_load import FULL_CHECK_EVERY, Shown, load_runs
+from morec_tui.screens.runs_load import FIRST_PAGE, FULL_CHECK_EVERY, Shown, first_runs, load_runs
 from morec_tui.widgets.export import FORMATS, export_text, table_cells, write_export
 from morec_tui.widgets.run_rows import (
     ALL,
@@ -88,6 +88,10 @@ class RunsScreen(PollingScreen):
         """The test metrics' names, and the test metrics they were read from."""
         self._shown = 0
         """Runs that pass the filters (with seeds grouped, more than the table's lines)."""
+        self.first_page = FIRST_PAGE
+        """Runs the first load reads before the full one (0: every run at once)."""
+        self.partial: int | None = None
+        """After the first load: how many runs the store has (the table shows the newest)."""
 
     def compose(self) -> ComposeResult:
         yield Static("runs", id="bar", classes="bar")
@@ -112,10 +116,17 @@ class RunsScreen(PollingScreen):
                 self._polls % FULL_CHECK_EVERY == 0)
 
     def fetch(self, shown: Any) -> RunsLoaded:
+        if self.first_page and not self.loads:
+            # The first paint: a screenful of the newest runs, then every run (next load).
+            return first_runs(self.dashboard.store, self.dashboard.queue, self.first_page)
         return load_runs(self.dashboard.store, self.dashboard.queue, Shown(*shown))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.jobs = message.jobs
+        self.partial = message.total
+        if message.total is not None and message.runs is not None \
+                and len(message.runs) < message.total:
+            self._again = True  # the rest at once, after this first paint
         if message.runs is None or message.tests is None:
             self._show_bar(self._shown)
             self.loaded()
@@ -201,6 +212,8 @@ class RunsScreen(PollingScreen):
         counts = Counter(run.status for run in self.runs)
         jobs = Counter(job.status for job in self.jobs)
         parts = [f"[b]{shown}[/b] of {len(self.runs)} runs"]
+        if self.partial is not None and self.partial > len(self.runs):
+            parts = [f"newest [b]{shown}[/b] of {self.partial:,} runs (reading the rest…)"]
         parts += [f"[{style}]{counts[status]} {status}[/]" for status, style in
                   (("running", "cyan"), ("collapsed", "red"), ("failed", "red"))
                   if counts[status]]
