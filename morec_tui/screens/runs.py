@@ -30,6 +30,7 @@ from morec_tui.widgets.run_rows import (
     NO_STUDY,
     SORT_OF_COLUMN,
     SORTS,
+    Column,
     arm_label,
     arm_width,
     base_columns,
@@ -84,6 +85,7 @@ class RunsScreen(PollingScreen):
         self.live_seconds: dict[str, float] = {}
         self._polls = 0
         self._keys_cache: tuple[tuple[frozenset[str], bool], list[str], int] | None = None
+        self._order_cache: tuple[tuple[frozenset[str], int], list[int]] | None = None
         self._names: tuple[dict[str, dict[str, float]], list[str]] | None = None
         """The test metrics' names, and the test metrics they were read from."""
         self._shown = 0
@@ -163,24 +165,28 @@ class RunsScreen(PollingScreen):
                        seed_groups(shown, self.tests, names, values))
         else:
             columns = base_columns(names, arm=arm, params=params)
-            order = varying_first(columns, shown)
-            if order != list(range(len(columns))):
-                columns = [columns[index] for index in order]
-            else:
-                order = []
+            order = self._order(columns, shown)
+            columns = [columns[index] for index in order]
             if columns != table.columns:
-                self._row_cache = {}
-            rows = [(run.id, self._cells(run, names, keys)) for run in shown]
-            if order:
-                rows = [(key, [cells[index] for index in order]) for key, cells in rows]
-            table.show(columns, rows)
+                self._row_cache = {}  # the cells are cached in the columns' order
+            table.show(columns, [(run.id, self._cells(run, names, keys, order))
+                                 for run in shown])
         self._shown = len(shown)
         self._show_bar(self._shown)
         self._show_reason()
 
-    def _cells(self, run: RunRecord, names: list[str], keys: list[str]) -> list[Any]:
-        """A run's cells, formatted again only when the run or its test metrics changed (a
-        change of the varying settings changes the columns, which empties the cache)."""
+    def _order(self, columns: list[Column], shown: list[RunRecord]) -> list[int]:
+        """varying_first of the runs shown, again only when which runs are shown changed."""
+        which = (frozenset(run.id for run in shown), len(columns))
+        if self._order_cache is None or self._order_cache[0] != which:
+            self._order_cache = (which, varying_first(columns, shown))
+        return self._order_cache[1]
+
+    def _cells(self, run: RunRecord, names: list[str], keys: list[str],
+               order: list[int]) -> list[Any]:
+        """A run's cells in the columns' order, formatted again only when the run or its test
+        metrics changed (a change of the varying settings or of the columns' order changes
+        the columns, which empties the cache)."""
         test = self.tests.get(run.id, {})
         live = self.live_seconds.get(run.id)
         cached = self._row_cache.get(run.id)
@@ -190,6 +196,7 @@ class RunsScreen(PollingScreen):
                                   and (cached[1] is test or cached[1] == test)
                                   and cached[3] == live):
             cells = run_cells(run, test, names, self._param_values(run, keys), live)
+            cells = [cells[index] for index in order]
             cached = self._row_cache[run.id] = (run, test, cells, live)
         return cached[2]
 
