@@ -24,7 +24,7 @@ from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.overlay import OverlayScreen
 from morec_tui.screens.runs_load import FIRST_PAGE, FULL_CHECK_EVERY, Shown, first_runs, load_runs
-from morec_tui.widgets.export import FORMATS, export_text, table_cells, write_export
+from morec_tui.widgets.export import FORMATS, export_text, runs_csv, table_cells, write_export
 from morec_tui.widgets.run_rows import (
     ALL,
     NO_STUDY,
@@ -342,12 +342,20 @@ class RunsScreen(PollingScreen):
         self.grouped = not self.grouped
 
     def action_export(self, suffix: str) -> None:
-        """The table as shown (filters, sort, grouping, columns) to <runs>/exports/runs.<suffix>."""
-        headers, rows = table_cells(self.query_one(RunsTable))
-        name = f"runs{'-grouped' if self.grouped else ''}.{suffix}"
-        path = write_export(self.dashboard.queue.root / "exports", name,
-                            export_text(headers, rows, suffix))
-        self.notify(f"{FORMATS[suffix]} of {len(rows)} lines: {path}", markup=False)
+        """The runs shown (filters, sort) to <runs>/exports/runs-<time>.<suffix>: as data (csv:
+        one line per run, grouped or not), or the table as shown (md)."""
+        if suffix == "csv":
+            shown = visible_runs(self.runs, self.tests, text=self.query_one("#filter", Input).value,
+                                 study=self.study, status=self.status, sort=self.sort,
+                                 reverse=self.reverse)
+            keys, _ = self._varying_keys(shown)
+            text, count = runs_csv(shown, self.tests, metric_names(self.tests), keys), len(shown)
+        else:
+            headers, rows = table_cells(self.query_one(RunsTable))
+            text, count = export_text(headers, rows, suffix), len(rows)
+        name = f"runs{'-grouped' if self.grouped and suffix != 'csv' else ''}.{suffix}"
+        path = write_export(self.dashboard.queue.root / "exports", name, text)
+        self.notify(f"{FORMATS[suffix]} of {count} lines: {path}", markup=False)
 
     def action_mark(self) -> None:
         """Mark or unmark the highlighted run for `o` (overlaid curves)."""
