@@ -182,11 +182,11 @@ class StudyScreen(PollingScreen):
         means = grid_means(self.trials, key) if key else []
         self.query_one(MetricPlot).show(means, collapsed, key or "(no numeric setting varies)",
                                         self.metric)
-        self.show_text("#metric-legend", self._metric_legend(means, key))
+        self.show_text("#metric-legend", self._metric_legend(means, key, bool(collapsed)))
         axes = [key for key in numeric_keys(self.trials) if key != SEED_KEY]
         self.query_one(ParallelPlot).show(self.trials, axes, self.metric, self.top)
 
-    def _metric_legend(self, means: list[GridMean], key: str | None) -> str:
+    def _metric_legend(self, means: list[GridMean], key: str | None, collapsed: bool) -> str:
         """The arms' colours, what a point and its bar are, and which grid key is shown."""
         arms = list(dict.fromkeys(mean.arm for mean in means))
         swatches = "  ".join(f"[{markup(color_at(index))}]━━[/] {escape(arm)}"
@@ -195,7 +195,8 @@ class StudyScreen(PollingScreen):
                   if other not in (key, SEED_KEY)]
         keys = (f"one grid key: {key}; k: next ({', '.join(others)}: pooled at each point)"
                 if others else f"one grid key: {key}")
-        return (f"{swatches}  [rgb(230,25,75)]x[/] collapsed\n"
+        marks = "  [rgb(230,25,75)]x[/] collapsed" if collapsed else ""
+        return (f"{swatches}{marks}\n"
                 f"each point: the mean over the trials at that value (seeds), bar: its 95% "
                 f"interval (Student t) · {escape(keys)}") if key else ""
 
