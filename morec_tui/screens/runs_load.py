@@ -49,8 +49,10 @@ def first_runs(store: Store, queue: JobQueue, page: int = FIRST_PAGE) -> RunsLoa
     studies = sorted({run.study or NO_STUDY for run in runs},
                      key=lambda name: (name == NO_STUDY, name))
     total, _ = store.recent_run_versions(math.inf)  # the count alone: no run is that recent
+    live = store.epoch_seconds(run.id for run in runs if run.status == "running"
+                               and run.seconds_per_epoch is None)
     return RunsLoaded(runs, {key: value for key, value in tests.items() if value}, jobs, {},
-                      ended(runs), studies, {}, total=total)
+                      ended(runs), studies, live, total=total)
 
 
 def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:
