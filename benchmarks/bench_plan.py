@@ -48,11 +48,12 @@ def main() -> None:
     from morec_core.run_context import RunContext
     from morec_core.store import Store
     from morec_core.studies import find_study
+    from morec_core.study_preflight import requirements_of
 
     study = find_study(str(ROOT / "studies" / "efficient.py")).renamed_with(
         "bench_plan", [f"data.user_sample={arguments.users}", f"train.epochs={arguments.epochs}",
                        f"train.patience={arguments.epochs}"])
-    missing = study.requirements().missing()
+    missing = requirements_of(study).missing()
     if missing:
         sys.exit(f"bench_plan: {'; '.join(missing)}")
     print(f"microlens_efficient, data.user_sample={arguments.users}, {arguments.epochs} epochs "

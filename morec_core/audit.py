@@ -92,7 +92,7 @@ def _grid(row: CompareRow, runs: Sequence[RunRecord], definitions: Mapping[str, 
             grid = study.grid_of(arm)
             return {key: tuple(values) for key, values in grid.items()
                     if len(set(map(repr, values))) > 1}, "study definition"
-    flat = [flatten(run.spec) for run in runs]
+    flat = [flatten(run.run_spec.to_dict()) for run in runs]
     keys = sorted({key for spec in flat for key in spec} - set(NOT_SEARCHED))
     grid = {}
     for key in keys:
@@ -142,7 +142,7 @@ def audit_rows(rows: Sequence[CompareRow], runs: Mapping[str, RunRecord],
         arm_runs = [runs[run_id] for run_id in row.trial_ids if run_id in runs]
         grid, grid_from = _grid(row, arm_runs, definitions)
         selected = runs.get(row.run_ids[0]) if row.run_ids else None
-        chosen_spec = flatten(selected.spec) if selected is not None else {}
+        chosen_spec = flatten(selected.run_spec.to_dict()) if selected is not None else {}
         chosen = {key: chosen_spec.get(key) for key in grid}
         warnings = [text for key, values in grid.items()
                     if (text := _edge_warning(key, chosen.get(key), values))] if selected else []
@@ -177,5 +177,5 @@ def audit_rows(rows: Sequence[CompareRow], runs: Mapping[str, RunRecord],
 
 def _epoch_cap(row: CompareRow, runs: Mapping[str, RunRecord]) -> int | None:
     found = [runs[run_id] for run_id in row.run_ids if run_id in runs]
-    return int(found[0].spec["train"]["epochs"]) if found else None
+    return found[0].run_spec.train.epochs if found else None
 

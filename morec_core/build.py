@@ -23,6 +23,7 @@ from morec_core.batches import (
 )
 from morec_core.config import ConfigError, RunSpec
 from morec_core.data.dataset import PreparedDataset
+from morec_core.encoder_catalog import content_of
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import (
     EncoderInputs,
@@ -31,11 +32,9 @@ from morec_core.encoders.base import (
 )
 from morec_core.evaluate import compute_item_table, evaluate_users
 from morec_core.fingerprint import DataFingerprint, of_prepared
+from morec_core.memory_fit import check_step_fits
 from morec_core.model import Recommender, normal_init_
 from morec_core.user_results import UserResults
-
-# Which content each item encoder reads. An encoder absent here reads no content (id).
-CONTENT_OF_ENCODER: dict[str, str] = {"text": "tokens", "vision": "images", "glove": "titles"}
 
 
 @dataclass
@@ -133,7 +132,7 @@ def protocol_of(spec: RunSpec, num_items: int) -> str:
 def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
     from morec_core.data.prepare import check_content, ensure_prepared, load_prepared
 
-    if spec.encoder.name in CONTENT_OF_ENCODER:
+    if content_of(spec.encoder.name) != "none":
         # A modality arm on items most of which have no text (or only codes) is not MoRec:
         # refused below data.min_text_coverage, before any cache or model is built.
         check_content(spec.data)
@@ -150,6 +149,10 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
                                       dropout=spec.backbone.dropout, device=device)
     window = input_length(dataset, cap=spec.data.max_seq_len)
     backbone = build_backbone(spec.backbone, num_users=dataset.num_users, max_length=window)
+    # Before the model is placed and a step allocates: a setting no machine holds is one line,
+    # not an out-of-memory kill.
+    check_step_fits(spec, num_items=dataset.num_items, device=device,
+                    positions_per_example=window if backbone.kind == "sequence" else 1)
     model = Recommender(item_encoder, backbone, spec.train.loss, num_items=dataset.num_items,
                         sampled_negatives=spec.train.sampled_negatives)
     if spec.backbone.init == "normal":
@@ -185,7 +188,7 @@ def build_run(spec: RunSpec, device: torch.device) -> BuiltRun:
 
 def encoder_inputs(spec: RunSpec, dataset: PreparedDataset, cache_dir: Path) -> EncoderInputs:
     """Content the item encoder reads, from the dataset's content caches (built once)."""
-    content = CONTENT_OF_ENCODER.get(spec.encoder.name)
+    content = content_of(spec.encoder.name)
     feature_dir = cache_dir / "features"
     if content == "tokens":
         from morec_core.data.tokens import token_cache

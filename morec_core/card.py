@@ -17,13 +17,14 @@ from morec_core.audit import ArmAudit, flatten
 from morec_core.compare import CompareRow
 from morec_core.data.atomic import atomic_file
 from morec_core.fingerprint import NO_FINGERPRINT
+from morec_core.formatting import markdown_table, mean_interval
 from morec_core.store import RunRecord
 
 
 def card_of(row: CompareRow, audit: ArmAudit, runs: Mapping[str, RunRecord]) -> dict[str, Any]:
     """Everything the card says, as plain data (the JSON file)."""
     selected = [runs[run_id] for run_id in row.run_ids if run_id in runs]
-    spec = flatten(selected[0].spec) if selected else {}
+    spec = flatten(selected[0].run_spec.to_dict()) if selected else {}
     data = row.data
     return {
         "arm": row.label, "paradigm": row.paradigm, "dataset": row.dataset,
@@ -55,10 +56,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def card_markdown(card: dict[str, Any]) -> str:
     lines = [f"# {card['arm']}: best configuration", "",
              f"{card['paradigm']} on {card['dataset']}, {card['backbone']}, loss {card['loss']}. "
@@ -66,17 +63,15 @@ def card_markdown(card: dict[str, Any]) -> str:
              f"configurations (grid of {card['budget']['grid_size']}, from the "
              f"{card['grid_from']}); the test split at the best validation epoch, mean over "
              f"{len(card['seeds'])} seed(s) ({_text(card['seeds'])}) [95% t-interval over seeds].",
-             "", "| metric | test % [95% CI] |", "|---|---|"]
-    for metric, found in card["test"].items():
-        interval = found["ci95"]
-        said = (f"{100 * found['mean']:.2f} [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}]"
-                if interval else f"{100 * found['mean']:.2f} [n/a (1 seed)]")
-        lines.append(f"| {metric} | {said} |")
-    lines += ["", "## Chosen settings", "", "| setting | chosen | grid |", "|---|---|---|"]
-    lines += [f"| {key} | {_cell(_text(card['chosen'].get(key)))} | {_cell(_text(values))} |"
-              for key, values in card["grid"].items()]
-    if not card["grid"]:
-        lines.append("| (nothing searched) | | |")
+             ""]
+    lines += markdown_table(("metric", "test % [95% CI]"), [
+        (metric, mean_interval(found["mean"],
+                               tuple(found["ci95"]) if found["ci95"] else None))
+        for metric, found in card["test"].items()])
+    lines += ["", "## Chosen settings", ""]
+    lines += markdown_table(("setting", "chosen", "grid"), [
+        (key, _text(card["chosen"].get(key)), _text(values))
+        for key, values in card["grid"].items()] or [("(nothing searched)", "", "")])
     lines += ["", "## Every setting", ""]
     lines += [f"- `{key} = {_text(value)}`" for key, value in sorted(card["settings"].items())
               if key not in card["grid"]]

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from morec_core.faults import pause_point
+from morec_core.regular_files import NotARegularFile, open_regular
 
 
 class CheckpointError(ValueError):
@@ -85,6 +86,7 @@ def load(path: Path, *, required: Iterable[str] = ()) -> dict[str, Any]:
     Tensors and plain types only (torch's weights_only unpickler), so a crafted file cannot run
     code; never loaded otherwise. Raises CheckpointError, one line naming the file.
     """
+    _check_regular_file(path)
     try:
         with zipfile.ZipFile(path) as archive:
             # torch checks no checksum itself: a flipped byte in a tensor loads as a wrong weight.
@@ -114,6 +116,18 @@ def load(path: Path, *, required: Iterable[str] = ()) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} is not a morec checkpoint (no "
                               f"{', '.join(missing)})")
     return state
+
+
+def _check_regular_file(path: Path) -> None:
+    """Refuse what is not a regular file before opening it: a FIFO would block the open for
+    ever, a link to /dev/zero or a terminal would be read until memory runs out."""
+    try:
+        with open_regular(path):
+            pass
+    except NotARegularFile as error:
+        raise CheckpointError(f"checkpoint {error}") from None
+    except OSError as error:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({error.strerror})") from None
 
 
 def _unsafe_globals(path: Path) -> str:

@@ -22,9 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from morec_core import stats
-from morec_core.config import data_identity
-from morec_core.data.labels import dataset_label
+from morec_core import spec_labels, stats
 from morec_core.fingerprint import DataFingerprint
 from morec_core.store import RunRecord, Store
 from morec_core.user_results import UserResults
@@ -32,8 +30,6 @@ from morec_core.user_results import UserResults
 FORMATS = ("table", "markdown", "csv", "latex", "json")
 TESTS = ("randomization", "t")
 VERDICTS = ("MoRec better", "on par", "IDRec better")
-LEGACY_TIE_RULE = "optimistic"
-"""The rule of runs recorded before `eval.ties` existed."""
 RECOMPUTE_HINT = "per-user results missing: re-run `morec compare --recompute`"
 
 
@@ -168,35 +164,15 @@ def compare_rows(store: Store, studies: Sequence[str], splits: Sequence[str] = (
 # --- one arm ------------------------------------------------------------------------------
 
 
-def _spec_value(spec: dict[str, Any], dotted: str) -> str:
-    section, _, key = dotted.partition(".")
-    value = spec.get(section, {}).get(key)
-    return "" if value is None else str(value)
-
-
-def _protocol_fields(run: RunRecord) -> dict[str, str]:
-    """The evaluation settings that must be equal for two runs' numbers to be compared. The
-    split and the candidate set follow from the data section (part of every row's key), and the
-    recorded protocol (catalogue size included) must be equal too (`_comparable`)."""
-    evaluation = run.spec.get("eval", {})
-    return {"k": str(evaluation.get("k", 10)),
-            "history": "masked" if evaluation.get("mask_history", True) else "not masked",
-            "ties": str(evaluation.get("ties", LEGACY_TIE_RULE))}
-
-
-def _data_key(run: RunRecord) -> str:
-    return json.dumps(data_identity(run.spec.get("data", {})), sort_keys=True)
-
-
 def _row_key(run: RunRecord, by: Sequence[str]) -> tuple[str, ...]:
-    spec = run.spec
-    return (run.arm or run.encoder, _data_key(run), run.backbone, run.encoder,
-            _spec_value(spec, "train.loss"), json.dumps(_protocol_fields(run), sort_keys=True),
-            *[_spec_value(spec, key) for key in by])
+    spec = run.run_spec
+    return (run.arm or run.encoder, spec_labels.data_key(spec), run.backbone, run.encoder,
+            spec.train.loss, json.dumps(spec_labels.protocol_fields(spec), sort_keys=True),
+            *[spec_labels.setting_text(spec, key) for key in by])
 
 
 def _tie_rule(run: RunRecord) -> str:
-    return _protocol_fields(run)["ties"]
+    return run.run_spec.eval.ties
 
 
 def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[str],
@@ -219,13 +195,12 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
     per_user, missing = _pooled_user_values(store, selected, splits, names)
     seconds = store.training_seconds([run.id for run in runs])
     first = selected[0] if selected else runs[0]
-    spec = first.spec
+    spec = first.run_spec
     row = CompareRow(
-        study=study, dataset=dataset_label(spec.get("data", {})), backbone=first.backbone,
-        loss=_spec_value(spec, "train.loss"), arm=first.arm or first.encoder,
-        encoder=first.encoder,
-        paradigm="IDRec" if spec["encoder"]["name"] == "id" else "MoRec",
-        by={key: _spec_value(spec, key) for key in settings.by},
+        study=study, dataset=spec_labels.data_view(spec), backbone=first.backbone,
+        loss=spec.train.loss, arm=first.arm or first.encoder, encoder=first.encoder,
+        paradigm=spec_labels.paradigm(spec),
+        by={key: spec_labels.setting_text(spec, key) for key in settings.by},
         best_run=selected[0].id if selected else None,
         run_ids=tuple(run.id for run in selected), trial_ids=tuple(run.id for run in runs),
         # Drops nothing (`configs` keeps runs with a best value only); it narrows the type.
@@ -236,7 +211,7 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         seeds=len(selected), configurations=len({run.spec_key for run in runs}),
         trials=len(runs), outcomes=dict(Counter(run.status for run in runs)),
         ties=statistics.fmean(ties) if ties else None, protocol=first.protocol,
-        protocol_fields=_protocol_fields(first), data_key=_data_key(first),
+        protocol_fields=spec_labels.protocol_fields(spec), data_key=spec_labels.data_key(spec),
         missing_user_results=missing,
         notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")),
         cost=_cost(selected),
@@ -314,8 +289,8 @@ def _pooled_user_values(store: Store, runs: list[RunRecord], splits: Sequence[st
 
 
 def _note(run: RunRecord) -> str:
-    train = run.spec["train"]
-    settings = f"lr {train['lr']:g}, lr_encoder {train['lr_encoder']:g}, seed {train['seed']}"
+    train = run.run_spec.train
+    settings = f"lr {train.lr:g}, lr_encoder {train.lr_encoder:g}, seed {train.seed}"
     why = run.status_reason or run.error
     return f"{run.status} {run.id[:8]} ({run.arm}: {settings}): {why}"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -25,12 +24,24 @@ from morec_core.compare import (
     Settings,
 )
 from morec_core.fingerprint import NO_FINGERPRINT
+from morec_core.formatting import (
+    ONE_SEED,
+    count_cell,
+    difference_interval,
+    hours_cell,
+    markdown_table,
+    mean_interval,
+    memory_cell,
+    p_value,
+    percent,
+    relative_interval,
+    seconds_cell,
+)
 
 if TYPE_CHECKING:
     from morec_core.audit import ArmAudit
     from morec_core.published import PublishedLabel
 
-ONE_SEED = "n/a (1 seed)"
 
 
 def render(rows: Sequence[CompareRow], output_format: str,
@@ -111,12 +122,6 @@ def cost_table(rows: Sequence[CompareRow]) -> list[list[str]]:
     return [header, *body]
 
 
-def hours_cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3g} h" if value >= 0.01 else f"{value * 3600:.0f} s"
-
-
 def audit_table(audits: Sequence[ArmAudit]) -> list[list[str]]:
     """Header and one line per arm: grid size, what was run, device-hours, the chosen values."""
     header = ["arm", "grid", "configs run", "trials", "seeds", "device-h spent", "selected on",
@@ -172,31 +177,6 @@ def published_notes(labels: Sequence[PublishedLabel]) -> list[str]:
     return [f"published: replicated = morec's mean within ±{TOLERANCE:.0%} (relative) of the "
             f"published value, else below or above; comparable only where the data (fingerprint, "
             f"or counts within ±{COUNT_TOLERANCE:.0%}) and the protocol given match"]
-
-
-def count_cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    for limit, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if value >= limit:
-            return f"{value / limit:.1f}{unit}"
-    return f"{value:.0f}"
-
-
-def seconds_cell(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
-
-
-def memory_cell(value: float | None) -> str:
-    """Binary units, always with one: 1006 MiB is not 1006.1 of nothing."""
-    if value is None:
-        return ""
-    for limit, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if value >= limit:
-            return f"{value / limit:.1f} {unit}"
-    return f"{value:.0f} B"
 
 
 def verdict_table(rows: Sequence[CompareRow], settings: Settings) -> list[list[str]]:
@@ -320,32 +300,19 @@ def _correction_label(correction: str) -> str:
 def metric_cell(row: CompareRow, metric: str) -> str:
     if metric not in row.test:
         return "-"
-    mean = f"{100 * row.test[metric]:.2f}"
-    if metric in row.test_ci:
-        low, high = row.test_ci[metric]
-        return f"{mean} [{100 * low:.2f}, {100 * high:.2f}]"
-    return f"{mean} [{ONE_SEED}]" if row.seeds == 1 else mean
+    return mean_interval(row.test[metric], row.test_ci.get(metric), one_seed=row.seeds == 1)
 
 
 def difference_cell(comparison: Comparison) -> str:
-    low, high = comparison.difference_ci
-    return (f"{100 * comparison.difference:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]")
+    return difference_interval(comparison.difference, comparison.difference_ci)
 
 
 def relative_cell(comparison: Comparison) -> str:
-    if comparison.relative is None or comparison.relative_ci is None:
-        return "n/a (IDRec at 0)"
-    low, high = comparison.relative_ci
-    if not (math.isfinite(low) and math.isfinite(high)):
-        # Some resamples of users had IDRec at 0: the relative difference has no bound there.
-        return f"{comparison.relative:+.1%} [unbounded]"
-    return f"{comparison.relative:+.1%} [{low:+.1%}, {high:+.1%}]"
+    return relative_interval(comparison.relative, comparison.relative_ci)
 
 
-def p_cell(p_value: float | None) -> str:
-    if p_value is None:
-        return ""
-    return f"{p_value:.2g}" if p_value < 0.001 else f"{p_value:.3f}"
+def p_cell(p: float | None) -> str:
+    return p_value(p)
 
 
 # --- output formats -----------------------------------------------------------------------
@@ -354,8 +321,7 @@ def p_cell(p_value: float | None) -> str:
 def _formatted(table: list[list[str]], output_format: str) -> list[str]:
     header, *body = table
     if output_format == "markdown":
-        return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                *["| " + " | ".join(cells) + " |" for cells in body]]
+        return markdown_table(header, body)
     if output_format == "latex":
         return ["\\begin{tabular}{" + "l" * len(header) + "}", "\\toprule",
                 " & ".join(_latex(cell) for cell in header) + " \\\\", "\\midrule",
@@ -421,7 +387,7 @@ def _csv(rows: Sequence[CompareRow], audits: Sequence[ArmAudit] = ()) -> str:
 
 
 def _percent(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.4f}"
+    return percent(value, digits=4)
 
 
 def _latex(cell: str) -> str:

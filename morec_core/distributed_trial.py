@@ -1,5 +1,5 @@
-"""A study trial on several processes (DDP, one per GPU): `morec run --resume RUN_ID
---nproc-per-node N` in a process group of its own, which torchrun fans out into N ranks.
+"""A study trial on several processes (DDP, one per GPU): the run process of
+morec_core.run_process with N processes, in a process group of its own, which torchrun fans out into N ranks.
 
 The worker queues the trial's run in the store (or finds it, when the trial resumes one), starts
 the command, keeps the trial's heartbeat while it runs, and reads the run's end from the store.
@@ -15,26 +15,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from morec_core.config import RunSpec
-from morec_core.events import FINISH_STATUSES
 from morec_core.launch import queue_run
 from morec_core.preemption import Preempted, requested
+from morec_core.run_process import run_process_argv
+from morec_core.run_status import ENDED_STATUSES
 from morec_core.store import Store
 
 POLL_S = 2.0
 STOP_GRACE_S = 120.0
 """How long the ranks get to end the run after SIGTERM before they are killed (and the run is
 then found interrupted by the store's reaper)."""
-
-
-def run_argv(run_id: str, store_url: str, processes: int) -> list[str]:
-    return [sys.executable, "-m", "morec_tui.cli", "run", "--resume", run_id, "--storage",
-            store_url, "--quiet", "--nproc-per-node", str(processes)]
 
 
 def run_distributed(spec: RunSpec, *, run_id: str, resume: bool, study: str, arm: str,
@@ -46,7 +41,7 @@ def run_distributed(spec: RunSpec, *, run_id: str, resume: bool, study: str, arm
     if not resume:
         queue_run(store, spec, run_id=run_id, study=study, arm=arm)
     env = dict(os.environ, MOREC_RUNS_DIR=str(runs_dir))
-    child = subprocess.Popen(run_argv(run_id, store.url, processes), env=env,
+    child = subprocess.Popen(run_process_argv(run_id, store.url, processes=processes), env=env,
                              start_new_session=True)
     try:
         while child.poll() is None:
@@ -60,7 +55,7 @@ def run_distributed(spec: RunSpec, *, run_id: str, resume: bool, study: str, arm
         _stop(child)
         raise
     status = store.run(run_id).status
-    if status in (*FINISH_STATUSES, "failed"):
+    if status in ENDED_STATUSES:
         return status
     # The command ended before its run did (torchrun or a rank failed at start): no run may
     # stay queued, and one that started is the reaper's (its process is gone).

@@ -10,19 +10,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+# The status vocabulary is morec_core.run_status's; named here too for the dashboard's imports.
+from morec_core.run_status import FINISH_STATUSES as FINISH_STATUSES
+from morec_core.run_status import RUN_STATUSES as RUN_STATUSES
+from morec_core.run_status import FinishStatus as FinishStatus
 from morec_core.user_results import UserResults
-
-FinishStatus = Literal["completed", "pruned", "collapsed", "cancelled", "interrupted"]
-FINISH_STATUSES: tuple[str, ...] = ("completed", "pruned", "collapsed", "cancelled",
-                                    "interrupted")
-
-# Every status a run row can hold. `queued`: recorded before any process took it (a dashboard
-# job); `starting`: its process is loading data. `interrupted` (resumable): set by the store for
-# a run whose process died without a word (SIGKILL, power loss, OOM killer), or by the run itself
-# when a scheduler preempted it and it wrote its checkpoint first (morec_core.preemption).
-RUN_STATUSES: tuple[str, ...] = ("queued", "starting", "running", *FINISH_STATUSES, "failed")
 
 
 def new_run_id() -> str:

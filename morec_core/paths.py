@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 DATA_DIR_ENV = "MOREC_DATA_DIR"
@@ -28,3 +29,30 @@ def default_store_url() -> str:
 def runs_dir() -> Path:
     """Checkpoints and logs of runs (beside the default store)."""
     return Path(os.environ.get("MOREC_RUNS_DIR", "runs")).expanduser()
+
+
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""What a run id may be (morec's own are 32 hex digits): a single folder name, so a run's
+checkpoints can only ever land in its own folder under the runs folder."""
+
+
+def run_folder(run_id: str, runs: Path | None = None) -> Path:
+    """The folder of a run's checkpoints: `runs/<run_id>`, the one place they are written and
+    read (never a path recorded in a store row). ValueError for what is no run id."""
+    if not RUN_ID_PATTERN.fullmatch(run_id):
+        raise ValueError(f"{run_id!r} is not a run id (letters, digits, '-' and '_', at most 64, "
+                         "no folder separators)")
+    return (runs_dir() if runs is None else runs) / run_id
+
+
+def missing_store_file(url: str) -> str | None:
+    """Why a store a command only reads cannot be there: a SQLite path (plain, or sqlite:///)
+    naming no file. Such a reader says so instead of making a folder and an empty store out of
+    a typo. None for an existing file or a server URL."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    if "://" in path or Path(path).expanduser().is_file():
+        return None
+    folder = Path(path).expanduser().parent
+    if not folder.is_dir():
+        return f"store {url}: folder {folder} does not exist (nothing was created)"
+    return f"store {url}: no such file (nothing was created)"

@@ -3,7 +3,7 @@ not be measured. Cells are formatted by compare_format's helpers, as every other
 
 from __future__ import annotations
 
-from morec_core.compare_format import count_cell, hours_cell, memory_cell, seconds_cell
+from morec_core.formatting import count_cell, hours_cell, memory_cell, seconds_cell
 from morec_core.plan import Plan, PlanRow
 
 

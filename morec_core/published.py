@@ -18,7 +18,6 @@ errors naming the file, the row and the name. The paper's own numbers are one su
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 import tomllib
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from morec_core.compare import CompareRow
+from morec_core.spec_labels import data_of_key
 
 TOLERANCE = 0.05
 """Relative: morec's mean within +-5% of the published value is `replicated`. Relative, since
@@ -197,11 +197,11 @@ def _names(row: CompareRow) -> set[str]:
     """The names a published dataset may give this row's data: its raw folder's name (the
     label's first word: microlens-50k), its reader (mind) and the prepared folder's name, with
     "/warm-K" appended on a warm-K view (the paper's "MIND/warm-20" is not its "MIND")."""
-    data = json.loads(row.data_key) if row.data_key else {}
+    data = data_of_key(row.data_key) if row.data_key else None
     fingerprint = row.data
-    bases = {row.dataset.split(" (")[0], str(data.get("source", "")),
+    bases = {row.dataset.split(" (")[0], data.source if data is not None else "",
              fingerprint.dataset if fingerprint is not None else ""}
-    warm = data.get("warm_min_item_interactions") or 0
+    warm = data.warm_min_item_interactions if data is not None else 0
     suffix = f"/warm-{warm}" if warm else ""
     return {f"{base}{suffix}".lower() for base in bases if base}
 
@@ -216,10 +216,9 @@ def _matches(row: CompareRow, published: PublishedRow) -> bool:
 
 def row_protocol(row: CompareRow, metric: str) -> dict[str, str]:
     """The arm's protocol in the published rows' terms."""
-    data = json.loads(row.data_key) if row.data_key else {}
     return {"k": metric.rsplit("@", 1)[1], "history": row.protocol_fields.get("history", ""),
             "ties": row.protocol_fields.get("ties", ""),
-            "split": str(data.get("split", "leave_one_out")), "ranking": "full"}
+            "split": data_of_key(row.data_key or "{}").split, "ranking": "full"}
 
 
 def _not_comparable(row: CompareRow, published: PublishedRow) -> str:

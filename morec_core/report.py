@@ -27,11 +27,19 @@ from morec_core.compare import (
     contrast_rows,
 )
 from morec_core.compare_format import fingerprint_lines
-from morec_core.config import data_identity
+from morec_core.config import RunSpec
 from morec_core.data.labels import dataset_label
 from morec_core.paper_numbers import PAPER_ANSWERS, QUESTIONS, PaperFigure, figures_of
 from morec_core.plan import Plan, PlanRow, cost_key
 from morec_core.report_findings import conclude
+from morec_core.spec_labels import (
+    arm_identity,
+    arm_kind,
+    data_key,
+    data_of_key,
+    data_view,
+    encoder_identity,
+)
 from morec_core.store import RunRecord, Store
 from morec_core.studies import Study
 
@@ -92,35 +100,6 @@ class Report:
     """Row label -> its configuration's row in the study's last `morec plan`."""
 
 
-def arm_kind(spec: dict[str, Any]) -> str:
-    encoder = spec["encoder"]
-    if encoder["name"] == "id":
-        return "IDRec"
-    if encoder.get("fusion", "none") != "none":
-        return "fusion"
-    if encoder.get("adapter", "none") != "none":
-        return "adapter"
-    if encoder.get("mode") == "two_stage":
-        kind = "TS" if encoder.get("mlp_layers", 0) == 0 else "TS-DNN"
-        return kind if encoder.get("pretrained", True) else f"{kind} random weights"
-    if not encoder.get("pretrained", True):
-        return "scratch"
-    finetune = encoder.get("finetune_layers", -1)
-    return "E2E" if finetune < 0 else ("frozen" if finetune == 0 else "top-k")
-
-
-def data_view(spec: dict[str, Any]) -> str:
-    return dataset_label(spec["data"])
-
-
-def identity(spec: dict[str, Any], *, without: Sequence[str] = ()) -> str:
-    """What makes two rows the same arm but for `without` (encoder keys): data, backbone,
-    loss, encoder; not the searched values (learning rates, weight decay) nor the seed."""
-    encoder = {key: value for key, value in spec["encoder"].items() if key not in without}
-    return json.dumps([data_identity(spec["data"]), spec["backbone"]["name"],
-                       spec["train"]["loss"], encoder], sort_keys=True)
-
-
 def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Study], *,
                  settings: Settings = DEFAULT_SETTINGS, command: str = "",
                  notes: Sequence[str] = (), plans: Mapping[str, Plan] | None = None) -> Report:
@@ -135,7 +114,7 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
                   + (f" ({row.notes[0]})" if row.notes else "")
                   for row in every_row if not row.best_run]
     runs = {row.label: [store.run(run_id) for run_id in row.run_ids] for row in rows}
-    specs = {row.label: runs[row.label][0].spec for row in rows}
+    specs = {row.label: runs[row.label][0].run_spec for row in rows}
     kinds = {label: arm_kind(spec) for label, spec in specs.items()}
     every_run = {run.id: run for name in studies for run in store.runs(study=name)}
     audits = audit_rows(rows, every_run, {definition.name: definition
@@ -157,7 +136,7 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
         audits=audits, planned=_planned(rows, specs, plans or {}))
 
 
-def _planned(rows: Sequence[CompareRow], specs: Mapping[str, dict[str, Any]],
+def _planned(rows: Sequence[CompareRow], specs: Mapping[str, RunSpec],
              plans: Mapping[str, Plan]) -> dict[str, PlanRow]:
     """Each row's configuration in its study's plan: the same arm and cost key (the settings
     that decide a step's cost), or the arm's only plan row."""
@@ -207,8 +186,8 @@ def _loss_effect(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[str]
             # One dataset view: a warm-K view or a user sample is another data section.
             by_arm.setdefault((row.arm, row.data_key, row.backbone), []).append(row)
     lines = []
-    for (arm, data_key, backbone), found in sorted(by_arm.items()):
-        dataset = data_view({"data": json.loads(data_key)})
+    for (arm, key, backbone), found in sorted(by_arm.items()):
+        dataset = dataset_label(data_of_key(key))
         if len({row.loss for row in found}) < 2:
             continue
         parts = []
@@ -226,7 +205,7 @@ def _loss_effect(rows: Sequence[CompareRow], metric: str = "hr@10") -> list[str]
 
 
 def _regular(rows: list[CompareRow], kinds: dict[str, str],
-             specs: dict[str, dict[str, Any]]) -> Section:
+             specs: dict[str, RunSpec]) -> Section:
     section = _section("Q(i)")
     section.rows = [row for row in rows if kinds[row.label] in ("IDRec", "E2E")]
     if not any(kinds[row.label] == "E2E" for row in section.rows):
@@ -242,17 +221,17 @@ def _regular(rows: list[CompareRow], kinds: dict[str, str],
 
 
 def _encoders(store: Store, rows: list[CompareRow], kinds: dict[str, str],
-              specs: dict[str, dict[str, Any]], settings: Settings) -> Section:
+              specs: dict[str, RunSpec], settings: Settings) -> Section:
     section = _section("Q(ii)")
     section.rows = [row for row in rows if row.paradigm == "MoRec"
                     and kinds[row.label] not in ("fusion",)]
-    by_identity = {identity(specs[row.label], without=("pretrained",)): row for row in rows
-                   if specs[row.label]["encoder"].get("pretrained", True)}
+    by_identity = {arm_identity(specs[row.label], without=("pretrained",)): row for row in rows
+                   if specs[row.label].encoder.pretrained}
     pairs = [(by_identity[key], row) for row in rows
-             if not specs[row.label]["encoder"].get("pretrained", True)
-             and (key := identity(specs[row.label], without=("pretrained",))) in by_identity]
+             if not specs[row.label].encoder.pretrained
+             and (key := arm_identity(specs[row.label], without=("pretrained",))) in by_identity]
     section.contrasts = _contrasts(store, pairs, settings, "pretrained vs random weights")
-    models = {specs[row.label]["encoder"].get("model") for row in section.rows}
+    models = {specs[row.label].encoder.model for row in section.rows}
     if len(models) < 2:
         section.missing.append("fewer than two pretrained encoders measured: no ranking of "
                                "encoders")
@@ -268,19 +247,19 @@ def _encoders(store: Store, rows: list[CompareRow], kinds: dict[str, str],
 
 
 def _two_stage(store: Store, rows: list[CompareRow], kinds: dict[str, str],
-               specs: dict[str, dict[str, Any]], settings: Settings) -> Section:
+               specs: dict[str, RunSpec], settings: Settings) -> Section:
     section = _section("Q(iii)")
     cheaper = ("TS", "TS-DNN", "top-k", "frozen", "adapter")
     section.rows = [row for row in rows if kinds[row.label] in (*cheaper, "E2E", "IDRec")]
-    end_to_end = {_encoder_of(specs[row.label]): row for row in rows
+    end_to_end = {encoder_identity(specs[row.label]): row for row in rows
                   if kinds[row.label] == "E2E"}
     pairs = [(row, end_to_end[key]) for row in rows if kinds[row.label] in cheaper
-             and (key := _encoder_of(specs[row.label])) in end_to_end]
+             and (key := encoder_identity(specs[row.label])) in end_to_end]
     # TS-DNN against TS of the same encoder (Table 5: dense layers close part of the gap).
-    plain = {identity(specs[row.label], without=("mlp_layers",)): row for row in rows
+    plain = {arm_identity(specs[row.label], without=("mlp_layers",)): row for row in rows
              if kinds[row.label] == "TS"}
     deeper = [(row, plain[key]) for row in rows if kinds[row.label] == "TS-DNN"
-              and (key := identity(specs[row.label], without=("mlp_layers",))) in plain]
+              and (key := arm_identity(specs[row.label], without=("mlp_layers",))) in plain]
     section.contrasts = (_contrasts(store, pairs, settings, "against end to end")
                          + _contrasts(store, deeper, settings, "TS-DNN against TS"))
     if not any(kinds[row.label] in ("TS", "TS-DNN") for row in rows):
@@ -294,15 +273,15 @@ def _two_stage(store: Store, rows: list[CompareRow], kinds: dict[str, str],
 
 
 def _challenges(store: Store, rows: list[CompareRow], kinds: dict[str, str],
-                specs: dict[str, dict[str, Any]], settings: Settings) -> Section:
+                specs: dict[str, RunSpec], settings: Settings) -> Section:
     section = _section("Q(iv)")
     section.metrics = ("cold hr@10", "new hr@10", "hr@10")
     section.rows = [row for row in rows if kinds[row.label] in ("IDRec", "fusion")
                     or any(name.startswith(("cold", "new")) for name in row.test)]
-    alone = {identity(specs[row.label], without=("fusion", "fusion_mlp_layers")): row
+    alone = {arm_identity(specs[row.label], without=("fusion", "fusion_mlp_layers")): row
              for row in rows if kinds[row.label] != "fusion" and row.paradigm == "MoRec"}
     pairs = [(row, alone[key]) for row in rows if kinds[row.label] == "fusion"
-             and (key := identity(specs[row.label],
+             and (key := arm_identity(specs[row.label],
                                   without=("fusion", "fusion_mlp_layers"))) in alone]
     section.contrasts = _contrasts(store, pairs, settings, "against the modality arm alone")
     if not any(name.startswith("cold") for row in rows for name in row.test):
@@ -321,12 +300,6 @@ def _challenges(store: Store, rows: list[CompareRow], kinds: dict[str, str],
     return section
 
 
-def _encoder_of(spec: dict[str, Any]) -> str:
-    encoder = spec["encoder"]
-    return json.dumps([spec["data"], spec["backbone"]["name"], spec["train"]["loss"],
-                       encoder["name"], encoder.get("model", "")], sort_keys=True)
-
-
 def _contrasts(store: Store, pairs: list[tuple[CompareRow, CompareRow]], settings: Settings,
                what: str) -> list[Contrast]:
     found = contrast_rows(store, pairs, SPLITS, settings)
@@ -340,7 +313,7 @@ def _machines(runs: list[RunRecord]) -> list[str]:
             f"{'s' * (count > 1)}" for (host, device), count in sorted(counts.items())]
 
 
-def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[str]:
+def _protocol(rows: list[CompareRow], specs: dict[str, RunSpec]) -> list[str]:
     lines = []
     for protocol in sorted({row.protocol for row in rows}):
         lines.append(f"ranking: {protocol}")
@@ -348,18 +321,16 @@ def _protocol(rows: list[CompareRow], specs: dict[str, dict[str, Any]]) -> list[
         values = json.loads(fields)
         lines.append(f"HR@{values['k']} / NDCG@{values['k']}, history {values['history']}, "
                      f"ties ranked {values['ties']}")
-    for spec in {json.dumps(data_identity(spec["data"]), sort_keys=True): spec
-                 for spec in specs.values()}.values():
-        data = spec["data"]
+    for spec in {data_key(spec): spec for spec in specs.values()}.values():
+        data = spec.data
         # The dataset's folder name, not a path of the machine that ran it.
-        folder = PurePath(data["path"]).name if data["path"] else "packaged"
+        folder = PurePath(data.path).name if data.path else "packaged"
         lines.append(f"data {data_view(spec)}: folder {folder}; users with >= "
-                     f"{data['min_user_interactions']} interactions, latest "
-                     f"{data['max_seq_len']} kept, split {data['split']}")
+                     f"{data.min_user_interactions} interactions, latest "
+                     f"{data.max_seq_len} kept, split {data.split}")
     lines += fingerprint_lines(rows)
-    selection = sorted({f"{spec['eval']['metric']}@{spec['eval']['k']}" for spec in specs.values()})
-    blocks = sorted({f"{spec['backbone']['name']} {spec['backbone'].get('block', 'standard')}"
-                     for spec in specs.values()})
+    selection = sorted({spec.eval.selection_metric for spec in specs.values()})
+    blocks = sorted({f"{spec.backbone.name} {spec.backbone.block}" for spec in specs.values()})
     lines.append(f"selection on validation {', '.join(selection)}; backbones: {', '.join(blocks)}")
     return lines
 
@@ -377,7 +348,7 @@ def _pending(rows: list[CompareRow], definitions: Sequence[Study]) -> list[str]:
             done = seeds.get((study.name, arm.name), 0)
             if done < wanted:
                 kind = arm_kind(study.spec_of(arm, _first_point(study, arm),
-                                              study.seed_values[0]).to_dict())
+                                              study.seed_values[0]))
                 lines.append(f"{study.name} / {arm.name} ({kind}): {done} of {wanted} seeds "
                              "completed")
     return lines

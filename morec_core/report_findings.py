@@ -10,13 +10,14 @@ neither agrees nor disagrees with a claim that one side is better: the data coul
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from morec_core.compare import CompareRow, Comparison
+from morec_core.formatting import difference_interval, relative_interval
+from morec_core.spec_labels import data_of_key
 
 METRIC = "hr@10"
 WEAK_TEXT_MODELS = ("glove-6b-50d",)
@@ -38,9 +39,8 @@ def interval(comparison: Comparison) -> str:
     relative, bounds = comparison.relative, comparison.relative_ci
     if relative is not None and bounds is not None and all(
             math.isfinite(value) for value in (relative, *bounds)):
-        return f"{100 * relative:+.1f}% [{100 * bounds[0]:+.1f}%, {100 * bounds[1]:+.1f}%]"
-    low, high = comparison.difference_ci
-    return f"{100 * comparison.difference:+.2f} pp [{100 * low:+.2f}, {100 * high:+.2f}]"
+        return relative_interval(relative, bounds)
+    return difference_interval(comparison.difference, comparison.difference_ci, unit=" pp")
 
 
 def judge(claim: Claim, verdict: str) -> str:
@@ -52,13 +52,13 @@ def judge(claim: Claim, verdict: str) -> str:
 
 
 def view_of(row: CompareRow) -> str:
-    data = json.loads(row.data_key)
-    parts = [data.get("source", "")]
-    if data.get("modality") == "image":
+    data = data_of_key(row.data_key)
+    parts = [data.source]
+    if data.modality == "image":
         parts.append("images")
-    if data.get("warm_min_item_interactions"):
-        parts.append(f"warm-{data['warm_min_item_interactions']}")
-    parts.append(f"{data['user_sample']:,} users" if data.get("user_sample") else "every user")
+    if data.warm_min_item_interactions:
+        parts.append(f"warm-{data.warm_min_item_interactions}")
+    parts.append(f"{data.user_sample:,} users" if data.user_sample else "every user")
     return ", ".join(parts)
 
 

@@ -5,18 +5,21 @@ every difference with its 95% interval and adjusted p-value."""
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from morec_core.compare import CompareRow, Comparison
-from morec_core.compare_format import (
-    audit_notes,
-    audit_table,
+from morec_core.compare_format import audit_notes, audit_table
+from morec_core.formatting import (
     count_cell,
+    difference_interval,
     hours_cell,
+    markdown_table,
+    mean_interval,
     memory_cell,
+    p_value,
+    relative_interval,
     seconds_cell,
 )
 from morec_core.report import Report, Section
@@ -68,43 +71,26 @@ def shown_store(url: str) -> str:
     return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
-def percent(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.2f}"
-
-
 def mean_cell(row: CompareRow, metric: str) -> str:
     if metric not in row.test:
         return ""
-    interval = row.test_ci.get(metric)
-    mean = percent(row.test[metric])
-    return mean if interval is None else f"{mean} [{percent(interval[0])}, {percent(interval[1])}]"
+    return mean_interval(row.test[metric], row.test_ci.get(metric), one_seed=False)
 
 
 def delta_cell(comparison: Comparison | None) -> str:
     if comparison is None:
         return ""
-    low, high = comparison.difference_ci
-    return f"{100 * comparison.difference:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
+    return difference_interval(comparison.difference, comparison.difference_ci)
 
 
 def relative_cell(comparison: Comparison | None) -> str:
-    """The relative difference; n/a where IDRec's mean is 0 (or a resample's is: the interval
-    is then unbounded)."""
     if comparison is None:
         return ""
-    if comparison.relative is None or comparison.relative_ci is None:
-        return "n/a (IDRec 0)"
-    low, high = comparison.relative_ci
-    if not all(math.isfinite(value) for value in (comparison.relative, low, high)):
-        return f"{100 * comparison.relative:+.1f}% [unbounded]" \
-            if math.isfinite(comparison.relative) else "n/a"
-    return f"{100 * comparison.relative:+.1f}% [{100 * low:+.1f}%, {100 * high:+.1f}%]"
+    return relative_interval(comparison.relative, comparison.relative_ci)
 
 
 def p_cell(comparison: Comparison | None) -> str:
-    if comparison is None:
-        return ""
-    return f"{comparison.p_adjusted:.3g}"
+    return "" if comparison is None else p_value(comparison.p_adjusted)
 
 
 def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
@@ -247,7 +233,7 @@ def _tradeoff_blocks(report: Report, images: list[Image]) -> list[Block]:
         out.append(Paragraph(f"{dataset}, {backbone}, loss {loss}:"))
         out.append(Table(("arm", "paradigm", "HR@10 % [95% CI]", "training device-h",
                           "s/epoch", "Pareto"), tuple(
-            (point.label, point.paradigm, _with_interval(point.metric, point.metric_ci),
+            (point.label, point.paradigm, mean_interval(point.metric, point.metric_ci),
              hours_cell(point.device_hours), seconds_cell(point.seconds_per_epoch),
              "front" if point.pareto else "") for point in points)))
     sentences = cost_sentences(report.rows)
@@ -256,12 +242,6 @@ def _tradeoff_blocks(report: Report, images: list[Image]) -> list[Block]:
                           "difference it bought (95% paired-bootstrap CI, verdict after the "
                           "table's correction):"), Bullets(tuple(sentences))]
     return out + images
-
-
-def _with_interval(mean: float, interval: tuple[float, float] | None) -> str:
-    if interval is None:
-        return f"{percent(mean)} [n/a (1 seed)]"
-    return f"{percent(mean)} [{percent(interval[0])}, {percent(interval[1])}]"
 
 
 def _planned_cells(report: Report, row: CompareRow) -> tuple[str, str]:
@@ -314,18 +294,10 @@ def to_markdown(blocks: Sequence[Block]) -> str:
         elif isinstance(block, Bullets):
             lines += [f"- {item}" for item in block.items] + [""]
         elif isinstance(block, Table):
-            lines.append("| " + " | ".join(_cell(cell) for cell in block.header) + " |")
-            lines.append("|" + "---|" * len(block.header))
-            lines += ["| " + " | ".join(_cell(cell) for cell in cells) + " |"
-                      for cells in block.body]
-            lines.append("")
+            lines += [*markdown_table(block.header, block.body), ""]
         else:
             lines += [f"![{block.caption}]({block.path})", ""]
     return "\n".join(lines).rstrip() + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def to_html(blocks: Sequence[Block]) -> str:

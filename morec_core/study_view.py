@@ -22,7 +22,6 @@ from morec_core.studies import GridPoint, Study
 SHOWN_ELSEWHERE = frozenset({"data.source", "backbone.name", "encoder.name", "encoder.model",
                              "encoder.mode"})
 SEED_KEY = "train.seed"
-ENDED = ("completed", "pruned", "collapsed", "failed", "interrupted", "cancelled")
 
 
 def flat_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

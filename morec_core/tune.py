@@ -44,6 +44,7 @@ from morec_core.config import RunSpec
 from morec_core.faults import pause_point
 from morec_core.preemption import Preempted, raise_if_requested
 from morec_core.processes import alive_since
+from morec_core.run_status import FINAL_STATUSES
 from morec_core.slurm_jobs import slurm_identity, slurm_job_alive
 from morec_core.store import Store, StoreError
 from morec_core.store.store import HEARTBEAT_STALE_SECONDS
@@ -62,8 +63,6 @@ WORKER_ATTR = "morec_worker"
 HEARTBEAT_ATTR = "morec_heartbeat"
 STATUS_ATTR = "morec_status"
 REASON_ATTR = "morec_reason"
-# Statuses of a run that reached its end: a dead worker's trial with such a run is told, not rerun.
-ENDED = ("completed", "pruned", "collapsed", "failed")
 
 
 def optuna_url_for(store_url: str) -> str:
@@ -345,7 +344,7 @@ def _recover_dead_trials(study: Study, storage: Any, store: Store) -> list[int]:
             if key in covered:
                 _tell(optuna_study, storage, trial_id, frozen.number, state.FAIL, "interrupted",
                       f"its worker died; trial {covered[key]} has its grid point")
-            elif record is not None and record.status in ENDED:
+            elif record is not None and record.status in FINAL_STATUSES:
                 _tell_result(optuna_study, storage, trial_id, frozen.number, record.status,
                              record)
             else:
@@ -413,7 +412,7 @@ def run_trial(claimed: Claimed, storage: Any, store: Store, runs_dir: Path,
 
     trial, point, run_id = claimed.trial, claimed.point, claimed.run_id
     ended = _run_record(store, run_id) if claimed.resume else None
-    if ended is not None and ended.status in ENDED:
+    if ended is not None and ended.status in FINAL_STATUSES:
         # Re-queued while its run was ending (a worker judged dead by a stale heartbeat).
         _finish(claimed, storage, store, ended.status, ended)
         return ended.status

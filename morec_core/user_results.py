@@ -19,6 +19,7 @@ numpy only: the store and `morec compare` read these without torch.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +115,10 @@ class UserResults:
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> UserResults:
+        """The results `to_bytes` wrote. ValueError for a blob that is not one: its members and
+        their declared sizes are checked before anything is decompressed (a zip bomb of a few
+        kB would otherwise unpack to gigabytes), and zipfile never reads past a declared size."""
+        _check_archive(blob)
         with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
             return cls(users=np.cumsum(arrays["user_gaps"].astype(np.int64)),
                        greater=arrays["greater"].astype(np.int64),
@@ -137,3 +142,24 @@ def _narrow(values: np.ndarray) -> np.ndarray:
         if top <= np.iinfo(dtype).max:
             return values.astype(dtype)
     return values.astype(np.int64)
+
+
+BLOB_MEMBERS = frozenset({"user_gaps.npy", "greater.npy", "equal.npy", "k.npy"})
+MAX_BLOB_UNPACKED_BYTES = 2**30
+"""At most 16 bytes a user unpacked: 1 GiB holds 64 million users' results (50,000 take 0.8 MB)."""
+
+
+def _check_archive(blob: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        raise ValueError(f"per-user results are not a .npz archive ({error})") from None
+    names = {member.filename for member in members}
+    if names != BLOB_MEMBERS or len(members) != len(BLOB_MEMBERS):
+        raise ValueError(f"per-user results hold {sorted(names)[:6]}, not "
+                         f"{sorted(BLOB_MEMBERS)}")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_BLOB_UNPACKED_BYTES:
+        raise ValueError(f"per-user results would unpack to {unpacked:,} bytes, more than the "
+                         f"{MAX_BLOB_UNPACKED_BYTES:,} allowed: not read")

@@ -42,6 +42,8 @@ from morec_core.processes import (
     process_matches,
     process_start_time,
 )
+from morec_core.regular_files import NotARegularFile, open_regular, read_regular
+from morec_core.run_process import run_process_argv
 
 CPU = "cpu"
 JOB_KINDS = ("run", "study")
@@ -52,6 +54,10 @@ LOST_AFTER_S = 60.0
 _LOG_NAME = re.compile(r"job-(\d+)\.log")
 RUNNER_DIED = "job runner died"
 PID_REUSED = "runner gone (pid reused)"
+PID_MAX_LIMIT = 2**22
+"""The largest pid Linux can hand out (PID_MAX_LIMIT on 64-bit kernels)."""
+MAX_JOBS_FILE_BYTES = 64 * 1024 * 1024
+"""A jobs file of thousands of jobs is a few MB; one larger is set aside, not parsed."""
 
 
 class JobFileError(ValueError):
@@ -174,9 +180,9 @@ def morec_argv(*args: str) -> list[str]:
 
 
 def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> list[str]:
-    """A run job's command: the run queued in the store under `run_id` (its spec is there)."""
-    argv = morec_argv("run", "--resume", run_id, "--storage", store_url, "--quiet")
-    return argv if stop_on_collapse else [*argv, "--no-stop-on-collapse"]
+    """A run job's command: the engine's run process for the run queued in the store under
+    `run_id` (its spec is there)."""
+    return run_process_argv(run_id, store_url, stop_on_collapse=stop_on_collapse)
 
 
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
@@ -237,9 +243,11 @@ class JobQueue:
 
     def _parse(self) -> dict[str, Any]:
         try:
-            text = self.path.read_bytes()
+            text = read_regular(self.path, max_bytes=MAX_JOBS_FILE_BYTES)
         except FileNotFoundError:
             return self._fresh()
+        except NotARegularFile as error:  # a named pipe would block every read for ever
+            raise JobFileError(str(error)) from error
         try:
             state = json.loads(text, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as error:  # bad JSON, bad UTF-8, absurd nesting
@@ -512,7 +520,7 @@ def run_job(root: Path, job_id: int) -> int:
 def tail(path: str | Path, *, max_lines: int = 200, max_bytes: int = 64 * 1024) -> list[str]:
     """The last lines of a log; a progress bar's carriage-return updates keep their last state."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path) as handle:  # a named pipe for a log would block the screen
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
             handle.seek(max(0, size - max_bytes))
@@ -570,6 +578,12 @@ def _is_positive(value: Any) -> bool:
     return _is_int(value) and value > 0
 
 
+def _is_pid(value: Any) -> bool:
+    """A number a process can have: positive and at most Linux's PID_MAX_LIMIT (2**22), so a
+    forged 2**70 is refused here rather than overflowing a system call later."""
+    return _is_positive(value) and value <= PID_MAX_LIMIT
+
+
 # What each field of a record must hold, and how a message says it; a test checks that every
 # field of Job is here.
 _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
@@ -592,9 +606,9 @@ _FIELD_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "created_at": (_is_number, "a number"),
     "started_at": (_or_none(_is_number), "a number or null"),
     "finished_at": (_or_none(_is_number), "a number or null"),
-    "runner_pid": (_or_none(_is_positive), "a positive integer or null"),
+    "runner_pid": (_or_none(_is_pid), f"a process id (1 to {PID_MAX_LIMIT:,}) or null"),
     "runner_started": (_or_none(_is_int), "an integer or null"),
-    "child_pid": (_or_none(_is_positive), "a positive integer or null"),
+    "child_pid": (_or_none(_is_pid), f"a process id (1 to {PID_MAX_LIMIT:,}) or null"),
     "returncode": (_or_none(_is_int), "an integer or null"),
     "cancel_requested": (lambda value: isinstance(value, bool), "a boolean"),
     "note": (lambda value: isinstance(value, str), "a string"),

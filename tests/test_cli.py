@@ -349,3 +349,146 @@ def test_resume_from_a_truncated_checkpoint_is_one_line_and_the_run_is_failed(tm
     [error] = [line for line in resumed.output.splitlines() if line.startswith("error:")]
     assert "last.pt" in error and "Traceback" not in resumed.output
     assert Store(store).run(run.id).status == "failed"
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "link to /dev/zero"])
+def test_resume_from_a_last_pt_that_is_no_regular_file_is_refused_at_once(tmp_path, monkeypatch,
+                                                                           kind):
+    """A FIFO would block the open for ever and /dev/zero would be read until memory ran out;
+    both are refused before they are opened, in one line."""
+    import os
+
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    store = str(tmp_path / "runs.db")
+    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
+                                     "--set", "backbone.embed_dim=8"])
+    assert first.exit_code == 0, first.output
+    [run] = Store(store).runs()
+    last = tmp_path / "runs" / run.id / "last.pt"
+    last.unlink()
+    if kind == "named pipe":
+        os.mkfifo(last)
+    else:
+        last.symlink_to("/dev/zero")
+    # A process of its own: were the file opened, the test would hang, not fail.
+    resumed = subprocess.run([sys.executable, "-m", "morec_tui.cli", "run", "--resume", run.id,
+                              "--storage", store], cwd=ROOT, capture_output=True, text=True,
+                             timeout=120, env=os.environ.copy())
+    assert resumed.returncode == 2, resumed.stderr
+    [error] = [line for line in resumed.stderr.splitlines() if line.startswith("error:")]
+    said = {"named pipe": "is a named pipe", "link to /dev/zero": "is a device"}[kind]
+    assert "last.pt" in error and f"{said}, not a regular file" in error
+    assert "Traceback" not in resumed.stderr
+    assert Store(store).run(run.id).status == "failed"
+
+
+def test_a_run_id_that_is_no_folder_name_is_refused_before_anything_is_written(tmp_path,
+                                                                               monkeypatch):
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs" / "inner"))
+    result = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                      "--storage", str(tmp_path / "runs.db"), "--quiet",
+                                      "--run-id", "../../x", "--set", "train.epochs=1"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: '../../x' is not a run id (letters, digits, '-' and "
+                                     "'_', at most 64, no folder separators)")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "runs.db").exists()
+
+
+def _one_epoch_run(tmp_path, monkeypatch):
+    """A finished one-epoch run on a small chain dataset: (store path, run id, data folder)."""
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
+    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
+    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
+    store = str(tmp_path / "runs.db")
+    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
+                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
+                                     "--set", "backbone.embed_dim=8"])
+    assert first.exit_code == 0, first.output
+    [run] = Store(store).runs()
+    return store, run.id, data
+
+
+def test_resume_with_set_or_preset_is_refused_not_ignored(tmp_path, monkeypatch):
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    for extra in (["--set", "train.epochs=3"], ["--preset", "paper"]):
+        result = CliRunner().invoke(app, ["run", "--resume", run_id, "--storage", store, *extra])
+        assert result.exit_code == 2
+        assert result.output.strip() == (
+            f"error: --resume continues run {run_id} with its recorded settings; {extra[0]} is "
+            "for a new run (leave out --resume)")
+
+
+def test_resume_without_last_pt_says_it_starts_again(tmp_path, monkeypatch):
+    from morec_core.store import Store
+
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    (tmp_path / "runs" / run_id / "last.pt").unlink()
+    result = CliRunner().invoke(app, ["run", "--resume", run_id, "--storage", store, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert (f"run {run_id}: no checkpoint in {tmp_path / 'runs' / run_id} (last.pt is missing): "
+            "it trains again from its first epoch") in result.output
+    assert Store(store).run(run_id).status == "completed"
+
+
+def test_sigusr2_checkpoints_a_run_which_ends_interrupted_and_resumes(tmp_path, monkeypatch):
+    """`sbatch --signal=USR2` warns a job before its time limit: the run checkpoints at the step
+    it reached instead of dying without one."""
+    import os
+    import signal
+    import time
+
+    from morec_core.store import Store
+    from tests.synthetic import write_chain_dataset
+
+    data = write_chain_dataset(tmp_path / "chains", users=400, items=50)
+    env = {**os.environ, "MOREC_DATA_DIR": str(tmp_path / "data_root"),
+           "MOREC_RUNS_DIR": str(tmp_path / "runs")}
+    store = str(tmp_path / "runs.db")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "morec_tui.cli", "run", "--dataset", "pairs", "--path", str(data),
+         "--storage", store, "--quiet", "--set", "train.epochs=200", "--set",
+         "train.batch_size=8", "--set", "backbone.embed_dim=8"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # signalled once it trains (an epoch has ended)
+            runs = Store(store).runs() if os.path.exists(store) else []
+            if runs and runs[0].last_epoch is not None:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGUSR2)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGUSR2, stderr
+    assert "Traceback" not in stderr and "interrupted (stopped by SIGUSR2; resumable)" in stderr
+    [run] = Store(store).runs()
+    assert run.status == "interrupted"
+    assert (tmp_path / "runs" / run.id / "last.pt").is_file()
+
+
+@pytest.mark.parametrize("command", [["compare"], ["report", "--study", "demo"]])
+def test_a_reader_given_a_store_that_is_not_there_creates_nothing(tmp_path, command):
+    typo = tmp_path / "typo" / "m.db"
+    result = CliRunner().invoke(app, [*command, "--storage", str(typo)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: store {typo}: folder {typo.parent} does not exist "
+                                     "(nothing was created)")
+    missing = tmp_path / "m.db"
+    result = CliRunner().invoke(app, [*command, "--storage", str(missing)])
+    assert result.exit_code == 2 and "no such file (nothing was created)" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -120,3 +120,7 @@ def test_the_collapse_rule_observes_when_asked_and_the_spec_key_ignores_it(chain
     assert execute(observed, RunContext(run_id="b" * 32, run_dir=tmp_path / "b"), store) == (
         "completed")
     assert len(store.curves("b" * 32)[("valid", "ndcg@10")]) == 3
+    # The epoch the run collapsed at is recorded before the run ends: its exploded loss.
+    *before, exploded = store.curves("a" * 32)[("train", "loss")]
+    assert exploded.value > 1_000 and exploded.epoch == len(before)
+    assert f"exploded to {exploded.value:.3e}" in store.run("a" * 32).status_reason

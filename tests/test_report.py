@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.report import arm_kind, build_report
+from morec_core.formatting import p_value
+from morec_core.report import build_report
+from morec_core.spec_labels import arm_kind
 from morec_core.store import Store
 from morec_tui.cli import app
 from tests.test_compare import standing
@@ -104,7 +106,8 @@ def test_the_reports_numbers_are_compares(filled):
                 continue
             difference = f"{100 * comparison['difference']:+.2f}"
             assert any(cell.startswith(difference + " [") for cell in cells), (arm, cells)
-            assert f"{comparison['p_adjusted']:.3g}" in cells
+            # One p-value format for compare and report (morec_core.formatting).
+            assert p_value(comparison["p_adjusted"]) in cells
             assert comparison["verdict"] in cells
     # The planted effects: E2E above IDRec, TS below it, the verdicts say so.
     assert rows["Text E2E"]["comparisons"]["hr@10"]["verdict"] == "MoRec better"
@@ -171,7 +174,7 @@ def test_nothing_to_report_is_one_line(tmp_path):
 
 def test_arm_kinds_follow_the_spec():
     def kind(*settings):
-        return arm_kind(RunSpec().with_overrides(list(settings)).to_dict())
+        return arm_kind(RunSpec().with_overrides(list(settings)))
 
     assert kind() == "IDRec"
     assert kind("encoder.name=text", "encoder.finetune_layers=2") == "top-k"

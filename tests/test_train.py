@@ -144,7 +144,7 @@ def test_a_run_keeps_per_user_results_and_recompute_gives_them_back(chain_data, 
 
     import numpy as np
 
-    from morec_core.recompute import recompute_user_results
+    from morec_core.launch import reevaluate
 
     spec = spec_for(chain_data, "train.epochs=3")
     store = Store(tmp_path / "runs.db")
@@ -160,11 +160,35 @@ def test_a_run_keeps_per_user_results_and_recompute_gives_them_back(chain_data, 
     with sqlite3.connect(tmp_path / "runs.db") as connection:
         connection.execute("DELETE FROM morec_user_results")
     assert store.user_results(["r"], "test") == {}
-    outcome = recompute_user_results(store, run, tmp_path / "runs")
+    outcome = reevaluate(store, run, tmp_path / "runs")
     assert outcome.problem == "" and "test" in outcome.splits
     again = store.user_results(["r"], "test")["r"][1]
     assert np.array_equal(again.greater, test.greater)
     assert np.array_equal(again.equal, test.equal)
     (tmp_path / "runs" / "r" / "best.pt").unlink()
-    missing = recompute_user_results(store, run, tmp_path / "runs")
+    missing = reevaluate(store, run, tmp_path / "runs")
     assert missing.problem.endswith("best.pt: no best checkpoint") and missing.splits == ()
+
+
+def test_recompute_never_opens_a_checkpoint_path_recorded_in_the_row(chain_data, tmp_path):
+    """A shared store's row names its own checkpoint path: recompute reads only
+    runs/<id>/best.pt, and a run id that is no folder name is refused."""
+    import dataclasses
+    import shutil
+
+    from morec_core.launch import reevaluate as recompute_user_results
+
+    spec = spec_for(chain_data, "train.epochs=1")
+    store = Store(tmp_path / "runs.db")
+    drive(iter_run(spec, RunContext(run_id="r", run_dir=tmp_path / "runs" / "r")), [store],
+          run_id="r")
+    run = store.run("r")
+    elsewhere = tmp_path / "elsewhere" / "r"
+    shutil.move(tmp_path / "runs" / "r", elsewhere)
+    pointed = dataclasses.replace(run, checkpoint_path=str(elsewhere / "last.pt"))
+    outcome = recompute_user_results(store, pointed, tmp_path / "runs")
+    assert outcome.splits == () and str(tmp_path / "runs" / "r" / "best.pt") in outcome.problem
+    assert f"checkpoints in {elsewhere}" in outcome.problem
+    climbing = dataclasses.replace(run, id="../elsewhere/r")
+    refused = recompute_user_results(store, climbing, tmp_path / "runs")
+    assert refused.splits == () and "is not a run id" in refused.problem

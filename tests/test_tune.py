@@ -306,17 +306,19 @@ def test_a_study_whose_data_is_missing_stops_before_queueing_anything(tmp_path, 
 
 
 def test_paper_studies_find_their_data_under_the_data_folder_setting(tmp_path, monkeypatch):
+    from morec_core.study_preflight import requirements_of
+
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "elsewhere"))
     study = find_study("mind_bert")
     folder = tmp_path / "elsewhere" / "raw" / "mind-small" / "MINDsmall_train"
-    assert study.requirements().data_folders == (("mind", str(folder)),)
-    missing = study.requirements().missing()
+    assert requirements_of(study).data_folders == (("mind", str(folder)),)
+    missing = requirements_of(study).missing()
     assert missing[0] == (f"data folder {folder} (mind) is missing: get it with "
                           "`morec data download mind-small`")
     folder.mkdir(parents=True)
-    assert all("data folder" not in problem for problem in study.requirements().missing())
+    assert all("data folder" not in problem for problem in requirements_of(study).missing())
     hm = find_study("hm_id")
-    assert hm.requirements().missing() == [
+    assert requirements_of(hm).missing() == [
         f"data folder {tmp_path / 'elsewhere' / 'raw' / 'hm'} (hm) is missing: "
         "`morec data catalog` says how to get hm"]
 

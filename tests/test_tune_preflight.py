@@ -130,13 +130,14 @@ def test_a_study_module_building_on_another_study_loads(tmp_path, monkeypatch):
 def test_the_preflight_says_where_each_views_text_came_from(tmp_path, monkeypatch):
     """The audit of every data view before anything is queued: content and warnings."""
     from morec_core.studies import find_study
+    from morec_core.study_preflight import requirements_of
 
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
     grocery = _rechorus(tmp_path / "Grocery")
     study = find_study("demo").renamed_with("g", [
         "data.source=rechorus", f"data.path={grocery}", "data.text_columns=i_category",
         "data.min_text_coverage=0"])
-    problems, lines = study.requirements().check_data()
+    problems, lines = requirements_of(study).check_data()
     assert problems == []
     assert lines[0] == ("data Grocery (rechorus, text, text i_category): text: 12 of 12 items "
                         "(100.0%) from item_meta.csv (column i_category)")

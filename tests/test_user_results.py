@@ -106,3 +106,35 @@ def test_unreadable_per_user_results_are_a_store_error(tmp_path):
         connection.execute("UPDATE morec_user_results SET data = x'00ff00'")
     with pytest.raises(StoreError, match="per-user results of run r1 .valid. are unreadable"):
         store.user_results(["r1"], "valid")
+
+
+def _zip_of(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_zip_bomb_of_per_user_results_is_refused_before_it_is_unpacked(monkeypatch):
+    """8 MB of zeros deflate to a few kB; with the limit lowered to 1 MB the blob is refused
+    from its declared sizes, and nothing is decompressed."""
+    import morec_core.user_results as module
+
+    whole = UserResults(users=np.arange(1, 4), greater=np.zeros(3, np.int64),
+                        equal=np.zeros(3, np.int64), k=10).to_bytes()
+    bomb = _zip_of({"user_gaps.npy": b"\0" * 8_000_000, "greater.npy": b"", "equal.npy": b"",
+                    "k.npy": b""})
+    assert len(bomb) < 20_000
+    monkeypatch.setattr(module, "MAX_BLOB_UNPACKED_BYTES", 1_000_000)
+    monkeypatch.setattr(module.np, "load", lambda *a, **k: pytest.fail("decompressed"))
+    with pytest.raises(ValueError, match=r"would unpack to 8,000,000 bytes, more than the "
+                                         r"1,000,000 allowed"):
+        UserResults.from_bytes(bomb)
+    with pytest.raises(ValueError, match="hold .'extra.npy'"):
+        UserResults.from_bytes(_zip_of({"extra.npy": b""}))
+    monkeypatch.undo()
+    assert len(UserResults.from_bytes(whole)) == 3

@@ -36,6 +36,7 @@ class DataError(ValueError):
         self.path = None if path is None else str(path)
         self.line = line
         self.field = field
+        self.reason = shorten(" ".join(message.split()), MAX_MESSAGE_CHARACTERS)
         where = [] if path is None else [str(path)]
         if line is not None:
             where.append(f"line {line}")

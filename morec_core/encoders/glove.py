@@ -20,10 +20,11 @@ import torch
 from torch import nn
 
 from morec_core.config import EncoderConfig
+from morec_core.encoder_catalog import default_model
 from morec_core.encoders import packaged
 from morec_core.encoders.base import EncoderInputs
 
-DEFAULT_MODEL = "glove-6b-50d"
+DEFAULT_MODEL = default_model("glove")
 _WORD = re.compile(r"[^\W_]+")
 
 

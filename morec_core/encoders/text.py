@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from morec_core.config import EncoderConfig
+from morec_core.encoder_catalog import default_model
 from morec_core.encoders import carried, packaged
 from morec_core.encoders.adapters import AdapterSpec, insert_adapters
 from morec_core.encoders.attention import use_sdpa
@@ -40,7 +41,7 @@ from morec_core.encoders.packed import enable_packing, encode_packed, pack
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-DEFAULT_MODEL = "minilm-l6"
+DEFAULT_MODEL = default_model("text")
 
 
 def resolve_model(model: str) -> str:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from morec_core.config import EncoderConfig
+from morec_core.encoder_catalog import default_model
 from morec_core.encoders import packaged
 from morec_core.encoders.adapters import AdapterSpec, insert_adapters
 from morec_core.encoders.base import EncoderInputs
@@ -35,7 +36,7 @@ from morec_core.encoders.layers import (
     trainable_parameters,
 )
 
-DEFAULT_MODEL = "mobilenetv2"
+DEFAULT_MODEL = default_model("vision")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from morec_core.events import FINISH_STATUSES
+from morec_core.run_status import ENDED_STATUSES
 from morec_core.store.rows import MetricRow, RunRow, StudyRow, UserResultRow
 from morec_core.store.store import Store
 
-MERGED_STATUSES = (*FINISH_STATUSES, "failed")
+MERGED_STATUSES = ENDED_STATUSES
 """Runs that ended: a queued or running run belongs to the process that will end it."""
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from morec_core.config import RunSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,7 +55,16 @@ class RunRecord:
 
     @property
     def spec(self) -> dict[str, Any]:
+        """The spec as recorded (a JSON object); `run_spec` reads it as this morec does."""
         return json.loads(self.spec_json)
+
+    @property
+    def run_spec(self) -> RunSpec:
+        """The recorded spec read once through morec_core.spec_labels (with the upgrades a spec
+        recorded by an older morec needs). Raises ConfigError for one this morec cannot read."""
+        from morec_core.spec_labels import read_spec_json
+
+        return read_spec_json(self.spec_json)
 
 
 @dataclass(frozen=True, kw_only=True)

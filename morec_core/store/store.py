@@ -45,8 +45,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
-from morec_core.data.labels import dataset_label
 from morec_core.processes import alive_since
+from morec_core.spec_labels import data_view, encoder_label, read_spec
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import (
     SCHEMA_VERSION,
@@ -458,12 +458,12 @@ class Store:
                 session.add(found)
                 session.flush()
             study_id = found.id
-        data, encoder, backbone = _labels(spec)
+        recorded = read_spec(spec)
         run = RunRow(
             id=run_id, study_id=study_id, arm=arm or "", trial_number=trial_number,
             spec_json=json.dumps(spec, sort_keys=True), spec_key=spec_key,
-            seed=int(spec.get("train", {}).get("seed", 0)), dataset=data, encoder=encoder,
-            backbone=backbone, started_at=now, heartbeat_at=now, status="queued",
+            seed=recorded.seed, dataset=data_view(recorded), encoder=encoder_label(recorded),
+            backbone=recorded.backbone.name, started_at=now, heartbeat_at=now, status="queued",
             selection_metric=selection_metric)
         session.add(run)
         return run
@@ -811,21 +811,6 @@ def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
         return alive_since(record.pid, record.heartbeat_at)
     now = time.time() if now is None else now
     return record.status != "interrupted" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS
-
-
-def _labels(spec: dict[str, Any]) -> tuple[str, str, str]:
-    data = spec.get("data", {})
-    encoder = spec.get("encoder", {})
-    backbone = spec.get("backbone", {})
-    dataset = dataset_label(data)
-    label = encoder.get("name", "")
-    if encoder.get("model"):
-        label += f":{encoder['model']}"
-    if encoder.get("mode") == "two_stage":
-        label += "/TS" + (f"-DNN{encoder['mlp_layers']}" if encoder.get("mlp_layers") else "")
-    if encoder.get("fusion", "none") != "none":
-        label = f"id+{label}/{encoder['fusion']}"
-    return dataset, label, backbone.get("name", "")
 
 
 def _run_query() -> Any:

@@ -45,6 +45,7 @@ def plan_command(
     from morec_core.plan_format import plan_lines
     from morec_core.store import Store, StoreError
     from morec_core.studies import find_study
+    from morec_core.study_preflight import requirements_of
 
     try:
         definition = find_study(study)
@@ -52,7 +53,7 @@ def plan_command(
             definition = definition.renamed_with(definition.name, overrides)
     except ConfigError as error:
         fail(str(error))
-    missing = definition.requirements().missing()
+    missing = requirements_of(definition).missing()
     if missing:
         fail(f"plan {definition.name}: {'; '.join(missing)}")
     visible_gpu, kind, count, notes = _devices(gpus, definition)

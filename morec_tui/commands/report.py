@@ -58,6 +58,9 @@ def report_command(
         fail(str(error))
     if not group and not study:
         fail("name what to report: --group NAME or --study NAME")
+    missing = paths.missing_store_file(storage or paths.default_store_url())
+    if missing is not None:
+        fail(missing)
     try:
         store = open_for_reading(storage or paths.default_store_url())
     except StoreError as error:

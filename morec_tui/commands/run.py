@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 from typing import Annotated
 
 import typer
@@ -51,12 +49,22 @@ def run_command(
     Every event goes to the run store; the best epoch is chosen on validation and the test
     metrics of that epoch are printed at the end.
     """
-    from morec_core import paths
-    from morec_core.config import ConfigError, RunSpec
+    from morec_core import paths, preemption
+    from morec_core.config import ConfigError
     from morec_core.distributed import is_main_process
     from morec_core.events import new_run_id
-    from morec_core.launch import RunContext, execute, spec_from_options
-    from morec_core.store import Store, StoreError, run_process_alive
+    from morec_core.launch import (
+        LaunchError,
+        RunContext,
+        execute,
+        queue_run,
+        resume_spec,
+        run_folder,
+        spec_from_options,
+    )
+    from morec_core.run_console import cancelled_line, interrupted_line, start_lines
+    from morec_core.run_process import run_process_argv
+    from morec_core.store import Store, StoreError
 
     main = is_main_process()
     # Set in the processes torchrun starts, not in the one the user started.
@@ -69,44 +77,57 @@ def run_command(
         if print_spec:
             _print_spec(spec, preset)
             return
+        if resume and (overrides or preset):
+            # A resumed run continues its own spec: settings changed halfway would make its
+            # curve and its spec_key disagree.
+            fail(f"--resume continues run {resume} with its recorded settings; "
+                 f"{'--set' if overrides else '--preset'} is for a new run (leave out --resume)")
+        for given in (resume, run_id_option):  # checked before the store is opened or made
+            if given:
+                paths.run_folder(given)
         run_store = Store(store or paths.default_store_url())
         if resume:
-            previous = run_store.run(resume)
             # Checked once, before torchrun: rank 0's own RunStarted would fail the others.
-            if not launched and run_process_alive(previous):
-                # Two processes on one run id would write one checkpoint folder and one row.
-                where = (f"pid {previous.pid}" if previous.host == socket.gethostname()
-                         else f"{previous.host}, pid {previous.pid}")
-                fail(f"run {resume} is still being trained ({where}); stop that process first")
-            spec = RunSpec.from_json(previous.spec_json)
+            spec, recorded_study = resume_spec(run_store, resume, check_alive=not launched)
             run_id = resume
-            study = study or previous.study
+            study = study or recorded_study
         else:
             run_id = run_id_option or new_run_id()
-    except (ConfigError, StoreError) as error:
+        run_dir = run_folder(paths.runs_dir(), run_id)
+    except (ConfigError, StoreError, LaunchError, ValueError) as error:
         fail(str(error))
     assert spec is not None
     if nproc_per_node > 1 and not launched:
-        _relaunch_under_torchrun(nproc_per_node, run_id)
+        # The engine's run process fans out under torchrun; a new run is queued for it first.
+        if not resume:
+            queue_run(run_store, spec, run_id=run_id, study=study)
+        command = run_process_argv(run_id, run_store.url, processes=nproc_per_node,
+                                   stop_on_collapse=stop_on_collapse, quiet=quiet)
+        raise typer.Exit(code=subprocess.call(command))
 
-    context = RunContext(run_id=run_id, run_dir=paths.runs_dir() / run_id, study=study,
-                         resume=bool(resume))
+    context = RunContext(run_id=run_id, run_dir=run_dir, study=study, resume=bool(resume))
     console = ConsoleSink(spec, quiet=quiet or not main)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    # SIGUSR2 (`sbatch --signal=USR2` before a time limit) would kill the process outright: the
+    # loop checkpoints at the step it reached instead, and the run ends `interrupted`.
+    preemption.install((signal.SIGUSR2,))
     if main:
-        typer.echo(f"run {run_id}: {spec.encoder.name} item encoder, {spec.backbone.name} "
-                   f"backbone, {spec.data.source} data; store {run_store.url}", err=True)
-        if spec.train.compile:  # else the first step's bar stands still for a minute or more
-            typer.echo(f"run {run_id}: train.compile: the first training steps and the first "
-                       "evaluation compile the network (a minute or more each)", err=True)
+        for line in start_lines(run_id, spec, run_store.url):
+            typer.echo(line, err=True)
+        if resume and not (run_dir / "last.pt").exists():
+            typer.echo(f"run {run_id}: no checkpoint in {run_dir} (last.pt is missing): it "
+                       "trains again from its first epoch", err=True)
     try:
         # Under torchrun only rank 0 records; the other ranks only train.
         status = execute(spec, context, run_store, sinks=[console],
                          stop_on_collapse=stop_on_collapse, record=main)
     except KeyboardInterrupt:
-        typer.echo(f"run {run_id}: cancelled; continue with `morec run --resume {run_id}`", err=True)
+        typer.echo(cancelled_line(run_id), err=True)
         raise typer.Exit(code=130) from None
+    except preemption.Preempted as stop:
+        typer.echo(interrupted_line(run_id, stop), err=True)
+        raise typer.Exit(code=128 + stop.signum) from None
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(f"run {run_id} failed: {error}")
     if status != "completed":
@@ -127,22 +148,6 @@ def _print_spec(spec, preset: str | None) -> None:
         typer.echo(f"preset {preset}: {find_preset(preset).description}", err=True)
         for setting in find_preset(preset).run_overrides():
             typer.echo(f"  {setting}", err=True)
-
-
-def _relaunch_under_torchrun(nproc_per_node: int, run_id: str) -> None:
-    """Run this same command as `nproc_per_node` torchrun processes sharing one run id."""
-    arguments, skip = [], False
-    for argument in sys.argv[1:]:
-        if skip:
-            skip = False
-        elif argument == "--nproc-per-node":
-            skip = True
-        elif not argument.startswith("--nproc-per-node="):
-            arguments.append(argument)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc-per-node={nproc_per_node}", "-m", "morec_tui.cli", *arguments,
-               "--run-id", run_id]
-    raise typer.Exit(code=subprocess.call(command))
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> None:

@@ -112,7 +112,9 @@ def tune_command(
     if not as_worker:
         # Before the store or Optuna is touched: a study that cannot run queues nothing (nine
         # trials failing on one missing folder, and then retried by no one, was issue 14).
-        requirements = definition.requirements()
+        from morec_core.study_preflight import requirements_of
+
+        requirements = requirements_of(definition)
         missing = requirements.missing()
         if missing:
             fail(f"study {definition.name}: {'; '.join(missing)}")
@@ -287,6 +289,9 @@ def compare_command(
         published_rows = read_published(resolve(published)) if published else []
     except PublishedError as error:
         fail(f"--published: {error}")
+    missing = paths.missing_store_file(storage or paths.default_store_url())
+    if missing is not None:
+        fail(missing)
     try:
         store = open_for_reading(storage or paths.default_store_url())
     except StoreError as error:
@@ -350,13 +355,13 @@ def _spec_key(key: str) -> str:
 
 def _recompute(store, rows) -> None:
     from morec_core import paths
-    from morec_core.recompute import recompute_user_results
+    from morec_core.launch import reevaluate
 
     missing = sorted({run_id for row in rows for run_id in row.missing_user_results})
     if not missing:
         typer.echo("--recompute: every selected run has its per-user results", err=True)
     for index, run_id in enumerate(missing, start=1):
-        outcome = recompute_user_results(store, store.run(run_id), paths.runs_dir())
+        outcome = reevaluate(store, store.run(run_id), paths.runs_dir())
         said = (f"recomputed {', '.join(outcome.splits)}" if not outcome.problem
                 else f"not recomputed: {outcome.problem}")
         typer.echo(f"run {run_id[:8]} ({index}/{len(missing)}): {said}", err=True)

@@ -27,6 +27,7 @@ from textual.widgets import (
 )
 
 from morec_core.config import DATA_SOURCES, ConfigError, RunSpec
+from morec_core.encoder_catalog import ENCODER_NAMES
 from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
 from morec_core.studies import STUDIES_DIR_ENV, load_studies
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 # The registries' names, here because the registries import torch; a test keeps them equal.
 DATASETS = list(DATA_SOURCES)
-ENCODERS = ["id", "text", "vision", "glove"]
+ENCODERS = list(ENCODER_NAMES)
 BACKBONES = ["sasrec", "dssm"]
 
 

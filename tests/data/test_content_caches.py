@@ -108,8 +108,43 @@ def test_unreadable_image_is_an_error_naming_it_and_leaves_no_cache(tmp_path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8 not really a jpeg")
     paths = ["", _write(tmp_path / "ok.png", (1, 2, 3)), str(broken)]
-    with pytest.raises(DataError, match=r"broken\.jpg: cannot read image"):
+    with pytest.raises(DataError, match=r"1 of 2 item images cannot be read in \S+: broken\.jpg \("):
         image_cache(paths, size=8, cache_dir=cache_dir, progress=False)
     assert list(cache_dir.iterdir()) == []
     with pytest.raises(DataError, match=r"gone\.jpg: missing image file"):
         image_cache(["", str(tmp_path / "gone.jpg")], size=8, cache_dir=cache_dir, progress=False)
+
+
+def test_three_kinds_of_bad_image_are_one_line_naming_each_file_and_its_reason(tmp_path):
+    """A text file named .jpg, a truncated JPEG and a decompression bomb (a 1-bit PNG of
+    20000 x 20000: 50 kB on disk, 1.2 GB decoded): one error, one line, each file named once
+    with its reason, and no cache left behind."""
+    cache_dir = tmp_path / "cache"
+    text = tmp_path / "text.jpg"
+    text.write_text("this is not an image\n")
+    whole = Path(_write(tmp_path / "whole.jpg", (9, 9, 9), size=(64, 64), image_format="JPEG"))
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    bomb = tmp_path / "bomb.jpg"
+    Image.new("1", (20_000, 20_000)).save(bomb, format="PNG")
+    paths = ["", str(whole), str(text), str(truncated), str(bomb)]
+    with pytest.raises(DataError) as caught:
+        image_cache(paths, size=8, cache_dir=cache_dir, progress=False)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"3 of 4 item images cannot be read in {tmp_path}: ")
+    assert "text.jpg (not an image" in message
+    assert "truncated.jpg (truncated image file" in message
+    assert "bomb.jpg (too large to decode safely (400,000,000 pixels)" in message
+    assert all(message.count(name) == 1 for name in ("text.jpg", "truncated.jpg", "bomb.jpg"))
+    assert "whole.jpg" not in message and list(cache_dir.iterdir()) == []
+
+
+def test_bad_images_past_the_first_three_are_counted(tmp_path):
+    bad = []
+    for index in range(5):
+        path = tmp_path / f"bad{index}.jpg"
+        path.write_text("not an image")
+        bad.append(str(path))
+    with pytest.raises(DataError, match=r"^5 of 5 item images .*; and 2 more$"):
+        image_cache(["", *bad], size=8, cache_dir=tmp_path / "cache", progress=False)

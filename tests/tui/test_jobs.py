@@ -24,6 +24,7 @@ from morec_tui.jobs import (
     assign,
     candidate_slots,
     detect_gpus,
+    tail,
 )
 
 
@@ -166,6 +167,9 @@ def bad_files(marker):
             {**record(1, marker), "argv": "touch x"}]}), "jobs[0]: argv is 'touch x'"),
         "a pid addressing every process": (json.dumps({"next_id": 2, "jobs": [
             record(1, marker, status="running", runner_pid=-1)]}), "jobs[0]: runner_pid is -1"),
+        "a pid no process can have": (json.dumps({"next_id": 2, "jobs": [
+            record(1, marker, status="running", runner_pid=2**70)]}),
+            f"jobs[0]: runner_pid is {2**70}, not a process id"),
     }
 
 
@@ -284,3 +288,19 @@ def test_the_job_runner_does_not_import_the_store():
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True)
     assert found.stdout.strip() == "[]"
+
+
+def test_a_jobs_file_that_is_a_named_pipe_is_set_aside_without_blocking(tmp_path):
+    """Opening a FIFO for reading blocks until a writer comes: the dashboard never quit."""
+    os.mkfifo(tmp_path / "jobs.json")
+    queue = JobQueue(tmp_path)
+    assert queue.jobs() == []
+    assert queue.problem is not None and "is a named pipe, not a regular file" in queue.problem
+    [aside] = tmp_path.glob("jobs.json.corrupt-*")
+    assert aside.is_fifo() and not (tmp_path / "jobs.json").is_fifo()
+    assert queue.submit(python_job("pass")).id == 1
+
+
+def test_the_tail_of_a_log_that_is_a_named_pipe_is_empty_at_once(tmp_path):
+    os.mkfifo(tmp_path / "job-1.log")
+    assert tail(tmp_path / "job-1.log") == []
