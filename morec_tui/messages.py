@@ -96,12 +96,12 @@ class JobsLoaded(Message, bubble=False):
 
 class StudyLoaded(Message, bubble=False):
     """One study: its progress over the grid, its trials (runs with the settings that vary),
-    the grid points with no run yet as (arm, settings), the importances per arm (None:
-    unchanged since the last load: the finished trials they came from are `finished`), and a
-    note (a study module that failed to load)."""
+    the grid points with no run yet as (arm, settings, queued in Optuna?), the importances per
+    arm (None: unchanged since the last load: the finished trials they came from are
+    `finished`), and a note (a study module that failed to load)."""
 
     def __init__(self, study: str, progress: Progress, keys: list[str], trials: list[Trial],
-                 waiting: list[tuple[str, dict[str, Any]]],
+                 waiting: list[tuple[str, dict[str, Any], bool]],
                  importances: list[ArmImportance] | None, note: str,
                  finished: tuple[Any, ...]) -> None:
         super().__init__()

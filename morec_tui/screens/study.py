@@ -24,7 +24,7 @@ from morec_core.study_importance import (
     importance_lines,
     param_importances,
 )
-from morec_core.study_optuna import trial_states
+from morec_core.study_optuna import read_trials
 from morec_core.study_view import (
     SEED_KEY,
     flat_spec,
@@ -104,17 +104,18 @@ class StudyScreen(PollingScreen):
         runs = store.runs(study=name)
         study, note = study_named(name, self.dashboard.studies_dir)
         keys, found = trials(runs)
+        try:  # waiting trials have no run: Optuna knows them (and a --name study's grid)
+            states, queued = read_trials(store.url, name)
+        except EXPECTED_ERRORS:
+            states, queued = {}, frozenset()
         waiting = []
         if study is not None:
             for point in not_started(study, runs):
                 flat = flat_spec(point.spec.to_dict())
-                waiting.append((point.arm, {key: flat.get(key) for key in keys or point.params}))
+                waiting.append((point.arm, {key: flat.get(key) for key in keys or point.params},
+                                point.key in queued))
         finished = tuple(sorted((run.id, run.status, run.best_value) for run in runs
                                 if run.status == "completed"))
-        try:  # waiting trials have no run: Optuna knows them (and a --name study's grid)
-            states = trial_states(store.url, name)
-        except EXPECTED_ERRORS:
-            states = {}
         importances = None
         if finished != shown_finished:  # Optuna is read again only when a trial ended
             arms = sorted({run.arm for run in runs if run.arm})
@@ -150,9 +151,9 @@ class StudyScreen(PollingScreen):
                        "Enter: open a trial · k: x axis · %: top k% · e: export CSV"))
         self.loaded()
 
-    def _show_table(self, waiting: list[tuple[str, dict[str, Any]]]) -> None:
+    def _show_table(self, waiting: list[tuple[str, dict[str, Any], bool]]) -> None:
         labels = short_labels(self.keys)
-        width = arm_width([trial.run.arm for trial in self.trials] + [arm for arm, _ in waiting])
+        width = arm_width([trial.run.arm for trial in self.trials] + [arm for arm, _, _ in waiting])
         columns = [Column("trial", "#", 3), Column("arm", "arm", width),
                    Column("status", "status", 11),
                    *[Column(f"param:{key}", labels[key], max(6, min(12, len(labels[key]))))
@@ -169,9 +170,10 @@ class StudyScreen(PollingScreen):
                 *[format_value(trial.params.get(key)) for key in self.keys],
                 "" if run.best_value is None else f"{run.best_value:.4f}",
                 "" if run.last_epoch is None else str(run.last_epoch + 1), run.id[:8]]))
-        for index, (arm, params) in enumerate(waiting):
+        for index, (arm, params, queued) in enumerate(waiting):
+            # Queued: its trial waits in Optuna for a worker (the bar counts it as queued).
             rows.append((f"{WAITING}{index}", [
-                "", arm, Text("not started", style="dim"),
+                "", arm, Text("queued" if queued else "not started", style="dim"),
                 *[format_value(params.get(key)) for key in self.keys], "", "", ""]))
         self.query_one(RunsTable).show(columns, rows)
 
