@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import resource
-import sys
 from collections.abc import Callable
 
 import torch
+
+from morec_core.cpu_memory import peak_rss_bytes, reset_peak_rss
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -33,13 +33,17 @@ def flops_of(step: Callable[[], object]) -> float | None:
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Start the run's peak: CUDA's allocator stats on a GPU, the peak resident set on a CPU
+    (Linux), so a run's memory is its own, not that of a larger run before it in the worker."""
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    else:
+        reset_peak_rss()
 
 
 def peak_memory_bytes(device: torch.device) -> int:
-    """CUDA peak allocated on a GPU; the process's peak resident set size on a CPU."""
+    """CUDA peak allocated on a GPU; on a CPU the peak resident set size since
+    reset_peak_memory (the process's lifetime peak where the platform cannot reset it)."""
     if device.type == "cuda":
         return int(torch.cuda.max_memory_allocated(device))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)  # Linux reports KiB
+    return peak_rss_bytes()[0]

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+# scipy.stats is imported where it is used: it takes some 1.5 s to import, and the dashboard
+# reads this module (seed_interval) before it draws anything (issue 24: startup).
 
 CORRECTIONS = ("holm", "bh", "none")
 _HEAVY_GROUP = 32
@@ -66,6 +68,7 @@ class PairedResult:
 def seed_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float] | None:
     """Student-t confidence interval of the mean of per-seed values; None with fewer than 2 values
     (and the degenerate (m, m) when all values are equal)."""
+    from scipy import stats
     _check_confidence(confidence)
     array = np.asarray(values, dtype=np.float64)
     if array.ndim != 1 or not np.isfinite(array).all():
@@ -84,6 +87,7 @@ def paired_comparison(treatment: np.ndarray, control: np.ndarray, *, confidence:
                       resamples: int = 10_000, seed: int = 0,
                       wilcoxon: bool = False) -> PairedResult:
     """treatment, control: (U,) float per-user values of the same users in the same order."""
+    from scipy import stats
     treatment, control = _as_vector("treatment", treatment), _as_vector("control", control)
     if treatment.shape != control.shape:
         raise ValueError(f"treatment and control must hold the same users: {treatment.size} "

@@ -25,8 +25,11 @@ class RunsLoaded(Message, bubble=False):
     def __init__(self, runs: list[RunRecord] | None, tests: dict[str, dict[str, float]] | None,
                  jobs: list[Job], versions: dict[str, Any], finished: tuple[Any, ...] = (),
                  studies: list[str] | None = None,
-                 live_seconds: dict[str, float] | None = None) -> None:
+                 live_seconds: dict[str, float] | None = None, total: int | None = None) -> None:
         super().__init__()
+        self.total = total
+        """Set on the first load, which reads only the newest runs (a screenful, drawn at
+        once): how many runs the store has; the full load follows."""
         self.runs = runs
         self.tests = tests
         self.jobs = jobs
@@ -93,12 +96,12 @@ class JobsLoaded(Message, bubble=False):
 
 class StudyLoaded(Message, bubble=False):
     """One study: its progress over the grid, its trials (runs with the settings that vary),
-    the grid points with no run yet as (arm, settings), the importances per arm (None:
-    unchanged since the last load: the finished trials they came from are `finished`), and a
-    note (a study module that failed to load)."""
+    the grid points with no run yet as (arm, settings, queued in Optuna?), the importances per
+    arm (None: unchanged since the last load: the finished trials they came from are
+    `finished`), and a note (a study module that failed to load)."""
 
     def __init__(self, study: str, progress: Progress, keys: list[str], trials: list[Trial],
-                 waiting: list[tuple[str, dict[str, Any]]],
+                 waiting: list[tuple[str, dict[str, Any], bool]],
                  importances: list[ArmImportance] | None, note: str,
                  finished: tuple[Any, ...]) -> None:
         super().__init__()

@@ -71,7 +71,6 @@ def _studies(folder: Path | None) -> tuple[dict[str, tuple[str, ...]], str, dict
 class CompareScreen(PollingScreen):
     # The notes wrap, and scroll past 40% of the screen: the table keeps the rest.
     DEFAULT_CSS = """
-    #compare { height: auto; max-height: 60%; }
     #cost { height: auto; max-height: 30%; margin-top: 1; }
     #note-box { height: 1fr; min-height: 2; }
     #note { height: auto; padding: 0 1; color: $text-muted; }
@@ -94,6 +93,8 @@ class CompareScreen(PollingScreen):
         self._extra: list[str] = []
         """Accuracy against cost and the tuning audit of the rows shown, as note lines."""
         self._cells: list[list[str]] | None = None
+        self._costs: list[list[str]] | None = None
+        """The cost table's cells shown."""
         self.metric: str | None = None
         """The metric whose verdicts, Δ and Improv. the table shows (`m`: the next)."""
         self._shown: tuple[TableChoice, Any] | None = None
@@ -173,7 +174,10 @@ class CompareScreen(PollingScreen):
         self._show_rows(compare_cells(self.rows, self.metric, self.size.width)
                         if self.rows and self.metric else [])
         costs = cost_table(self.rows) if self.rows else []
-        _fill(self.query_one("#cost", DataTable), costs if len(costs) > 1 else [])
+        costs = costs if len(costs) > 1 else []
+        if costs != self._costs:  # refilled only when changed: a refill is measured again
+            self._costs = costs
+            _fill(self.query_one("#cost", DataTable), costs)
 
     def on_resize(self) -> None:
         if self.rows:

@@ -23,13 +23,14 @@ from morec_tui.jobs import Job
 from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.overlay import OverlayScreen
-from morec_tui.screens.runs_load import FULL_CHECK_EVERY, Shown, load_runs
-from morec_tui.widgets.export import FORMATS, export_text, table_cells, write_export
+from morec_tui.screens.runs_load import FIRST_PAGE, FULL_CHECK_EVERY, Shown, first_runs, load_runs
+from morec_tui.widgets.export import FORMATS, export_text, runs_csv, table_cells, write_export
 from morec_tui.widgets.run_rows import (
     ALL,
     NO_STUDY,
     SORT_OF_COLUMN,
     SORTS,
+    Column,
     arm_label,
     arm_width,
     base_columns,
@@ -84,10 +85,15 @@ class RunsScreen(PollingScreen):
         self.live_seconds: dict[str, float] = {}
         self._polls = 0
         self._keys_cache: tuple[tuple[frozenset[str], bool], list[str], int] | None = None
+        self._order_cache: tuple[tuple[frozenset[str], int], list[int]] | None = None
         self._names: tuple[dict[str, dict[str, float]], list[str]] | None = None
         """The test metrics' names, and the test metrics they were read from."""
         self._shown = 0
         """Runs that pass the filters (with seeds grouped, more than the table's lines)."""
+        self.first_page = FIRST_PAGE
+        """Runs the first load reads before the full one (0: every run at once)."""
+        self.partial: int | None = None
+        """After the first load: how many runs the store has (the table shows the newest)."""
 
     def compose(self) -> ComposeResult:
         yield Static("runs", id="bar", classes="bar")
@@ -112,10 +118,17 @@ class RunsScreen(PollingScreen):
                 self._polls % FULL_CHECK_EVERY == 0)
 
     def fetch(self, shown: Any) -> RunsLoaded:
+        if self.first_page and not self.loads:
+            # The first paint: a screenful of the newest runs, then every run (next load).
+            return first_runs(self.dashboard.store, self.dashboard.queue, self.first_page)
         return load_runs(self.dashboard.store, self.dashboard.queue, Shown(*shown))
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.jobs = message.jobs
+        self.partial = message.total
+        if message.total is not None and message.runs is not None \
+                and len(message.runs) < message.total:
+            self._again = True  # the rest at once, after this first paint
         if message.runs is None or message.tests is None:
             self._show_bar(self._shown)
             self.loaded()
@@ -152,24 +165,28 @@ class RunsScreen(PollingScreen):
                        seed_groups(shown, self.tests, names, values))
         else:
             columns = base_columns(names, arm=arm, params=params)
-            order = varying_first(columns, shown)
-            if order != list(range(len(columns))):
-                columns = [columns[index] for index in order]
-            else:
-                order = []
+            order = self._order(columns, shown)
+            columns = [columns[index] for index in order]
             if columns != table.columns:
-                self._row_cache = {}
-            rows = [(run.id, self._cells(run, names, keys)) for run in shown]
-            if order:
-                rows = [(key, [cells[index] for index in order]) for key, cells in rows]
-            table.show(columns, rows)
+                self._row_cache = {}  # the cells are cached in the columns' order
+            table.show(columns, [(run.id, self._cells(run, names, keys, order))
+                                 for run in shown])
         self._shown = len(shown)
         self._show_bar(self._shown)
         self._show_reason()
 
-    def _cells(self, run: RunRecord, names: list[str], keys: list[str]) -> list[Any]:
-        """A run's cells, formatted again only when the run or its test metrics changed (a
-        change of the varying settings changes the columns, which empties the cache)."""
+    def _order(self, columns: list[Column], shown: list[RunRecord]) -> list[int]:
+        """varying_first of the runs shown, again only when which runs are shown changed."""
+        which = (frozenset(run.id for run in shown), len(columns))
+        if self._order_cache is None or self._order_cache[0] != which:
+            self._order_cache = (which, varying_first(columns, shown))
+        return self._order_cache[1]
+
+    def _cells(self, run: RunRecord, names: list[str], keys: list[str],
+               order: list[int]) -> list[Any]:
+        """A run's cells in the columns' order, formatted again only when the run or its test
+        metrics changed (a change of the varying settings or of the columns' order changes
+        the columns, which empties the cache)."""
         test = self.tests.get(run.id, {})
         live = self.live_seconds.get(run.id)
         cached = self._row_cache.get(run.id)
@@ -179,6 +196,7 @@ class RunsScreen(PollingScreen):
                                   and (cached[1] is test or cached[1] == test)
                                   and cached[3] == live):
             cells = run_cells(run, test, names, self._param_values(run, keys), live)
+            cells = [cells[index] for index in order]
             cached = self._row_cache[run.id] = (run, test, cells, live)
         return cached[2]
 
@@ -201,6 +219,8 @@ class RunsScreen(PollingScreen):
         counts = Counter(run.status for run in self.runs)
         jobs = Counter(job.status for job in self.jobs)
         parts = [f"[b]{shown}[/b] of {len(self.runs)} runs"]
+        if self.partial is not None and self.partial > len(self.runs):
+            parts = [f"newest [b]{shown}[/b] of {self.partial:,} runs (reading the rest…)"]
         parts += [f"[{style}]{counts[status]} {status}[/]" for status, style in
                   (("running", "cyan"), ("collapsed", "red"), ("failed", "red"))
                   if counts[status]]
@@ -322,12 +342,20 @@ class RunsScreen(PollingScreen):
         self.grouped = not self.grouped
 
     def action_export(self, suffix: str) -> None:
-        """The table as shown (filters, sort, grouping, columns) to <runs>/exports/runs.<suffix>."""
-        headers, rows = table_cells(self.query_one(RunsTable))
-        name = f"runs{'-grouped' if self.grouped else ''}.{suffix}"
-        path = write_export(self.dashboard.queue.root / "exports", name,
-                            export_text(headers, rows, suffix))
-        self.notify(f"{FORMATS[suffix]} of {len(rows)} lines: {path}", markup=False)
+        """The runs shown (filters, sort) to <runs>/exports/runs-<time>.<suffix>: as data (csv:
+        one line per run, grouped or not), or the table as shown (md)."""
+        if suffix == "csv":
+            shown = visible_runs(self.runs, self.tests, text=self.query_one("#filter", Input).value,
+                                 study=self.study, status=self.status, sort=self.sort,
+                                 reverse=self.reverse)
+            keys, _ = self._varying_keys(shown)
+            text, count = runs_csv(shown, self.tests, metric_names(self.tests), keys), len(shown)
+        else:
+            headers, rows = table_cells(self.query_one(RunsTable))
+            text, count = export_text(headers, rows, suffix), len(rows)
+        name = f"runs{'-grouped' if self.grouped and suffix != 'csv' else ''}.{suffix}"
+        path = write_export(self.dashboard.queue.root / "exports", name, text)
+        self.notify(f"{FORMATS[suffix]} of {count} lines: {path}", markup=False)
 
     def action_mark(self) -> None:
         """Mark or unmark the highlighted run for `o` (overlaid curves)."""

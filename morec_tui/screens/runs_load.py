@@ -4,6 +4,7 @@ and what the UI thread would otherwise derive from 10,000 runs at each poll."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,9 @@ from morec_tui.jobs import JobQueue
 from morec_tui.messages import RunsLoaded
 from morec_tui.widgets.run_rows import NO_STUDY
 
+FIRST_PAGE = 60
+"""Runs the first load reads (newest first): a screenful at 120x40 and more, a small part of a big
+store. 10,000 runs took some 5 s to read and format before anything was drawn (issue 24)."""
 RELOAD_ALL_ABOVE = 20  # changed runs: above this, one query for all beats one query each
 FULL_CHECK_EVERY = 10
 """Polls between two reads of every run's versions (the others read the runs that moved)."""
@@ -30,6 +34,25 @@ class Shown:
     tests: dict[str, dict[str, float]]
     full: bool
     """Read every run's versions this time (every FULL_CHECK_EVERY polls)."""
+
+
+def first_runs(store: Store, queue: JobQueue, page: int = FIRST_PAGE) -> RunsLoaded:
+    """The newest `page` runs and their test metrics, for the first paint; their versions are
+    left empty, so the next load reads every run."""
+    try:
+        jobs = queue.jobs()
+    except (OSError, ValueError):
+        jobs = []
+    runs = store.runs(limit=page)
+    tests = {run.id: store.metrics(run.id, "test") for run in runs
+             if run.status not in ("running", "queued") and run.best_epoch is not None}
+    studies = sorted({run.study or NO_STUDY for run in runs},
+                     key=lambda name: (name == NO_STUDY, name))
+    total, _ = store.recent_run_versions(math.inf)  # the count alone: no run is that recent
+    live = store.epoch_seconds(run.id for run in runs if run.status == "running"
+                               and run.seconds_per_epoch is None)
+    return RunsLoaded(runs, {key: value for key, value in tests.items() if value}, jobs, {},
+                      ended(runs), studies, live, total=total)
 
 
 def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:

@@ -24,7 +24,7 @@ from morec_core.study_importance import (
     importance_lines,
     param_importances,
 )
-from morec_core.study_optuna import trial_states
+from morec_core.study_optuna import read_trials
 from morec_core.study_view import (
     SEED_KEY,
     flat_spec,
@@ -104,17 +104,18 @@ class StudyScreen(PollingScreen):
         runs = store.runs(study=name)
         study, note = study_named(name, self.dashboard.studies_dir)
         keys, found = trials(runs)
+        try:  # waiting trials have no run: Optuna knows them (and a --name study's grid)
+            states, queued = read_trials(store.url, name)
+        except EXPECTED_ERRORS:
+            states, queued = {}, frozenset()
         waiting = []
         if study is not None:
             for point in not_started(study, runs):
                 flat = flat_spec(point.spec.to_dict())
-                waiting.append((point.arm, {key: flat.get(key) for key in keys or point.params}))
+                waiting.append((point.arm, {key: flat.get(key) for key in keys or point.params},
+                                point.key in queued))
         finished = tuple(sorted((run.id, run.status, run.best_value) for run in runs
                                 if run.status == "completed"))
-        try:  # waiting trials have no run: Optuna knows them (and a --name study's grid)
-            states = trial_states(store.url, name)
-        except EXPECTED_ERRORS:
-            states = {}
         importances = None
         if finished != shown_finished:  # Optuna is read again only when a trial ended
             arms = sorted({run.arm for run in runs if run.arm})
@@ -150,9 +151,9 @@ class StudyScreen(PollingScreen):
                        "Enter: open a trial · k: x axis · %: top k% · e: export CSV"))
         self.loaded()
 
-    def _show_table(self, waiting: list[tuple[str, dict[str, Any]]]) -> None:
+    def _show_table(self, waiting: list[tuple[str, dict[str, Any], bool]]) -> None:
         labels = short_labels(self.keys)
-        width = arm_width([trial.run.arm for trial in self.trials] + [arm for arm, _ in waiting])
+        width = arm_width([trial.run.arm for trial in self.trials] + [arm for arm, _, _ in waiting])
         columns = [Column("trial", "#", 3), Column("arm", "arm", width),
                    Column("status", "status", 11),
                    *[Column(f"param:{key}", labels[key], max(6, min(12, len(labels[key]))))
@@ -169,9 +170,10 @@ class StudyScreen(PollingScreen):
                 *[format_value(trial.params.get(key)) for key in self.keys],
                 "" if run.best_value is None else f"{run.best_value:.4f}",
                 "" if run.last_epoch is None else str(run.last_epoch + 1), run.id[:8]]))
-        for index, (arm, params) in enumerate(waiting):
+        for index, (arm, params, queued) in enumerate(waiting):
+            # Queued: its trial waits in Optuna for a worker (the bar counts it as queued).
             rows.append((f"{WAITING}{index}", [
-                "", arm, Text("not started", style="dim"),
+                "", arm, Text("queued" if queued else "not started", style="dim"),
                 *[format_value(params.get(key)) for key in self.keys], "", "", ""]))
         self.query_one(RunsTable).show(columns, rows)
 
@@ -182,11 +184,11 @@ class StudyScreen(PollingScreen):
         means = grid_means(self.trials, key) if key else []
         self.query_one(MetricPlot).show(means, collapsed, key or "(no numeric setting varies)",
                                         self.metric)
-        self.show_text("#metric-legend", self._metric_legend(means, key))
+        self.show_text("#metric-legend", self._metric_legend(means, key, bool(collapsed)))
         axes = [key for key in numeric_keys(self.trials) if key != SEED_KEY]
         self.query_one(ParallelPlot).show(self.trials, axes, self.metric, self.top)
 
-    def _metric_legend(self, means: list[GridMean], key: str | None) -> str:
+    def _metric_legend(self, means: list[GridMean], key: str | None, collapsed: bool) -> str:
         """The arms' colours, what a point and its bar are, and which grid key is shown."""
         arms = list(dict.fromkeys(mean.arm for mean in means))
         swatches = "  ".join(f"[{markup(color_at(index))}]━━[/] {escape(arm)}"
@@ -195,7 +197,8 @@ class StudyScreen(PollingScreen):
                   if other not in (key, SEED_KEY)]
         keys = (f"one grid key: {key}; k: next ({', '.join(others)}: pooled at each point)"
                 if others else f"one grid key: {key}")
-        return (f"{swatches}  [rgb(230,25,75)]x[/] collapsed\n"
+        marks = "  [rgb(230,25,75)]x[/] collapsed" if collapsed else ""
+        return (f"{swatches}{marks}\n"
                 f"each point: the mean over the trials at that value (seeds), bar: its 95% "
                 f"interval (Student t) · {escape(keys)}") if key else ""
 

@@ -1,7 +1,8 @@
 """Tables as CSV or Markdown (`e` / `E` on the runs, study and compare screens), written under
-<runs>/exports to a new, timestamped file each time (never one overwritten): the compare
-screen's CSV is `morec compare --format csv` (numbers in their own columns) with each arm's full
-run ids and users; the others the cells as shown."""
+<runs>/exports to a new, timestamped file each time (never one overwritten). The CSVs are
+data: the runs screen's one line per run shown (full ids, unrounded numbers, ISO times), the
+compare screen's `morec compare --format csv` with each arm's full run ids and users; the
+Markdown files and the study's trials are the cells as shown."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ import csv
 import io
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from morec_core.compare import CompareRow
 from morec_core.compare_format import metrics_of, render
+from morec_core.store import RunRecord
+from morec_core.study_view import parsed_spec
 from morec_tui.widgets.runs_table import RunsTable
 
 FORMATS = {"csv": "CSV", "md": "Markdown"}
@@ -52,6 +56,56 @@ def table_markdown(table: RunsTable) -> str:
 def export_text(headers: Sequence[str], rows: Sequence[Sequence[str]], suffix: str) -> str:
     """csv or md (FORMATS)."""
     return csv_text(headers, rows) if suffix == "csv" else markdown_text(headers, rows)
+
+
+def runs_csv(runs: Sequence[RunRecord], tests: Mapping[str, Mapping[str, float]],
+             metrics: Sequence[str], keys: Sequence[str]) -> str:
+    """The runs shown as data: one line per run, its full id (what `--resume` takes), every
+    number unrounded in its own column (memory in bytes, seconds), times in ISO 8601 with
+    their offset, the test metrics at the best validation epoch and the settings that vary
+    (`keys`, `section.key`); not the table's cells (`1.5G`, `11-14 22:13`, 8-character ids)."""
+    header = ["id", "study", "arm", "status", "dataset", "encoder", "backbone", "seed",
+              "configuration", "selection metric", "best valid", "best epoch", "epochs",
+              *[f"test {name}" for name in metrics], *keys, "seconds per epoch",
+              "peak memory bytes", "trainable params", "total params", "device", "host",
+              "started", "finished", "reason"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for run in runs:
+        flat = parsed_spec(run.spec_json)[1]
+        test = tests.get(run.id, {})
+        writer.writerow([
+            run.id, run.study or "", run.arm, run.status, run.dataset, run.encoder,
+            run.backbone, run.seed, run.spec_key, run.selection_metric,
+            _number(run.best_value), "" if run.best_epoch is None else run.best_epoch + 1,
+            "" if run.last_epoch is None else run.last_epoch + 1,
+            *[_number(test.get(name)) for name in metrics],
+            *[_setting(flat.get(key)) for key in keys],
+            _number(run.seconds_per_epoch), _number(run.peak_memory_bytes),
+            _number(run.trainable_params), _number(run.total_params), run.device, run.host,
+            iso_time(run.started_at), iso_time(run.finished_at),
+            run.error or run.status_reason])
+    return out.getvalue()
+
+
+def iso_time(stamp: float | None) -> str:
+    """Local time with its offset, to the second: 2023-11-14T22:13:20+00:00."""
+    if stamp is None:
+        return ""
+    return datetime.fromtimestamp(stamp).astimezone().isoformat(timespec="seconds")
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(value)
+
+
+def _setting(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    return str(value)
 
 
 def compare_csv(rows: Sequence[CompareRow]) -> str:

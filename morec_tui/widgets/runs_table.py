@@ -75,7 +75,8 @@ class RunsTable(ScrollView, can_focus=True):
         self.keys: list[str] = []
         self._cells: dict[str, list[Any]] = {}
         self._lines: dict[str, list[tuple[str, Style]]] = {}
-        """Each row's cells padded to their columns, with their own styles."""
+        """Each row's cells padded to their columns, with their own styles (the rows painted
+        so far)."""
         self.marked: set[str] = set()
         """Rows picked (Space on the runs screen) for overlaid curves."""
 
@@ -93,9 +94,10 @@ class RunsTable(ScrollView, can_focus=True):
         if columns != self.columns:
             self.columns, self._lines = columns, {}
         cells = dict(rows)
-        self._lines = {key: (self._lines[key] if key in self._lines
-                             and self._cells.get(key) == row else _pad(columns, row))
-                       for key, row in rows}
+        # A row is padded when first painted (render_line), not here: 10,000 rows padded at
+        # once held the UI for a second; the screen shows some forty.
+        self._lines = {key: self._lines[key] for key, row in rows
+                       if key in self._lines and self._cells.get(key) == row}
         self.keys, self._cells = [key for key, _ in rows], cells
         self.virtual_size = Size(sum(column.width + 2 for column in columns), len(rows) + 1)
         if current in cells:
@@ -121,7 +123,10 @@ class RunsTable(ScrollView, can_focus=True):
                 style += self.get_component_rich_style("runs-table--even")
             if self.marked and self.keys[row] in self.marked:
                 style += self.get_component_rich_style("runs-table--marked")
-            parts = self._lines[self.keys[row]]
+            key = self.keys[row]
+            if key not in self._lines:
+                self._lines[key] = _pad(self.columns, self._cells[key])
+            parts = self._lines[key]
         segments = [Segment(text, style + cell_style) for text, cell_style in parts]
         strip = Strip(segments).crop(scroll_x, scroll_x + width)
         return strip.extend_cell_length(width, style)

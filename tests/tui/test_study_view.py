@@ -183,3 +183,28 @@ def test_the_metric_plot_draws_one_colour_per_arm_on_a_log_axis(study_store):
         assert "0.001" in parallel  # values on the lr axis, not only min/mid/max
 
     drive(app_on(study_store), body, size=(120, 40))
+
+
+def test_a_trial_waiting_in_optuna_is_queued_in_the_bar_and_the_table(study_store):
+    import optuna
+
+    from morec_core.tune import POINT_ATTR, optuna_url_for
+
+    point = next(point for point in LRS.points()
+                 if point.arm == "MiniLM" and point.params["train.lr"] == 1e-3)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    waiting = optuna.create_study(study_name="lrs:MiniLM", direction="maximize",
+                                  storage=optuna_url_for(Store(study_store["store"]).url))
+    waiting.enqueue_trial({"train.lr": 1e-3, "seed": 42}, user_attrs={POINT_ATTR: point.key})
+
+    async def body(app, pilot):
+        await loaded(app, pilot, RunsScreen)
+        app.post_message(OpenStudy("lrs"))
+        screen = await loaded(app, pilot, StudyScreen)
+        bar = str(screen.query_one("#bar", Static).render())
+        assert "1 queued" in bar and "3 of 10 not started" in bar
+        table = screen.query_one("#trials-table")
+        statuses = {str(table.cells(key)[2]) for key in table.keys if key.startswith(WAITING)}
+        assert statuses == {"queued", "not started"}
+
+    drive(app_on(study_store), body, size=(120, 40))
