@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from morec_core import events as ev
 from morec_core.config import RunSpec
 from morec_core.faults import pause_point
+from morec_core.paths import optuna_url_for as optuna_url_for
 from morec_core.preemption import Preempted, raise_if_requested
 from morec_core.processes import alive_since
 from morec_core.run_status import FINAL_STATUSES
@@ -63,15 +64,6 @@ WORKER_ATTR = "morec_worker"
 HEARTBEAT_ATTR = "morec_heartbeat"
 STATUS_ATTR = "morec_status"
 REASON_ATTR = "morec_reason"
-
-
-def optuna_url_for(store_url: str) -> str:
-    """Optuna's storage beside the run store: runs/morec.db -> runs/morec-optuna.db.
-    On PostgreSQL both live in one database (Optuna's tables have their own names)."""
-    if store_url.startswith("sqlite:///"):
-        path = Path(store_url.removeprefix("sqlite:///"))
-        return f"sqlite:///{path.with_name(path.stem + '-optuna' + path.suffix)}"
-    return store_url
 
 
 def optuna_storage(url: str, store: Store) -> Any:

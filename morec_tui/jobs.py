@@ -43,6 +43,7 @@ from morec_core.processes import (
     process_start_time,
 )
 from morec_core.run_process import run_process_argv
+from morec_core.study_request import StudyRequest
 
 CPU = "cpu"
 JOB_KINDS = ("run", "study")
@@ -182,11 +183,11 @@ def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> l
 
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
                launcher: str = "local") -> list[str]:
-    """A study job's command; with launcher slurm it submits the workers and returns."""
-    argv = morec_argv("tune", "--study", study, "--storage", store_url)
-    if launcher != "local":
-        argv += ["--launcher", launcher]
-    return argv + ["--compile"] if compile_networks else argv
+    """A study job's command (`morec tune`); with launcher slurm it submits the workers and
+    returns."""
+    request = StudyRequest(study=study, compile_networks=compile_networks)
+    argv = morec_argv("tune", *request.to_argv(), "--storage", store_url)
+    return argv + ["--launcher", launcher] if launcher != "local" else argv
 
 
 class JobQueue:
