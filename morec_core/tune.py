@@ -48,7 +48,8 @@ from morec_core.processes import alive_since
 from morec_core.run_status import FINAL_STATUSES
 from morec_core.slurm_jobs import slurm_identity, slurm_job_alive
 from morec_core.store import Store, StoreError
-from morec_core.store.store import HEARTBEAT_STALE_SECONDS
+from morec_core.store.engine import SQLITE_BUSY_TIMEOUT_MS, install_sqlite_hooks
+from morec_core.store.liveness import HEARTBEAT_STALE_SECONDS
 from morec_core.studies import GridPoint, Study
 
 if TYPE_CHECKING:
@@ -78,26 +79,17 @@ def optuna_storage(url: str, store: Store) -> Any:
 
 def _optuna_storage(url: str) -> Any:
     import optuna
-    from sqlalchemy import event
 
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = optuna.storages.RDBStorage(
-        url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+        url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        if url.startswith("sqlite") else {})
     if url.startswith("sqlite"):
         # Several worker processes claim trials at once: serialise writers and let them wait,
         # instead of "database is locked" when two deferred transactions both try to write.
-        @event.listens_for(storage.engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            dbapi_connection.execute("PRAGMA busy_timeout = 60000")
-            dbapi_connection.execute("PRAGMA journal_mode = WAL")
-
-        @event.listens_for(storage.engine, "begin")
-        def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        install_sqlite_hooks(storage.engine, ("journal_mode = WAL",), immediate=True)
         storage.engine.dispose()  # connections opened before the hooks would lack them
     return storage
 
