@@ -93,7 +93,8 @@ class Job:
     """Why a job failed or was cancelled, in a few words."""
     run_id: str | None = None
     """A run job's run: recorded (`queued`) in the store before the job was submitted, so the
-    dashboard knows it by id from the start; its command is `morec run --resume RUN_ID`."""
+    dashboard knows it by id from the start; its command is the engine's run process for
+    RUN_ID (morec_core.run_process)."""
     spec_json: str | None = None
     """A run job's RunSpec as JSON (what the run was queued with), for display."""
 
