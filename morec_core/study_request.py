@@ -54,13 +54,16 @@ class StudyRequest:
 
     def to_argv(self) -> list[str]:
         """The request as command-line options (those of `morec tune`, which from_argv reads)."""
-        return ["--study", self.study, "--compile" if self.compile_networks else "--no-compile",
+        # Only what differs from the defaults, `--study` first: a plain study's job reads
+        # `morec tune --study NAME --storage URL` as it always did.
+        return ["--study", self.study,
                 *(["--seeds", str(self.seeds)] if self.seeds is not None else []),
                 *(["--preset", self.preset] if self.preset else []),
                 *(["--name", self.name] if self.name else []),
                 *[part for setting in self.overrides for part in ("--set", setting)],
                 *(["--processes-per-trial", str(self.processes_per_trial)]
-                  if self.processes_per_trial != 1 else [])]
+                  if self.processes_per_trial != 1 else []),
+                *(["--compile"] if self.compile_networks else [])]
 
     @classmethod
     def from_argv(cls, argv: Sequence[str]) -> StudyRequest:

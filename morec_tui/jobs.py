@@ -186,8 +186,8 @@ def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
                launcher: str = "local") -> list[str]:
     """A study job's command (`morec tune`); with launcher slurm it submits the workers and
     returns."""
-    request = StudyRequest(study=study, compile_networks=compile_networks)
-    argv = morec_argv("tune", *request.to_argv(), "--storage", store_url)
+    named, *options = StudyRequest(study=study, compile_networks=compile_networks).to_argv()[1:]
+    argv = morec_argv("tune", "--study", named, "--storage", store_url, *options)
     return argv + ["--launcher", launcher] if launcher != "local" else argv
 
 

@@ -57,3 +57,7 @@ def test_the_dashboards_study_job_writes_the_request_as_tune_reads_it():
     argv = study_argv("demo", "sqlite:///x.db", compile_networks=True)
     assert argv[3] == "tune"
     assert StudyRequest.from_argv(argv[4:]) == StudyRequest(study="demo", compile_networks=True)
+
+
+def test_a_plain_study_job_keeps_its_command_line():
+    assert study_argv("demo", "u")[3:] == ["tune", "--study", "demo", "--storage", "u"]
