@@ -2,7 +2,10 @@
 
 Every run stores its full spec as JSON. `from_dict` is strict (an unknown key or a wrong type is
 an error naming the key), and `--set section.key=value` overrides are parsed against the same
-field types, so a typo can never be silently ignored.
+field types, so a typo can never be silently ignored (morec_core.settings_parser).
+
+Above 400 lines on purpose: the five sections and RunSpec are one schema, each field with its
+docstring and its check beside it; read together, they are what a run can be.
 """
 
 from __future__ import annotations
@@ -12,15 +15,11 @@ import hashlib
 import json
 import math
 import re
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-
-class ConfigError(ValueError):
-    """A spec or an override that does not fit the schema; the message names the key."""
-
+from morec_core.settings_parser import ConfigError as ConfigError
+from morec_core.settings_parser import build_section, field_types, parse_value
 
 # numpy's seeding limit (np.random.seed, RandomState); torch and random accept it as well.
 MAX_SEED = 2**32 - 1
@@ -391,7 +390,7 @@ class RunSpec:
         unknown = sorted(set(raw) - set(sections))
         if unknown:
             raise ConfigError(f"unknown section {unknown[0]!r}; known: {', '.join(sections)}")
-        built: dict[str, Any] = {name: _build_section(section_type, raw.get(name, {}), name)
+        built: dict[str, Any] = {name: build_section(section_type, raw.get(name, {}), name)
                                  for name, section_type in sections.items()}
         return cls(**built)
 
@@ -414,7 +413,7 @@ class RunSpec:
             if section not in sections:
                 raise ConfigError(f"override {text!r}: unknown section {section!r}; "
                                   f"known: {', '.join(sections)}")
-            hints = _field_types(sections[section])
+            hints = field_types(sections[section])
             if key not in hints:
                 raise ConfigError(f"override {text!r}: unknown key {section}.{key}; "
                                   f"known: {', '.join(hints)}")
@@ -456,7 +455,7 @@ def _check(condition: bool, key: str, message: str) -> None:
 def _check_finite(section: object, name: str) -> None:
     """Reject inf and nan in every float field of `section`, before the per-field checks: inf
     passes `lr > 0`, and nan fails every bound with a message about the wrong bound."""
-    for key, hint in _field_types(type(section)).items():
+    for key, hint in field_types(type(section)).items():
         value = getattr(section, key)
         _check(hint is not float or math.isfinite(value), f"{name}.{key}",
                f"must be a finite number, got {value}")
@@ -467,83 +466,4 @@ def _check_seed(seed: int, key: str) -> None:
 
 
 def _section_types() -> dict[str, type]:
-    return {f.name: _field_types(RunSpec)[f.name] for f in dataclasses.fields(RunSpec)}
-
-
-def _field_types(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-Section = TypeVar("Section")
-
-
-def _build_section(section_type: type[Section], raw: Any, name: str) -> Section:
-    if isinstance(raw, section_type):
-        return raw
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: expected a mapping, got {type(raw).__name__}")
-    hints = _field_types(section_type)
-    unknown = sorted(set(raw) - set(hints))
-    if unknown:
-        raise ConfigError(f"unknown key {name}.{unknown[0]}; known: {', '.join(hints)}")
-    values = {key: _check_type(value, hints[key], f"{name}.{key}") for key, value in raw.items()}
-    return section_type(**values)
-
-
-def _check_type(value: Any, expected: Any, key: str) -> Any:
-    """Return value if it fits the annotation (an int is accepted for a float), else raise."""
-    origin = typing.get_origin(expected)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__}")
-        (item_type, _ellipsis) = typing.get_args(expected)
-        return tuple(_check_type(item, item_type, key) for item in value)
-    if origin in (typing.Union, types.UnionType):
-        for option in typing.get_args(expected):
-            try:
-                return _check_type(value, option, key)
-            except ConfigError:
-                continue
-        raise ConfigError(f"{key}: expected {expected}, got {type(value).__name__}")
-    if expected is type(None):
-        if value is None:
-            return None
-        raise ConfigError(f"{key}: expected null, got {type(value).__name__}")
-    # bool is a subclass of int: reject True where a number is expected, and 1 where a bool is.
-    if expected is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if expected is int and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if expected in (str, bool) and type(value) is expected:
-        return value
-    raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, "
-                      f"got {type(value).__name__} {value!r}")
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def parse_value(text: str, expected: Any, key: str) -> Any:
-    """Parse an override's text into the field's type; never eval."""
-    origin = typing.get_origin(expected)
-    if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(expected)
-        parts = [part.strip() for part in text.split(",") if part.strip()]
-        return [parse_value(part, item_type, key) for part in parts]
-    try:
-        if expected is bool:
-            lowered = text.lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError(text)
-        if expected is int:
-            return int(text)
-        if expected is float:
-            return float(text)
-    except ValueError:
-        name = getattr(expected, "__name__", str(expected))
-        raise ConfigError(f"{key}: cannot read {text!r} as {name}") from None
-    return text
+    return {f.name: field_types(RunSpec)[f.name] for f in dataclasses.fields(RunSpec)}

@@ -26,6 +26,15 @@ def default_store_url() -> str:
     return os.environ.get(STORE_ENV, "runs/morec.db")
 
 
+def optuna_url_for(store_url: str) -> str:
+    """Optuna's storage beside the run store: runs/morec.db -> runs/morec-optuna.db.
+    On PostgreSQL both live in one database (Optuna's tables have their own names)."""
+    if store_url.startswith("sqlite:///"):
+        path = Path(store_url.removeprefix("sqlite:///"))
+        return f"sqlite:///{path.with_name(path.stem + '-optuna' + path.suffix)}"
+    return store_url
+
+
 def runs_dir() -> Path:
     """Checkpoints and logs of runs (beside the default store)."""
     return Path(os.environ.get("MOREC_RUNS_DIR", "runs")).expanduser()

@@ -31,13 +31,13 @@ from morec_core.audit import flatten
 from morec_core.config import RunSpec
 from morec_core.data.atomic import atomic_file
 from morec_core.plan_measure import Measurement, measure_or_problem
+from morec_core.run_status import TRAINED_STATUSES
 from morec_core.studies import GridPoint, Study
 
 COST_NEUTRAL = ("train.lr", "train.lr_encoder", "train.weight_decay",
                 "train.weight_decay_encoder", "train.seed", "train.patience", "train.epochs",
                 "train.stop_on_collapse", "train.grad_clip", "eval.metric")
 """Settings that change what a run learns but not what a step or an evaluation costs."""
-FINISHED = ("completed", "collapsed", "pruned")
 
 
 def cost_key(spec: RunSpec | dict[str, Any]) -> str:
@@ -165,7 +165,7 @@ def expected_epochs(runs: Sequence[Any]) -> dict[str, float]:
     """Arm -> mean epochs trained by its finished runs (RunRecords: last_epoch is 0-based)."""
     epochs: dict[str, list[int]] = defaultdict(list)
     for run in runs:
-        if run.status in FINISHED and run.last_epoch is not None:
+        if run.status in TRAINED_STATUSES and run.last_epoch is not None:
             epochs[run.arm].append(run.last_epoch + 1)
     return {arm: statistics.fmean(found) for arm, found in epochs.items()}
 

@@ -29,3 +29,5 @@ FINAL_STATUSES: frozenset[RunStatus] = frozenset(RUN_STATUSES) - ACTIVE_STATUSES
 """completed, pruned, collapsed, failed: a study's trial with such a run is told, never rerun."""
 ENDED_STATUSES: frozenset[RunStatus] = FINAL_STATUSES | RESUMABLE_STATUSES
 """Every status a process writes when it lets go of its run."""
+TRAINED_STATUSES: frozenset[RunStatus] = FINAL_STATUSES - {"failed"}
+"""Ended by its own training (completed, pruned or collapsed): its epochs ran as planned."""

@@ -51,26 +51,20 @@ def refuse_store(store_url: str) -> None:
 @dataclass(frozen=True, kw_only=True)
 class WorkerTask:
     """What a worker job needs, as plain data: it is all a job receives."""
-    study: str
-    """A study name, or the absolute path of a study module."""
+    request_argv: tuple[str, ...]
+    """The study request (morec_core.study_launch.StudyRequest.to_argv): the study by name or
+    absolute module path, its preset, name, settings, seeds, and DDP processes per trial."""
     store_url: str
     runs_dir: str
     """Absolute; on a file system every node sees (checkpoints, logs)."""
     data_dir: str
     """Absolute; on a file system every node sees (datasets, content caches)."""
-    compile_networks: bool = False
-    seeds: int | None = None
-    name: str | None = None
-    overrides: tuple[str, ...] = ()
-    preset: str | None = None
-    processes_per_trial: int = 1
-    """DDP ranks per trial: the job's GPUs (slurm.gpus_per_trial), 1 for one or none."""
+    job_name: str
+    """The study's name in the Slurm job names (after JOB_PREFIX)."""
 
     def as_kwargs(self) -> dict[str, Any]:
-        return {"study": self.study, "store_url": self.store_url, "runs_dir": self.runs_dir,
-                "data_dir": self.data_dir, "compile_networks": self.compile_networks,
-                "seeds": self.seeds, "name": self.name, "overrides": list(self.overrides),
-                "preset": self.preset, "processes_per_trial": self.processes_per_trial}
+        return {"request_argv": list(self.request_argv), "store_url": self.store_url,
+                "runs_dir": self.runs_dir, "data_dir": self.data_dir}
 
 
 def submit_workers(task: WorkerTask, settings: SlurmSettings) -> list[str]:
@@ -80,7 +74,7 @@ def submit_workers(task: WorkerTask, settings: SlurmSettings) -> list[str]:
                                       max_num_timeout=settings.max_requeues)
     extra: dict[str, Any] = {"requeue": True, **settings.extra}
     executor.update_parameters(
-        job_name=f"{JOB_PREFIX}{Path(task.study).stem if task.name is None else task.name}",
+        job_name=f"{JOB_PREFIX}{task.job_name}",
         time=settings.time_min, cpus_per_task=settings.cpus_per_task,
         signal_delay_s=settings.signal_delay_s, additional_parameters=extra,
         **({"partition": settings.partition} if settings.partition else {}),
@@ -97,29 +91,19 @@ class StudyWorker(submitit.helpers.Checkpointable):
     """A study worker inside a Slurm job (submitit calls it; requeued, it is called again with
     the same arguments, `Checkpointable.checkpoint`'s default)."""
 
-    def __call__(self, study: str, store_url: str, runs_dir: str, data_dir: str,
-                 compile_networks: bool = False, seeds: int | None = None,
-                 name: str | None = None, overrides: Sequence[str] = (),
-                 preset: str | None = None, processes_per_trial: int = 1) -> int:
+    def __call__(self, request_argv: Sequence[str], store_url: str, runs_dir: str,
+                 data_dir: str) -> int:
         from morec_core import preemption
-        from morec_core.studies import find_study
-        from morec_core.tune import optuna_url_for, work
+        from morec_core.study_launch import StudyRequest, trial_line, work
 
         os.environ["MOREC_RUNS_DIR"] = runs_dir
         os.environ["MOREC_DATA_DIR"] = data_dir
         handlers = preemption.install()
-        definition = find_study(study)
-        if preset:  # the order of `morec tune`'s
-            definition = definition.with_preset(preset)
-        if name:
-            definition = definition.renamed_with(name, list(overrides))
-        if seeds is not None:
-            definition = definition.with_seeds(seeds)
+        request = StudyRequest.from_argv(request_argv)
+        definition = request.resolve()
 
         def report(point: Any, status: str, reason: str) -> None:
-            because = f" ({reason})" if reason else ""
-            print(f"trial {point.arm} {point.params} seed {point.seed}: {status}{because}",
-                  flush=True)
+            print(trial_line(point, status, reason), flush=True)
 
         def trial_sinks(point: Any) -> list[ev.Sink]:
             def log_epoch(event: ev.Event) -> None:
@@ -135,10 +119,8 @@ class StudyWorker(submitit.helpers.Checkpointable):
               f"{os.environ.get('SLURM_JOB_ID')} (restart "
               f"{os.environ.get('SLURM_RESTART_COUNT', '0')})", flush=True)
         try:
-            done = work(definition, store_url, optuna_url_for(store_url), Path(runs_dir),
-                        on_trial=report, trial_sinks=trial_sinks,
-                        compile_networks=compile_networks,
-                        processes_per_trial=processes_per_trial)
+            done = work(request, store_url, Path(runs_dir), on_trial=report,
+                        trial_sinks=trial_sinks, definition=definition)
         except preemption.Preempted as stop:
             print(f"worker: {stop}; its trial is queued again", flush=True)
             submitit_handler = handlers.get(stop.signum)

@@ -8,6 +8,7 @@ grids); each arm becomes its own Optuna study, so a pruner never compares IDRec 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import itertools
 import os
@@ -119,6 +120,12 @@ class Study:
 
     def every_point(self) -> list[GridPoint]:
         """Every (arm, grid combination, seed): what a trial of this study may be."""
+        return list(self._every_point)
+
+    @functools.cached_property
+    def _every_point(self) -> tuple[GridPoint, ...]:
+        # Expanded once per Study (a frozen value): the preflight, the queueing and a worker's
+        # every poll read the grid, and each point's spec parses its settings.
         points = []
         first, *others = self.seed_values
         for arm in self.arms:
@@ -130,7 +137,7 @@ class Study:
                     points.append(GridPoint(study=self.name, arm=arm.name, params=params,
                                             seed=seed, spec=self.spec_of(arm, params, seed),
                                             search=seed == first))
-        return points
+        return tuple(points)
 
     def grid_of(self, arm: Arm) -> dict[str, tuple[object, ...]]:
         """The arm's grid, with the preset's searched keys added (or replacing the arm's)."""

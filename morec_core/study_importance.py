@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from morec_core.paths import optuna_url_for
 from morec_core.study_analytics import search_seed
-from morec_core.tune import optuna_url_for
 
 MIN_TRIALS = 2
 RANKED_TRIALS = 10

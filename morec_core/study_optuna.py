@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from morec_core.tune import POINT_ATTR, optuna_url_for
+from morec_core.paths import optuna_url_for
+from morec_core.trial_attributes import POINT_ATTR
 
 
 def trial_states(store_url: str, study: str) -> dict[str, int]:

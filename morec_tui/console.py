@@ -25,7 +25,7 @@ DEBUG_ENV = "MOREC_DEBUG"
 # that module was imported (an error of a class never imported cannot have been raised), so
 # reporting an error imports nothing, neither torch (encoders) nor sqlalchemy (store).
 USER_ERRORS = (("morec_core.config", "ConfigError"), ("morec_core.data.errors", "DataError"),
-               ("morec_core.store.store", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
+               ("morec_core.store.engine", "StoreError"), ("sqlalchemy.exc", "SQLAlchemyError"),
                ("morec_core.encoders.packaged", "PackagedModelError"))
 
 

@@ -44,6 +44,7 @@ from morec_core.processes import (
 )
 from morec_core.regular_files import NotARegularFile, open_regular, read_regular
 from morec_core.run_process import run_process_argv
+from morec_core.study_request import StudyRequest
 
 CPU = "cpu"
 JOB_KINDS = ("run", "study")
@@ -97,7 +98,8 @@ class Job:
     """Why a job failed or was cancelled, in a few words."""
     run_id: str | None = None
     """A run job's run: recorded (`queued`) in the store before the job was submitted, so the
-    dashboard knows it by id from the start; its command is `morec run --resume RUN_ID`."""
+    dashboard knows it by id from the start; its command is the engine's run process for
+    RUN_ID (morec_core.run_process)."""
     spec_json: str | None = None
     """A run job's RunSpec as JSON (what the run was queued with), for display."""
 
@@ -188,15 +190,17 @@ def run_argv(run_id: str, store_url: str, *, stop_on_collapse: bool = True) -> l
 def study_argv(study: str, store_url: str, *, compile_networks: bool = False,
                launcher: str = "local", slurm: Sequence[str] = (),
                slurm_config: str | None = None) -> list[str]:
-    """A study job's command; with launcher slurm it submits the workers and returns.
-    slurm: `key=value` Slurm settings (`--slurm`), on top of the `--slurm-config` file."""
-    argv = morec_argv("tune", "--study", study, "--storage", store_url)
+    """A study job's command (`morec tune`, the study's options written by StudyRequest); with
+    launcher slurm it submits the workers and returns. slurm: `key=value` Slurm settings
+    (`--slurm`), on top of the `--slurm-config` file."""
+    named, *options = StudyRequest(study=study, compile_networks=compile_networks).to_argv()[1:]
+    argv = morec_argv("tune", "--study", named, "--storage", store_url)
     if launcher != "local":
         argv += ["--launcher", launcher]
         argv += [part for option in slurm for part in ("--slurm", option)]
         if slurm_config:
             argv += ["--slurm-config", slurm_config]
-    return argv + ["--compile"] if compile_networks else argv
+    return argv + options
 
 
 class JobQueue:

@@ -218,6 +218,7 @@ def test_the_job_entry_runs_the_renamed_study_from_plain_arguments(tmp_path, mon
     sets the shared folders, renames the study with its settings and drains its queue."""
     from morec_core.slurm import StudyWorker, WorkerTask
     from morec_core.studies import find_study
+    from morec_core.study_launch import StudyRequest
     from morec_core.tune import enqueue_grid, optuna_storage, optuna_url_for
 
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
@@ -231,9 +232,11 @@ def test_the_job_entry_runs_the_renamed_study_from_plain_arguments(tmp_path, mon
     definition = find_study(str(module)).renamed_with("renamed", ["train.weight_decay=0.1"])
     store = Store(store_url)
     enqueue_grid(definition, optuna_storage(optuna_url_for(store_url), store), store)
-    task = WorkerTask(study=str(module), store_url=store_url, runs_dir=str(tmp_path / "runs"),
-                      data_dir=str(tmp_path / "data_root"), name="renamed",
-                      overrides=("train.weight_decay=0.1",))
+    request = StudyRequest(study=str(module), name="renamed",
+                           overrides=("train.weight_decay=0.1",))
+    task = WorkerTask(request_argv=tuple(request.to_argv()), store_url=store_url,
+                      runs_dir=str(tmp_path / "runs"), data_dir=str(tmp_path / "data_root"),
+                      job_name="renamed")
     kwargs = task.as_kwargs()
     assert all(isinstance(value, str | bool | int | list | type(None))
                for value in kwargs.values())  # plain data only, for submitit to store

@@ -11,6 +11,7 @@ from morec_core.run_status import (
     FINAL_STATUSES,
     RESUMABLE_STATUSES,
     RUN_STATUSES,
+    TRAINED_STATUSES,
 )
 from morec_core.spec_labels import (
     LEGACY_TIE_RULE,
@@ -85,3 +86,4 @@ def test_status_sets_split_the_vocabulary():
     assert not ACTIVE_STATUSES & FINAL_STATUSES and not FINAL_STATUSES & RESUMABLE_STATUSES
     assert FINAL_STATUSES == {"completed", "pruned", "collapsed", "failed"}
     assert ENDED_STATUSES == set(RUN_STATUSES) - ACTIVE_STATUSES
+    assert TRAINED_STATUSES == {"completed", "pruned", "collapsed"}

@@ -13,128 +13,47 @@ of failing on the store. `Store(url, read_only=True)` reads a store this user ma
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import math
 import os
 import sqlite3
 import time
-import urllib.parse
-import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    create_engine,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from morec_core import events as ev
 from morec_core.processes import alive_since, host_label
 from morec_core.spec_labels import data_view, encoder_label, read_spec
-from morec_core.store import damage
-from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
-from morec_core.store.rows import (
-    SCHEMA_VERSION,
-    Base,
-    MetricRow,
-    RunRow,
-    SchemaRow,
-    StudyRow,
-    UserResultRow,
+from morec_core.store.engine import (
+    POSTGRES_CONNECT_TIMEOUT_S,
+    SQLITE_CANTOPEN,
+    SQLITE_READONLY,
+    StoreError,
+    StoreNotWritableError,
+    normalize_url,
+    open_problem,
+    quick_check,
+    sqlite_code,
+    sqlite_engine,
+    sqlite_read_only_engine,
 )
+from morec_core.store.liveness import HEARTBEAT_STALE_SECONDS
+from morec_core.store.lock import named_lock
+from morec_core.store.queries import StoreQueries, study_record
+from morec_core.store.records import StudyRecord
+from morec_core.store.rows import MetricRow, RunRow, SchemaRow, StudyRow, UserResultRow
+from morec_core.store.schema import check_schema, migrate
 from morec_core.user_results import UserResults
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
     from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-
-# morec_metrics as schema 3 made it. Frozen here rather than read from MetricRow: a later
-# migration that changes MetricRow must not change what the 2 -> 3 step builds.
-_METRICS_TABLE_V3 = """CREATE TABLE {name} (
-    id INTEGER NOT NULL,
-    run_id VARCHAR(32) NOT NULL,
-    split VARCHAR(30) NOT NULL,
-    epoch INTEGER NOT NULL,
-    name VARCHAR(50) NOT NULL,
-    value FLOAT,
-    PRIMARY KEY (id),
-    CONSTRAINT uq_metric_point UNIQUE (run_id, split, epoch, name),
-    FOREIGN KEY(run_id) REFERENCES morec_runs (id) ON DELETE CASCADE
-)"""
-
-
-def _metric_values_nullable(conn: Connection) -> None:
-    """2 -> 3: morec_metrics.value may be NULL, the NaN of SQLite (a NaN loss failed the run
-    with "NOT NULL constraint failed: morec_metrics.value")."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("ALTER TABLE morec_metrics ALTER COLUMN value DROP NOT NULL"))
-        return
-    # SQLite cannot drop NOT NULL in place: build the new table, copy, drop, rename
-    # (https://sqlite.org/lang_altertable.html#otheralter). The unique constraint is part of the
-    # new table; foreign keys stay on, as no table refers to morec_metrics. Rows of runs deleted
-    # with foreign keys off (the sqlite3 shell's default) could not be inserted and were never
-    # readable: they are left behind.
-    conn.execute(text(_METRICS_TABLE_V3.format(name="morec_metrics_new")))
-    conn.execute(text(
-        "INSERT INTO morec_metrics_new (id, run_id, split, epoch, name, value) "
-        "SELECT id, run_id, split, epoch, name, value FROM morec_metrics "
-        "WHERE run_id IN (SELECT id FROM morec_runs)"))
-    conn.execute(text("DROP TABLE morec_metrics"))
-    conn.execute(text("ALTER TABLE morec_metrics_new RENAME TO morec_metrics"))
-
-
-def _add_data_fingerprints(conn: Connection) -> None:
-    """3 -> 4: morec_runs.data_fingerprint; runs recorded before have none (''). A store whose
-    table has it already (made by this morec's create_all, then set back) is left as it is."""
-    if "data_fingerprint" in {column["name"] for column in inspect(conn).get_columns("morec_runs")}:
-        return
-    conn.execute(text("ALTER TABLE morec_runs ADD COLUMN data_fingerprint TEXT NOT NULL "
-                      "DEFAULT ''"))
-
-
-# Each migration takes a connection inside a transaction and moves the schema from version v to
-# v + 1. New tables are made by create_all before the migrations run; a new column is added here
-# as `MIGRATIONS[v] = lambda conn: conn.execute(text("ALTER TABLE morec_runs ADD COLUMN ..."))`.
-MIGRATIONS: dict[int, Any] = {
-    # 1 -> 2: the morec_user_results table (created by create_all); runs recorded before it
-    # have none, and `morec compare --recompute` evaluates them again from their checkpoints.
-    1: lambda conn: None,
-    2: _metric_values_nullable,
-    3: _add_data_fingerprints,
-}
-
-SQLITE_BUSY_TIMEOUT_MS = 60_000
-POSTGRES_CONNECT_TIMEOUT_S = 3
-"""Per attempt (libpq tries twice under sslmode=prefer). libpq's default is to wait for ever on a
-server that does not answer; an unreachable one should fail `Store(...)` while the user still
-watches. A `connect_timeout` in the URL wins."""
-HEARTBEAT_STALE_SECONDS = 300.0
-
-# Primary SQLite result codes (https://sqlite.org/rescode.html) behind the open errors we explain.
-_SQLITE_CORRUPT, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 8, 14, 26
-
-
-class StoreError(RuntimeError):
-    pass
-
-
-class StoreNotWritableError(StoreError):
-    """This user cannot write the store (file or folder): it can still be opened read-only."""
 
 
 def open_for_reading(url: str | os.PathLike[str]) -> Store:
@@ -146,18 +65,7 @@ def open_for_reading(url: str | os.PathLike[str]) -> Store:
         return Store(url, read_only=True)
 
 
-def normalize_url(url_or_path: str | os.PathLike[str]) -> str:
-    """A database URL, or a plain file path taken as SQLite. postgresql:// means psycopg 3
-    (the `postgres` extra), not SQLAlchemy's default psycopg2."""
-    text_url = str(url_or_path)
-    if text_url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + text_url.split("://", 1)[1]
-    if "://" in text_url:
-        return text_url
-    return f"sqlite:///{Path(text_url).expanduser().resolve()}"
-
-
-class Store:
+class Store(StoreQueries):
     def __init__(self, url: str | os.PathLike[str], *, read_only: bool = False) -> None:
         """Open the store at `url`, creating or migrating its schema unless `read_only`.
 
@@ -183,11 +91,11 @@ class Store:
                 self._write_engine, self._read_engine = (
                     self._open_sqlite() if self.is_sqlite else self._open_server())
                 if self.is_sqlite:
-                    self._quick_check()
+                    quick_check(self._reader(), self.where)
                 if read_only:
-                    self._check_schema()
+                    check_schema(self._reader(), self.where)
                 else:
-                    self._migrate()
+                    migrate(self._writer(), self.where)
         except BaseException:
             self.close()
             raise
@@ -213,15 +121,15 @@ class Store:
                 raise StoreError("an in-memory store starts empty: it cannot be read-only")
             if not Path(database).is_file():
                 raise StoreError(f"store {database} does not exist")
-            return None, _sqlite_read_only_engine(database)
+            return None, sqlite_read_only_engine(database)
         if not in_memory:
             try:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreError(f"cannot create the folder of store {database}: "
                                  f"{error.strerror or error}") from None
-        return (_sqlite_engine(self.url, immediate=True),
-                _sqlite_engine(self.url, immediate=False))
+        return (sqlite_engine(self.url, immediate=True),
+                sqlite_engine(self.url, immediate=False))
 
     def _open_server(self) -> tuple[Engine | None, Engine]:
         parsed = make_url(self.url)
@@ -245,60 +153,10 @@ class Store:
         except (SQLAlchemyError, sqlite3.Error, OSError) as error:
             original = getattr(error, "orig", None) or error
             unwritable = (not self.read_only and isinstance(original, sqlite3.Error)
-                          and _sqlite_code(original) in (_SQLITE_READONLY, _SQLITE_CANTOPEN))
+                          and sqlite_code(original) in (SQLITE_READONLY, SQLITE_CANTOPEN))
             raise (StoreNotWritableError if unwritable else StoreError)(
                 f"cannot open store {self.where}: "
-                f"{_open_problem(error, self.where, self.read_only)}") from None
-
-    def _quick_check(self) -> None:
-        """A damaged page otherwise shows only when a query reads it, perhaps mid-run; this
-        reads every page once (about 0.1 s per 100 MB of store, from the page cache)."""
-        with self._reader().connect() as conn:
-            found = conn.exec_driver_sql("PRAGMA quick_check").scalars().all()
-        if found != ["ok"]:
-            lines = [line for row in found for line in str(row).splitlines()
-                     if line.strip() and not line.startswith("***")]
-            raise StoreError(f"store {self.where} is damaged (SQLite quick_check: "
-                             f"{lines[0] if lines else found[0]}); restore it from a backup, "
-                             f"or save what is readable with `sqlite3 {self.where} .recover`")
-
-    # --- schema -------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        with self._writer().begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Serialise schema creation between processes starting at once.
-                conn.execute(text("SELECT pg_advisory_xact_lock(7311)"))
-            Base.metadata.create_all(conn)
-            row = conn.execute(select(SchemaRow.version).where(SchemaRow.id == 1)).first()
-            if row is None:
-                conn.execute(insert(SchemaRow).values(id=1, version=SCHEMA_VERSION))
-                return
-            version = row[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(self._newer_schema(version))
-            for step in range(version, SCHEMA_VERSION):
-                MIGRATIONS[step](conn)
-            conn.execute(update(SchemaRow).where(SchemaRow.id == 1).values(version=SCHEMA_VERSION))
-
-    def _check_schema(self) -> None:
-        """Read-only: the schema must be this morec's, as nothing may migrate it."""
-        with self._reader().connect() as conn:
-            version = None
-            if inspect(conn).has_table(SchemaRow.__tablename__):
-                version = conn.execute(select(SchemaRow.version).where(SchemaRow.id == 1)).scalar()
-        if version is None:
-            raise StoreError(f"store {self.where} holds no morec schema (not a morec store, "
-                             "or never written)")
-        if version > SCHEMA_VERSION:
-            raise StoreError(self._newer_schema(version))
-        if version < SCHEMA_VERSION:
-            raise StoreError(f"store {self.where} is at schema {version}; open it once writable "
-                             f"to migrate (this morec reads schema {SCHEMA_VERSION})")
-
-    def _newer_schema(self, version: int) -> str:
-        return (f"store {self.where} was written by a newer morec (schema {version}, this one "
-                f"knows {SCHEMA_VERSION}); upgrade morec")
+                f"{open_problem(error, self.where, self.read_only)}") from None
 
     def _writer(self) -> Engine:
         if self._write_engine is None:
@@ -322,7 +180,7 @@ class Store:
                 row = StudyRow(name=name, description=description, created_at=time.time())
                 session.add(row)
                 session.flush()
-            return _study_record(row)
+            return study_record(row)
 
     def record(self, event: ev.Event) -> None:
         """Write one event in one short transaction."""
@@ -383,32 +241,11 @@ class Store:
         """A Store is a sink."""
         self.record(event)
 
-    @contextlib.contextmanager
-    def lock(self, name: str) -> Iterator[None]:
-        """Hold an exclusive lock across processes and machines sharing this store.
-
-        PostgreSQL: an advisory lock. SQLite (one machine by nature): an flock on a file beside
-        the database, which leaves the database itself free for writers, this process's too.
-        """
-        writer = self._writer()  # a lock guards writes: none on a read-only store
-        if self.is_sqlite:
-            database = self._database
-            digest = hashlib.sha256(name.encode()).hexdigest()[:12]
-            with open(f"{database}.{digest}.lock", "a") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        with writer.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                conn.commit()
+    def lock(self, name: str) -> contextlib.AbstractContextManager[None]:
+        """Hold an exclusive lock across processes and machines sharing this store (a study's
+        claims of trials): morec_core.store.lock."""
+        # A lock guards writes: none on a read-only store.
+        return named_lock(self._writer(), name, self._database if self.is_sqlite else None)
 
     def heartbeat(self, run_id: str) -> None:
         self.record(ev.Heartbeat(run_id=run_id))
@@ -551,347 +388,3 @@ class Store:
                     marked.append(run.id)
         return marked
 
-    # --- reading ------------------------------------------------------------------------
-
-    def studies(self) -> list[StudyRecord]:
-        """Every readable study, by name; a damaged row is set aside (`damaged`)."""
-        found = []
-        with Session(self._reader()) as session:
-            for row in session.scalars(select(StudyRow)):
-                problem = damage.study_problem(row.name, row.description, row.created_at)
-                if problem is not None:
-                    self.damaged[f"study {damage.name_of(row.id)}"] = problem
-                if isinstance(row.name, str) and row.name:
-                    # Only a study without a name is left out; a bad description or date is
-                    # read as empty, so its runs are still shown.
-                    found.append(StudyRecord(
-                        id=row.id, name=row.name,
-                        description=row.description if isinstance(row.description, str) else "",
-                        created_at=(row.created_at if damage.is_number(row.created_at)
-                                    else 0.0)))
-        return sorted(found, key=lambda record: record.name)
-
-    def run(self, run_id: str) -> RunRecord:
-        with Session(self._reader()) as session:
-            found = session.execute(_run_query().where(RunRow.id == run_id)).first()
-            if found is None:
-                raise StoreError(f"no run {run_id!r} in {self.url}")
-            record = self._checked(session, *found)
-            if record is None:
-                raise StoreError(f"run {damage.name_of(run_id)} in {self.where} is damaged: "
-                                 f"{self.damaged[f'run {run_id}']}")
-            return record
-
-    def _checked(self, session: Session, row: RunRow, study: Any,
-                 damaged_metrics: dict[str, str] | None = None) -> RunRecord | None:
-        """The run's record, or None with the reason in `damaged`: its row, its study's name
-        and (SQLite) its metric values read as morec wrote them."""
-        values = {column.key: getattr(row, column.key) for column in RunRow.__table__.columns}
-        problem = damage.run_problem(values)
-        if problem is None and study is not None and not isinstance(study, str):
-            problem = f"its study's name is {damage.shown(study)}, not text"
-        if problem is None:
-            if damaged_metrics is None:
-                damaged_metrics = self._damaged_metrics(session, row.id)
-            problem = damaged_metrics.get(row.id) if isinstance(row.id, str) else None
-        if problem is not None:
-            self.damaged[f"run {damage.name_of(row.id)}"] = problem
-            return None
-        values = damage.cut_texts(values)
-        del values["study_id"]
-        return RunRecord(study=study, **values)
-
-    def _damaged_metrics(self, session: Session, run_id: str | None = None) -> dict[str, str]:
-        """Run id -> its first metric value that is not a number (or an infinite test metric,
-        which no evaluation gives). SQLite keeps text or a blob in a FLOAT column; a server's
-        column cannot."""
-        if not self.is_sqlite:
-            return {}
-        query = ("SELECT run_id, split, name, epoch, value FROM morec_metrics "
-                 "WHERE (typeof(value) NOT IN ('real', 'integer', 'null') "
-                 "OR typeof(name) != 'text' OR typeof(split) != 'text' "
-                 "OR typeof(epoch) != 'integer' "
-                 # a collapsed run's validation may hold an infinity; a test metric cannot
-                 "OR (split LIKE 'test%' AND abs(value) > 1.7e308))"
-                 + (" AND run_id = :run_id" if run_id is not None else ""))
-        found: dict[str, str] = {}
-        for bad_run, split, name, epoch, value in session.execute(
-                text(query), {"run_id": run_id} if run_id is not None else {}):
-            if isinstance(bad_run, str) and bad_run not in found:
-                found[bad_run] = (f"metric {damage.shown(name)} of {damage.shown(split)} epoch "
-                                  f"{damage.shown(epoch)} is {damage.shown(value)}, not a "
-                                  "finite number")
-        return found
-
-    def runs(self, study: str | None = None, statuses: Iterable[str] | None = None,
-             limit: int | None = None) -> list[RunRecord]:
-        """Runs, newest first, optionally of one study and some statuses."""
-        query = _run_query()
-        if study is not None:
-            query = query.where(StudyRow.name == study)
-        if statuses is not None:
-            query = query.where(RunRow.status.in_(list(statuses)))
-        query = query.order_by(RunRow.started_at.desc())
-        if limit is not None:
-            query = query.limit(limit)
-        with Session(self._reader()) as session:
-            damaged_metrics = self._damaged_metrics(session)
-            records = [self._checked(session, row[0], row[1], damaged_metrics=damaged_metrics)
-                       for row in session.execute(query)]
-        return [record for record in records if record is not None]
-
-    def curves(self, run_id: str) -> Curves:
-        """Every recorded series of one run, by (split, name), in epoch order."""
-        query = (select(MetricRow.split, MetricRow.name, MetricRow.epoch, MetricRow.value)
-                 .where(MetricRow.run_id == run_id)
-                 .order_by(MetricRow.split, MetricRow.name, MetricRow.epoch))
-        curves: Curves = {}
-        with Session(self._reader()) as session:
-            for split, name, epoch, value in session.execute(query):
-                curves.setdefault((split, name), []).append(
-                    CurvePoint(epoch=epoch, value=_metric_value(value)))
-        return curves
-
-    def metrics(self, run_id: str, split: str, epoch: int | None = None) -> dict[str, float]:
-        """One split's metrics of a run at `epoch` (default: the run's best validation epoch)."""
-        with Session(self._reader()) as session:
-            if epoch is None:
-                epoch = session.scalar(select(RunRow.best_epoch).where(RunRow.id == run_id))
-                if epoch is None:
-                    return {}
-            rows = session.execute(select(MetricRow.name, MetricRow.value).where(
-                MetricRow.run_id == run_id, MetricRow.split == split, MetricRow.epoch == epoch))
-            return {name: _metric_value(value) for name, value in rows}
-
-    def best_epoch_metrics(self, split: str, study: str | None = None) -> dict[str, dict[str, float]]:
-        """`metrics(run, split)` of every run (of one study) in one query: run id -> {name: value}.
-
-        The runs screen shows test metrics of a thousand runs; one query per run would not do.
-        Runs without a best epoch or without that split are absent.
-        """
-        query = (select(MetricRow.run_id, MetricRow.name, MetricRow.value)
-                 .join(RunRow, (MetricRow.run_id == RunRow.id)
-                       & (MetricRow.epoch == RunRow.best_epoch))
-                 .where(MetricRow.split == split))
-        if study is not None:
-            query = query.join(StudyRow, RunRow.study_id == StudyRow.id).where(StudyRow.name == study)
-        found: dict[str, dict[str, float]] = {}
-        with Session(self._reader()) as session:
-            for run_id, name, value in session.execute(query):
-                found.setdefault(run_id, {})[name] = _metric_value(value)
-        return found
-
-    def user_results(self, run_ids: Iterable[str],
-                     split: str) -> dict[str, tuple[int, UserResults]]:
-        """Per-user results of one split of several runs: run id -> (epoch, results). Runs
-        recorded before per-user results existed (or still running) are absent."""
-        ids = list(run_ids)
-        found: dict[str, tuple[int, UserResults]] = {}
-        if not ids:
-            return found
-        query = select(UserResultRow.run_id, UserResultRow.epoch, UserResultRow.data).where(
-            UserResultRow.run_id.in_(ids), UserResultRow.split == split)
-        with Session(self._reader()) as session:
-            for run_id, epoch, data in session.execute(query):
-                try:
-                    if not isinstance(data, bytes) or not damage.is_count(epoch):
-                        raise ValueError(f"data is {damage.shown(data)}, epoch "
-                                         f"{damage.shown(epoch)}")
-                    found[run_id] = (epoch, UserResults.from_bytes(data))
-                except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
-                    # The run stays; its paired tests cannot use it (as for an older run).
-                    reason = damage.name_of(str(error))[:120]
-                    self.damaged[f"per-user results of run {damage.name_of(run_id)} ({split})"] = (
-                        f"unreadable ({type(error).__name__}: {reason}); `morec compare "
-                        "--recompute` writes them again")
-        return found
-
-    def run_versions(self) -> dict[str, tuple[Any, ...]]:
-        """Per run id, the values that change as the run records events, in one narrow query:
-        a display that polls reloads (with `run`) only the runs whose values changed.
-
-        Every event moves the heartbeat forward or, at the end, sets `finished_at`; the other
-        values guard against events stamped by a clock that is behind.
-        """
-        with Session(self._reader()) as session:
-            return {row[0]: tuple(row[1:]) for row in session.execute(_version_query())}
-
-    def best_run(self, study: str, spec_key: str | None = None) -> RunRecord | None:
-        """The run of a study with the highest validation selection metric (never test)."""
-        query = _run_query().where(StudyRow.name == study, RunRow.best_value.is_not(None))
-        if spec_key is not None:
-            query = query.where(RunRow.spec_key == spec_key)
-        query = query.order_by(RunRow.best_value.desc(), RunRow.started_at).limit(1)
-        with Session(self._reader()) as session:
-            for row in session.execute(query.limit(None)):
-                record = self._checked(session, *row)
-                if record is not None:
-                    return record
-        return None
-
-    def recent_run_versions(self, since: float) -> tuple[int, dict[str, tuple[Any, ...]]]:
-        """The number of runs, and run_versions() of those whose heartbeat or end is at or
-        after `since`: a poll of 10,000 runs reads the few that move, not all (run_versions
-        takes some 90 ms there). A run whose clock stamps events before `since` is not in it;
-        a caller reads run_versions() now and then to catch those."""
-        query = _version_query().where((RunRow.heartbeat_at >= since)
-                                       | (RunRow.finished_at >= since))
-        with Session(self._reader()) as session:
-            count = session.scalar(select(func.count()).select_from(RunRow)) or 0
-            return count, {row[0]: tuple(row[1:]) for row in session.execute(query)}
-
-
-    def epoch_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
-        """Mean seconds per epoch so far (the EpochEnded times) of each run that has an epoch:
-        what a running run's cost column shows before its CostMeasured at the end."""
-        ids = list(run_ids)
-        if not ids:
-            return {}
-        query = (select(MetricRow.run_id, func.avg(MetricRow.value))
-                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
-                        MetricRow.name == "seconds")
-                 .group_by(MetricRow.run_id))
-        with Session(self._reader()) as session:
-            return {run_id: float(value) for run_id, value in session.execute(query)
-                    if value is not None}
-
-    def training_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
-        """Total training seconds (the recorded epochs' seconds) of each run that has an epoch:
-        the device time a run spent training, evaluation not counted."""
-        ids = list(run_ids)
-        if not ids:
-            return {}
-        query = (select(MetricRow.run_id, func.sum(MetricRow.value))
-                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
-                        MetricRow.name == "seconds")
-                 .group_by(MetricRow.run_id))
-        with Session(self._reader()) as session:
-            return {run_id: float(value) for run_id, value in session.execute(query)
-                    if value is not None}
-
-
-def _version_query() -> Any:
-    """What run_versions reads: the id, then the values that change as a run records events."""
-    return select(RunRow.id, RunRow.heartbeat_at, RunRow.finished_at, RunRow.status,
-                  RunRow.last_epoch, RunRow.best_epoch, RunRow.best_value,
-                  RunRow.seconds_per_epoch, RunRow.peak_memory_bytes)
-
-
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not pysqlite, decide when transactions begin (see `_on_begin`).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # A deferred transaction that reads and then writes cannot wait for the lock in WAL
-        # mode (SQLITE_BUSY at once); writers take the lock up front so busy_timeout applies.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
-def _sqlite_read_only_engine(database: str) -> Engine:
-    """An engine that never writes the file, nor creates its -wal or -shm.
-
-    mode=ro reads a WAL store whose -shm it can use: one in a folder this user may write, or one a
-    writer has open now. A WAL store in a read-only folder with no writer has no -shm, and SQLite
-    cannot make one: that connection opens with immutable=1 (no locks, no -wal read). As a writer
-    may open the store later, and an immutable connection would not see its writes, connections
-    are not pooled: each one chooses again.
-    """
-    location = "file:" + urllib.parse.quote(database)
-
-    def open_file(query: str) -> sqlite3.Connection:
-        return sqlite3.connect(location + query, uri=True, check_same_thread=False,
-                               timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-
-    def connect() -> sqlite3.Connection:
-        connection = open_file("?mode=ro")
-        try:
-            # The -shm is needed (and found missing) at the first read, not at connect.
-            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            return connection
-        except sqlite3.OperationalError as error:
-            connection.close()
-            if _sqlite_code(error) not in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
-                raise
-        return open_file("?mode=ro&immutable=1")
-
-    engine = create_engine("sqlite://", creator=connect, poolclass=NullPool)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA query_only = ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")  # one snapshot per session, as on the writable engine
-
-    return engine
-
-
-def _sqlite_code(error: sqlite3.Error) -> int:
-    """The primary result code (https://sqlite.org/rescode.html); 0 for pysqlite's own errors."""
-    return (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
-
-
-def _open_problem(error: BaseException, where: str, read_only: bool) -> str:
-    """One line: the driver's message, and for the usual SQLite cases what to do."""
-    original = getattr(error, "orig", None) or error
-    message = " ".join(line.strip() for line in str(original).splitlines() if line.strip())
-    if not isinstance(original, sqlite3.Error):
-        return message or type(original).__name__
-    code = _sqlite_code(original)
-    if code == _SQLITE_NOTADB:
-        return f"{message} (not an SQLite file, or its header is damaged)"
-    if code == _SQLITE_CORRUPT:
-        return (f"{message}; restore it from a backup, or save what is readable with "
-                f"`sqlite3 {where} .recover`")
-    if code in (_SQLITE_READONLY, _SQLITE_CANTOPEN) and not read_only:
-        return (f"{message}: this user cannot write the file or its folder; fix the "
-                "permissions, or open the store read-only")
-    return message
-
-
-def _metric_value(value: Any) -> float:
-    """SQLite keeps a NaN metric as NULL (morec_metrics.value); a value that is no number
-    (text or a blob a foreign writer left) reads as NaN too: `runs` sets its run aside."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return math.nan
-
-
-def run_process_alive(record: RunRecord, now: float | None = None) -> bool:
-    """Whether the process that records a run (`starting`, `running`, or reaped as
-    `interrupted` for a stale heartbeat) is still at it: on this host, its pid, started before
-    the run's last heartbeat (a reused pid does not count); on another, a heartbeat younger than
-    the stale limit. `morec run --resume` refuses such a run."""
-    if record.status not in ("starting", "running", "interrupted") or record.pid is None:
-        return False
-    if record.host == host_label():
-        return alive_since(record.pid, record.heartbeat_at)
-    now = time.time() if now is None else now
-    return record.status != "interrupted" and now - record.heartbeat_at <= HEARTBEAT_STALE_SECONDS
-
-
-def _run_query() -> Any:
-    return select(RunRow, StudyRow.name).outerjoin(StudyRow, RunRow.study_id == StudyRow.id)
-
-
-def _study_record(row: StudyRow) -> StudyRecord:
-    return StudyRecord(id=row.id, name=row.name, description=row.description,
-                       created_at=row.created_at)

@@ -11,6 +11,7 @@ from morec_tui.console import fail
 
 if TYPE_CHECKING:
     from morec_core.slurm_config import SlurmSettings
+    from morec_core.study_launch import StudyRequest
 
 Launcher = Literal["local", "slurm"]
 
@@ -31,22 +32,22 @@ def slurm_settings(config: Path | None, options: list[str]) -> SlurmSettings:
     return settings.with_options(options)
 
 
-def submit_study(study: str, store_url: str, settings: SlurmSettings, *, compile_networks: bool,
-                 seeds: int | None, name: str | None, overrides: list[str],
-                 preset: str | None) -> None:
+def submit_study(request: StudyRequest, store_url: str, settings: SlurmSettings) -> None:
     """Submit the study's worker jobs and say where their logs go; the study was queued."""
+    import dataclasses
+
     from morec_core import paths
     from morec_core.slurm import WorkerTask, submit_workers
 
     # Absolute: the jobs start in this folder, on other nodes; what they read must be shared.
-    where = Path(study)
+    where = Path(request.study)
     runs_dir = paths.runs_dir().resolve()
-    task = WorkerTask(study=str(where.resolve()) if where.exists() else study,
-                      store_url=store_url, runs_dir=str(runs_dir),
-                      data_dir=str(paths.data_dir().resolve()),
-                      compile_networks=compile_networks, seeds=seeds, name=name,
-                      overrides=tuple(overrides), preset=preset,
-                      processes_per_trial=max(1, settings.gpus_per_trial))
+    request = dataclasses.replace(
+        request, study=str(where.resolve()) if where.exists() else request.study,
+        processes_per_trial=max(1, settings.gpus_per_trial))
+    task = WorkerTask(request_argv=tuple(request.to_argv()), store_url=store_url,
+                      runs_dir=str(runs_dir), data_dir=str(paths.data_dir().resolve()),
+                      job_name=request.name or where.stem)
     try:
         job_ids = submit_workers(task, settings)
     except Exception as error:  # noqa: BLE001 - submitit's errors: sbatch missing or refusing

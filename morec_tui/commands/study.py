@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from morec_core.config import ConfigError
 from morec_tui.commands.slurm import (
     LAUNCHER_HELP,
     SLURM_CONFIG_HELP,
@@ -19,7 +17,12 @@ from morec_tui.commands.slurm import (
     slurm_settings,
     submit_study,
 )
-from morec_tui.console import fail
+from morec_tui.console import fail, progress_line_seconds
+
+if TYPE_CHECKING:
+    from morec_core.slurm_config import SlurmSettings
+    from morec_core.studies import GridPoint, Study
+    from morec_core.study_launch import Prepared, StudyRequest
 
 STORE_HELP = ("Run store: a database URL (postgresql://...) or a SQLite file path "
               "(default $MOREC_STORE or runs/morec.db). Optuna's storage sits beside it.")
@@ -69,157 +72,88 @@ def tune_command(
     before queueing anything when the study's data folders or models are missing, when a data
     view cannot be prepared (a wrong column, file or setting), or when an arm that reads item
     content finds too little of it (data.min_text_coverage)."""
+    from morec_core.study_launch import StudyError, StudyRequest, prepare
+
+    try:
+        request = StudyRequest(study=study, preset=preset, name=name,
+                               overrides=tuple(overrides or ()), seeds=seeds,
+                               compile_networks=compile_networks)
+        store_url, settings = _placement(storage, launcher, workers, gpus, slurm, slurm_config)
+        every_s = progress_line_seconds()
+        if as_worker:  # the workers of an older morec's `tune`: study_launch's now
+            _work_here(request, store_url, every_s)
+            return
+        prepared = prepare(request, store_url, retry_failed=retry_failed)
+    except (ConfigError, StudyError) as error:
+        fail(str(error))
+    for line in prepared.audit:
+        typer.echo(line, err=True)
+    typer.echo(prepared.line(), err=True)
+    if settings is not None:
+        submit_study(request, store_url, settings)
+        return
+    _run_workers(request, prepared, gpus, workers, every_s)
+
+
+def _placement(storage: str | None, launcher: str, workers: int, gpus: str | None,
+               slurm: list[str] | None, slurm_config: Path | None
+               ) -> tuple[str, SlurmSettings | None]:
+    """The store's URL and, with --launcher slurm, the Slurm settings; raises ConfigError for
+    options that do not go together (before anything is queued)."""
     from morec_core import paths
-    from morec_core.config import ConfigError
-    from morec_core.store import Store, normalize_url
-    from morec_core.studies import find_study
-    from morec_core.tune import (
-        enqueue_grid,
-        optuna_storage,
-        optuna_url_for,
-        requeue_failed,
-        work,
-    )
-    from morec_tui.console import ProgressLines, progress_line_seconds
+    from morec_core.store import normalize_url
 
-    try:
-        definition = find_study(study)
-        if overrides and not name:
-            raise ConfigError("--set changes every run of the study: give the runs a study of "
-                              "their own with --name NAME")
-        if preset:
-            definition = definition.with_preset(preset)
-        if name:
-            definition = definition.renamed_with(name, overrides or [])
-        if seeds is not None:
-            definition = definition.with_seeds(seeds)
-        store_url = normalize_url(storage or paths.default_store_url())
-        optuna_url = optuna_url_for(store_url)
-        if launcher == "slurm":
-            from morec_core.slurm import refuse_store
-
-            refuse_store(store_url)  # before anything is queued in a store no job can share
-            if gpus or workers != 1:
-                raise ConfigError("--workers and --gpus place workers on this machine; with "
-                                  "--launcher slurm, ask for jobs with --slurm jobs=N and "
-                                  "their GPUs with --slurm gpus_per_trial=N")
-            settings = slurm_settings(slurm_config, slurm or [])
-        elif slurm or slurm_config:
+    store_url = normalize_url(storage or paths.default_store_url())
+    if launcher != "slurm":
+        if slurm or slurm_config:
             raise ConfigError("--slurm and --slurm-config need --launcher slurm")
-    except ConfigError as error:
-        fail(str(error))
-    every_s = progress_line_seconds()
-    if not as_worker:
-        # Before the store or Optuna is touched: a study that cannot run queues nothing (nine
-        # trials failing on one missing folder, and then retried by no one, was issue 14).
-        from morec_core.study_preflight import requirements_of
+        return store_url, None
+    from morec_core.slurm import refuse_store
 
-        requirements = requirements_of(definition)
-        missing = requirements.missing()
-        if missing:
-            fail(f"study {definition.name}: {'; '.join(missing)}")
-        # Each distinct data view prepared once, here: a wrong column or setting is one line
-        # and nothing queued, not one failed trial per grid point (issue 22).
-        problems, audit = requirements.check_data()
-        if problems:
-            fail(f"study {definition.name}: {'; '.join(problems)}")
-        for line in audit:
-            typer.echo(line, err=True)
-    try:
-        store = Store(store_url)
-    except ConfigError as error:
-        fail(str(error))
+    refuse_store(store_url)  # before anything is queued in a store no job can share
+    if gpus or workers != 1:
+        raise ConfigError("--workers and --gpus place workers on this machine; with "
+                          "--launcher slurm, ask for jobs with --slurm jobs=N and "
+                          "their GPUs with --slurm gpus_per_trial=N")
+    return store_url, slurm_settings(slurm_config, slurm or [])
+
+
+def _work_here(request: StudyRequest, store_url: str, every_s: float,
+               definition: Study | None = None) -> None:
+    from morec_core import paths
+    from morec_core.study_launch import progress_sinks, trial_line, work
+
+    def report(point: GridPoint, status: str, reason: str) -> None:
+        typer.echo("  " + trial_line(point, status, reason), err=True)
+
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    work(request, store_url, paths.runs_dir(), on_trial=report,
+         trial_sinks=progress_sinks(every_s), definition=definition)
 
-    def report(point, status: str, reason: str) -> None:
-        because = f" ({reason})" if reason else ""
-        typer.echo(f"  trial {point.arm} {point.params} seed {point.seed}: {status}{because}",
-                   err=True)
 
-    def trial_sinks(point) -> list:
-        # A log (the workers' files, a redirected tune) gets progress lines; a terminal keeps
-        # the trial lines alone, as before.
-        if sys.stderr.isatty():
-            return []
-        prefix = f"  trial {point.arm} seed {point.seed}: "
-        return [ProgressLines(epochs=point.spec.train.epochs,
-                              batch_size=point.spec.train.batch_size, every_s=every_s,
-                              prefix=prefix, epoch_lines=True)]
+def _run_workers(request: StudyRequest, prepared: Prepared, gpus: str | None, workers: int,
+                 every_s: float) -> None:
+    """This process as the one worker, or one worker process per GPU (--gpus) or --workers."""
+    from morec_core import paths
+    from morec_core.study_launch import run_local_workers
 
-    def work_here() -> None:
-        work(definition, store_url, optuna_url, paths.runs_dir(), on_trial=report,
-             trial_sinks=trial_sinks, compile_networks=compile_networks)
-
-    if as_worker:
-        work_here()
-        return
-
-    optuna_store = optuna_storage(optuna_url, store)
-    added = enqueue_grid(definition, optuna_store, store)
-    retried = requeue_failed(definition, optuna_store, store) if retry_failed else []
-    total = len(definition.points())
-    first, *others = definition.seed_values
-    then = (f", then each arm's best on {len(others)} more seed{'s' * (len(others) > 1)}"
-            if others else "")
-    again = f", {len(retried)} failed queued again" if retried else ""
-    typer.echo(f"study {definition.name}: {total} grid points on seed {first}{then} "
-               f"({added} newly queued{again}); store {store_url}", err=True)
-    if launcher == "slurm":
-        submit_study(study, store_url, settings, compile_networks=compile_networks, seeds=seeds,
-                     name=name, overrides=overrides or [], preset=preset)
-        return
+    name = prepared.study.name
     gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
     try:
         if not gpu_list and workers == 1:
-            work_here()
+            _work_here(request, prepared.store_url, every_s, prepared.study)
         else:
-            renamed = ([*(["--preset", preset] if preset else []),
-                        *(["--name", name] if name else []),
-                        *[part for setting in overrides or [] for part in ("--set", setting)]])
-            _run_workers(study, store_url, gpu_list or [None] * workers, paths.runs_dir(),
-                         compile_networks, seeds, renamed)
+            logs = paths.runs_dir() / "logs"
+            failed = run_local_workers(request, prepared.store_url, gpu_list or [None] * workers,
+                                       paths.runs_dir(),
+                                       lambda line: typer.echo(line, err=True))
+            if failed:
+                fail(f"{'; '.join(failed)}; see the logs in {logs}", code=1)
     except KeyboardInterrupt:
-        typer.echo(f"study {definition.name}: interrupted; run the same command again to finish "
-                   "the grid", err=True)
+        typer.echo(f"study {name}: interrupted; run the same command again to finish the grid",
+                   err=True)
         raise typer.Exit(code=130) from None
-    typer.echo(f"study {definition.name}: done; see `morec compare --study {definition.name}`",
-               err=True)
-
-
-def _run_workers(study: str, store_url: str, gpus: list[str | None], runs_dir: Path,
-                 compile_networks: bool = False, seeds: int | None = None,
-                 renamed: Sequence[str] = ()) -> None:
-    from morec_core.tune import worker_env
-
-    logs = runs_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    processes = []
-    for index, gpu in enumerate(gpus):
-        log = (logs / f"{Path(study).stem}-worker{index}.log").open("a")
-        command = [sys.executable, "-m", "morec_tui.cli", "tune", "--study", study,
-                   "--storage", store_url, "--as-worker",
-                   "--compile" if compile_networks else "--no-compile",
-                   *(["--seeds", str(seeds)] if seeds is not None else []), *renamed]
-        processes.append(subprocess.Popen(command, env=worker_env(gpu, len(gpus)), stdout=log,
-                                          stderr=subprocess.STDOUT))
-        typer.echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}", err=True)
-    try:
-        for process in processes:
-            process.wait()
-    except KeyboardInterrupt:
-        for process in processes:
-            process.terminate()  # each worker re-queues its trial before it exits
-        for process in processes:
-            process.wait(timeout=60)
-        raise
-    failed = [f"worker {index} " + (f"was killed by signal {-process.returncode}"
-                                    if process.returncode < 0
-                                    else f"exited with code {process.returncode}")
-              for index, process in enumerate(processes) if process.returncode != 0]
-    if failed:
-        # The other workers ran the failed ones' trials again (a worker waits for the trials
-        # that run elsewhere); the exit code still says that something went wrong.
-        fail(f"{'; '.join(failed)}; see the logs in {logs}", code=1)
+    typer.echo(f"study {name}: done; see `morec compare --study {name}`", err=True)
 
 
 def compare_command(

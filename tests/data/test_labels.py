@@ -7,7 +7,7 @@ import itertools
 
 from morec_core.config import DataConfig, RunSpec
 from morec_core.data.labels import dataset_label
-from morec_core.store.store import _labels
+from morec_core.spec_labels import data_view, read_spec
 
 
 def test_two_datasets_never_share_a_label():
@@ -40,7 +40,7 @@ def test_two_datasets_never_share_a_label():
 def test_the_store_and_a_recorded_spec_use_the_same_label():
     spec = RunSpec().with_overrides(["data.source=rechorus", "data.path=/data/Beauty",
                                      "data.modality=image"]).to_dict()
-    assert _labels(spec)[0] == "Beauty (rechorus, image)"
+    assert data_view(read_spec(spec)) == "Beauty (rechorus, image)"
     # A spec recorded before later settings existed: missing keys are their defaults.
     assert dataset_label({"source": "microlens", "path": "/x/microlens-50k"}) == \
         "microlens-50k (microlens, text)"

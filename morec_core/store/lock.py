@@ -1,0 +1,35 @@
+"""A named exclusive lock across the processes and machines that share a store (a study's
+workers claiming trials)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, text
+
+
+@contextlib.contextmanager
+def named_lock(writer: Engine, name: str, sqlite_database: str | None) -> Iterator[None]:
+    """PostgreSQL: an advisory lock. SQLite (one machine by nature; sqlite_database its file):
+    an flock on a file beside the database, which leaves the database itself free for writers,
+    this process's too."""
+    if sqlite_database is not None:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        with open(f"{sqlite_database}.{digest}.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with writer.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
