@@ -126,3 +126,29 @@ def host_label() -> str:
     if namespace is None or namespace == INIT_PID_NAMESPACE:
         return name
     return f"{name} (pid namespace {namespace})"
+
+
+PARENT_ENV = "MOREC_PARENT_PID"
+"""Set by a parent for the worker processes that must end with it (`end_with_parent`)."""
+_PR_SET_PDEATHSIG = 1
+
+
+def end_with_parent(signum: int) -> bool:
+    """Ask the kernel to send `signum` to this process when the parent that started it (its pid
+    in $MOREC_PARENT_PID) dies, so that a worker of a killed `morec tune` does not train on
+    beside the workers of the next one. Linux only (prctl PR_SET_PDEATHSIG); returns False where
+    it is not available. A parent gone before the request counts as gone: `signum` at once."""
+    expected = os.environ.get(PARENT_ENV)
+    if not expected or not expected.isdigit():
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != int(expected):  # it died before the request: no signal will come
+        os.kill(os.getpid(), signum)
+    return True

@@ -16,6 +16,7 @@ Nothing here imports the shell: lines for the user go through the caller's `echo
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -24,7 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from morec_core.config import ConfigError
+from morec_core.processes import PARENT_ENV, end_with_parent
 from morec_core.study_request import StudyRequest, request_parser
+
+STOP_GRACE_S = 60
+"""How long a stopped worker gets to queue its trial again before it is killed."""
 
 if TYPE_CHECKING:
     from morec_core import events as ev
@@ -151,9 +156,14 @@ def run_local_workers(request: StudyRequest, store_url: str, gpus: Sequence[str 
     processes = []
     for index, gpu in enumerate(gpus):
         log = (logs / f"{Path(request.study).stem}-worker{index}.log").open("a")
-        processes.append(subprocess.Popen(worker_argv(request, store_url),
-                                          env=worker_env(gpu, len(gpus)), stdout=log,
-                                          stderr=subprocess.STDOUT))
+        # A session of its own: Ctrl-C at the terminal reaches this process alone, which then
+        # stops each worker once (SIGTERM: the worker re-queues its trial), instead of SIGINT
+        # landing in the workers at any point of a claim. They end with this process anyway
+        # (PARENT_ENV, processes.end_with_parent).
+        processes.append(subprocess.Popen(
+            worker_argv(request, store_url),
+            env={**worker_env(gpu, len(gpus)), PARENT_ENV: str(os.getpid())}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True))
         echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}")
     try:
         for process in processes:
@@ -162,7 +172,11 @@ def run_local_workers(request: StudyRequest, store_url: str, gpus: Sequence[str 
         for process in processes:
             process.terminate()  # each worker re-queues its trial before it exits
         for process in processes:
-            process.wait(timeout=60)
+            try:
+                process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:  # stuck: its trial is recovered as a dead one's
+                process.kill()
+                process.wait()
         raise
     # The other workers ran the failed ones' trials again (a worker waits for the trials that
     # run elsewhere); the caller's exit code still says that something went wrong.
@@ -191,7 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    # SIGTERM (a parent's stop, scancel) and SIGUSR2 (`--signal=USR2` before a time limit)
+    # alike: the trial is queued again and the run resumes from its checkpoint.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGUSR2, _raise_keyboard_interrupt)
+    end_with_parent(signal.SIGTERM)
 
     def report(point: GridPoint, status: str, reason: str) -> None:
         print("  " + trial_line(point, status, reason), file=sys.stderr, flush=True)
