@@ -156,14 +156,14 @@ def run_local_workers(request: StudyRequest, store_url: str, gpus: Sequence[str 
     processes = []
     for index, gpu in enumerate(gpus):
         log = (logs / f"{Path(request.study).stem}-worker{index}.log").open("a")
-        # A session of its own: Ctrl-C at the terminal reaches this process alone, which then
+        # PARENT_ENV: the worker ends with this process (processes.end_with_parent) and leaves
+        # Ctrl-C to it: the terminal's SIGINT reaches the whole group, and this process then
         # stops each worker once (SIGTERM: the worker re-queues its trial), instead of SIGINT
-        # landing in the workers at any point of a claim. They end with this process anyway
-        # (PARENT_ENV, processes.end_with_parent).
+        # landing in a worker at any point of a claim.
         processes.append(subprocess.Popen(
             worker_argv(request, store_url),
             env={**worker_env(gpu, len(gpus)), PARENT_ENV: str(os.getpid())}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True))
+            stderr=subprocess.STDOUT))
         echo(f"worker {index}{f' on GPU {gpu}' if gpu else ''}: log {log.name}")
     try:
         for process in processes:
@@ -209,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # alike: the trial is queued again and the run resumes from its checkpoint.
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     signal.signal(signal.SIGUSR2, _raise_keyboard_interrupt)
-    end_with_parent(signal.SIGTERM)
+    if end_with_parent(signal.SIGTERM):  # a local worker of `morec tune`: it handles Ctrl-C
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def report(point: GridPoint, status: str, reason: str) -> None:
         print("  " + trial_line(point, status, reason), file=sys.stderr, flush=True)

@@ -4,6 +4,7 @@ training on beside the next one's workers (PR_SET_PDEATHSIG)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -49,9 +50,9 @@ def test_a_worker_ends_when_its_parent_is_killed():
         parent.wait()
 
 
-def test_local_workers_run_in_sessions_of_their_own_and_know_their_parent(tmp_path,
-                                                                          monkeypatch):
-    """Ctrl-C at the terminal must reach `morec tune` alone (it stops each worker once)."""
+def test_local_workers_know_their_parent(tmp_path, monkeypatch):
+    """Each local worker is told its parent's pid: it ends with it, and leaves Ctrl-C to it
+    (which stops each worker once)."""
     from morec_core import study_launch
     from morec_core.study_request import StudyRequest
 
@@ -70,7 +71,6 @@ def test_local_workers_run_in_sessions_of_their_own_and_know_their_parent(tmp_pa
     problems = study_launch.run_local_workers(StudyRequest(study="demo"), "sqlite:///x.db",
                                               [None, None], tmp_path, echo=lambda line: None)
     assert problems == [] and len(started) == 2
-    assert all(options["start_new_session"] for options in started)
     assert all(options["env"][PARENT_ENV] == str(os.getpid()) for options in started)
 
 
@@ -80,3 +80,28 @@ def test_without_a_recorded_parent_nothing_is_asked():
                              "import end_with_parent; print(end_with_parent(signal.SIGTERM))"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_a_worker_with_a_parent_leaves_ctrl_c_to_it():
+    """SIGINT to a local worker (the terminal's Ctrl-C reaches the whole group) does not stop
+    it in the middle of a claim; its parent's SIGTERM does."""
+    code = ("import signal, time\n"
+            "from morec_core.processes import end_with_parent\n"
+            "if end_with_parent(signal.SIGTERM):\n"
+            "    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(600)\n")
+    worker = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                              PARENT_ENV: str(os.getpid())})
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        assert worker.poll() is None
+        worker.terminate()
+        assert worker.wait(timeout=30) == -signal.SIGTERM
+    finally:
+        worker.kill()
+        worker.wait()
