@@ -4,10 +4,9 @@
 # reports/reproduction_store.sqlite (ended runs only; `morec store merge` wrote it), so this runs
 # on a fresh clone.
 #
-# The CPU part ran with two copies of (one worker each, sharing the queue):
-#   for s in cpu_microlens_sasrec_bce cpu_microlens_sasrec_softmax cpu_posters_sasrec_bce ...; do
-#     OMP_NUM_THREADS=1 morec tune --study $s --workers 1 --storage runs/reproduction/morec.db; done
-# then: morec store merge runs/reproduction/morec.db --into reports/reproduction_store.sqlite
+# The CPU part runs over several sittings: `bash reports/cpu_reproduction.sh run`, then
+# `bash reports/cpu_reproduction.sh save` copies its state (run store and Optuna's queue) into
+# reports/reproduction_store.sqlite and reports/reproduction_store-optuna.sqlite.
 # The GPU part: reports/gpu_reproduction.sh (its store merges into the same file).
 set -eu
 cd "$(dirname "$0")/.."
@@ -16,7 +15,7 @@ python benchmarks/collapse_replay.py --storage "$store" --study-prefix cpu \
   --output reports/collapse_rule.md >/dev/null
 morec report --group reproduction_cpu --group reproduction_gpu \
   --storage "$store" --output reports/reproduction.md \
-  --note "CPU part: a 2-core VM, torch on the CPU in fp32, two workers of one thread each, shared with the test suite and other work while it ran (started 2026-12-07)" \
+  --note "CPU part: a 2-core VM, torch on the CPU in fp32, two workers of one thread each, shared with the test suite and other work while it ran; in progress over several sittings (reports/cpu_reproduction.sh): the arms below without runs are pending, not measured" \
   --note "data: microlens-50k, every one of its 50,000 users (no sample), latest 23 interactions; movielens-small-posters whole (610 users); warm-20 on every microlens user; d 64, weight decay 0.1, the paper preset (its SASRec block, BCE with one negative, HR@10 selection, patience 7); at most 30 epochs under BCE, 12 under the full softmax, 10 for warm-20; 3 seeds per arm" \
   --note "search budget per arm: IDRec and MiniLM-L6 TS on the main view 3 learning rates (2e-3, 1e-3, 5e-4) on seed 42, then the best on seeds 43 and 44 (5 runs each); every other arm 1 configuration (lr 1e-3) on 3 seeds" \
   --note "collapse rule: observed, not applied (train.stop_on_collapse=false), so every run trained to its end; reports/collapse_rule.md replays the first and the current rule on these curves" \

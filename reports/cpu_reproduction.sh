@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The CPU part of the reproduction (studies/reproduction.py, group reproduction_cpu), run over
+# several sittings: its state travels with the repository as reports/reproduction_store.sqlite
+# (the run store) and reports/reproduction_store-optuna.sqlite (Optuna's queue of trials).
+#
+#   bash reports/cpu_reproduction.sh run     # restore the state into runs/reproduction/ (if not
+#                                            # there yet) and work through the studies, 2 workers
+#                                            # of one thread each, in the background-friendly
+#                                            # `nice`; stop it with Ctrl-C or SIGTERM at any time
+#   bash reports/cpu_reproduction.sh save    # copy the state back into reports/ (after `run`
+#                                            # stopped), for the next sitting and for the report
+#
+# A trial stopped mid-run is re-queued by the next `run` and, without its checkpoint (runs/ is
+# not committed), trains again from its first epoch; finished trials never run twice.
+set -eu
+cd "$(dirname "$0")/.."
+state=runs/reproduction
+committed=reports/reproduction_store
+studies="cpu_microlens_sasrec_softmax cpu_microlens_sasrec_bce cpu_posters_sasrec_bce
+cpu_posters_sasrec_softmax cpu_microlens_warm20_all_softmax cpu_microlens_warm20_all_bce
+cpu_microlens_dssm_softmax cpu_microlens_dssm_bce"
+case "${1:-}" in
+  run)
+    mkdir -p "$state"
+    if [ ! -f "$state/morec.db" ] && [ -f "$committed.sqlite" ]; then
+      cp "$committed.sqlite" "$state/morec.db"
+      cp "$committed-optuna.sqlite" "$state/morec-optuna.db"
+    fi
+    export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+    for study in $studies; do
+      echo "== $(date -u +%FT%TZ) $study"
+      nice -n 10 morec tune --study "$study" --workers 2 --storage "$state/morec.db"
+    done
+    echo "== $(date -u +%FT%TZ) every study done";;
+  save)
+    # sqlite3's online backup: a consistent copy even of a store in WAL mode.
+    python - "$state" "$committed" <<'PY'
+import sqlite3, sys
+state, committed = sys.argv[1], sys.argv[2]
+for source, target in ((f"{state}/morec.db", f"{committed}.sqlite"),
+                       (f"{state}/morec-optuna.db", f"{committed}-optuna.sqlite")):
+    with sqlite3.connect(source) as reading, sqlite3.connect(target + ".tmp") as writing:
+        reading.backup(writing)
+    import os
+    os.replace(target + ".tmp", target)
+    print(f"saved {source} -> {target}")
+PY
+    ;;
+  *) echo "usage: bash reports/cpu_reproduction.sh run|save" >&2; exit 2;;
+esac
