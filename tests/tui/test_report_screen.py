@@ -27,6 +27,19 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
     # Under the runs folder, not ./reports of wherever the dashboard was started.
     written = filled["runs"] / "reports" / "all_studies.md"
     toasts: list[str] = []
+    # The writer waits for the test's word, so the test sees the write under way whatever
+    # the machine's speed (a fast one finished it before the key press returned).
+    import threading
+
+    import morec_core.report_files as report_files
+    release = threading.Event()
+    real_write = report_files.write_report
+
+    def held_write(*args, **kwargs):
+        assert release.wait(60), "the test never released the writer"
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(report_files, "write_report", held_write)
 
     async def body(app, pilot):
         await loaded(app, pilot, RunsScreen)
@@ -42,6 +55,10 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
         await pilot.press("w")
         # In a worker: the screen answers while the figures are drawn.
         assert screen.writing and screen.query_one("#write-progress").display
+        # The event loop still answers while the writer is held: a second `w` is refused.
+        await pilot.press("w")
+        assert any("being written" in toast for toast in toasts), toasts
+        release.set()
         await wait_for(pilot, lambda: not screen.writing, timeout=60, what="the report files")
         await pilot.press("escape")
         await loaded(app, pilot, CompareScreen)
