@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.train import RunContext, iter_run
+from morec_core.run import events as ev
+from morec_core.run.train import RunContext, iter_run
 
 SHARED = Path(os.environ.get("MOREC_SHARED_DATA",
                              Path(__file__).resolve().parents[2] / "shared" / "data"))

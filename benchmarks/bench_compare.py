@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from morec_core import events as ev
-from morec_core.compare import compare_rows
-from morec_core.compare_format import render
 from morec_core.config import RunSpec
+from morec_core.results.compare import compare_rows
+from morec_core.results.compare_format import render
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.store import Store
-from morec_core.user_results import UserResults
 
 RUNS = [  # (arm, encoder, lr, seed, hit probability multiplier)
     ("IDRec", "id", 1e-3, 42, 1.0), ("IDRec", "id", 5e-4, 42, 0.9),

@@ -88,8 +88,8 @@ def main() -> int:
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
 
-    from morec_core.build import build_run
     from morec_core.config import RunSpec
+    from morec_core.run.build import build_run
 
     spec = RunSpec().with_overrides([
         "data.source=microlens", f"data.path={arguments.shared / 'microlens-50k'}",

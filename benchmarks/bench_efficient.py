@@ -81,10 +81,10 @@ def spec_of(arguments: argparse.Namespace, arm: str, model: str):
 
 def measure(arguments: argparse.Namespace, arm: str) -> dict:
     """One arm, in this process: its cost figures."""
-    from morec_core.build import build_run
-    from morec_core.cost import count_parameters, flops_of
-    from morec_core.devices import place
     from morec_core.encoders import packed
+    from morec_core.run.build import build_run
+    from morec_core.run.cost import count_parameters, flops_of
+    from morec_core.run.devices import place
 
     if arm.startswith("packed_"):
         kernel = arm.removeprefix("packed_")

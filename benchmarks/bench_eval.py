@@ -43,14 +43,14 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--evaluate-from", type=Path, metavar="FILE",
                         help="time the evaluate() of this file instead (a before/after check: "
-                             "git show REV:morec_core/evaluate.py > FILE)")
+                             "git show REV:morec_core/run/evaluate.py > FILE)")
     arguments = parser.parse_args()
     torch.set_num_threads(arguments.threads)
 
-    from morec_core.batches import eval_batches
-    from morec_core.build import build_run
     from morec_core.config import RunSpec
-    from morec_core.evaluate import evaluate
+    from morec_core.run.batches import eval_batches
+    from morec_core.run.build import build_run
+    from morec_core.run.evaluate import evaluate
 
     if arguments.evaluate_from:
         import importlib.util

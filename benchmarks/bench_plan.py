@@ -43,12 +43,12 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
 
     from morec_core.launch import execute
-    from morec_core.plan import measure_in_process
-    from morec_core.plan_measure import Measurement
-    from morec_core.run_context import RunContext
+    from morec_core.run.run_context import RunContext
     from morec_core.store import Store
-    from morec_core.studies import find_study
-    from morec_core.study_preflight import requirements_of
+    from morec_core.study.plan import measure_in_process
+    from morec_core.study.plan_measure import Measurement
+    from morec_core.study.studies import find_study
+    from morec_core.study.study_preflight import requirements_of
 
     study = find_study(str(ROOT / "studies" / "efficient.py")).renamed_with(
         "bench_plan", [f"data.user_sample={arguments.users}", f"train.epochs={arguments.epochs}",

@@ -218,9 +218,9 @@ def run_recbole(python: Path, settings: dict) -> dict:
 def run_morec(arguments: argparse.Namespace, run_dir: Path) -> dict:
     import torch
 
-    from morec_core import events as ev
     from morec_core.config import RunSpec
-    from morec_core.train import RunContext, iter_run
+    from morec_core.run import events as ev
+    from morec_core.run.train import RunContext, iter_run
 
     torch.set_num_threads(arguments.threads)
     spec = RunSpec().with_overrides([
@@ -357,9 +357,9 @@ def main() -> int:
 
     import numpy as np
 
-    from morec_core.batches import input_length
     from morec_core.config import DataConfig
     from morec_core.data.prepare import prepare
+    from morec_core.run.batches import input_length
 
     data = DataConfig(source="microlens", path=str(arguments.shared / "microlens-50k"),
                       max_seq_len=23, user_sample=arguments.users)

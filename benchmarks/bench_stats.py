@@ -1,4 +1,4 @@
-"""Paired comparison statistics: `morec_core.stats.paired_comparison` against a naive full-size
+"""Paired comparison statistics: `morec_core.results.stats.paired_comparison` against a naive full-size
 bootstrap and sign-flip randomization test.
 
     .venv/bin/python benchmarks/bench_stats.py [--users 50000] [--resamples 10000] [--repeats 5]
@@ -25,7 +25,7 @@ import time
 
 import numpy as np
 
-from morec_core.stats import paired_comparison
+from morec_core.results.stats import paired_comparison
 
 
 def sparse_metrics(kind: str, users: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

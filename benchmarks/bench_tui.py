@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import create_engine, insert  # noqa: E402
 
-from morec_core import events as ev  # noqa: E402
 from morec_core.config import RunSpec  # noqa: E402
+from morec_core.run import events as ev  # noqa: E402
 from morec_core.store import Store  # noqa: E402
 from morec_core.store.rows import MetricRow, RunRow, StudyRow  # noqa: E402
 
@@ -210,7 +210,7 @@ import asyncio, sys, time
 started = time.perf_counter()
 old = sys.argv[2] == "old"
 if old:
-    import scipy.stats  # noqa: F401  (main imported it with morec_core.stats)
+    import scipy.stats  # noqa: F401  (main imported it with morec_core.results.stats)
 import morec_tui.screens.runs as runs_screen
 from morec_tui.app import make_app
 from morec_tui.widgets.runs_table import RunsTable

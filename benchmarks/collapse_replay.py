@@ -31,8 +31,8 @@ from pathlib import Path
 
 from scipy import stats as scipy_stats
 
-from morec_core.collapse import CollapseRule, RecordedCurve, first_collapse, random_expectation
 from morec_core.config import RunSpec
+from morec_core.run.collapse import CollapseRule, RecordedCurve, first_collapse, random_expectation
 from morec_core.store import open_for_reading
 from morec_core.store.records import RunRecord
 

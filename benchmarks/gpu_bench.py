@@ -267,9 +267,9 @@ def attention(kind: str, model):
 def build(overrides: list[str], device_name: str):
     import torch
 
-    from morec_core.build import build_run
     from morec_core.config import RunSpec
-    from morec_core.devices import place
+    from morec_core.run.build import build_run
+    from morec_core.run.devices import place
 
     spec = RunSpec().with_overrides(overrides)
     placement = place(device_name, spec.train.precision)

@@ -270,7 +270,7 @@ class TrainConfig:
     For a GPU, where an eager E2E step waits on Python launching kernels: the first steps pay
     a minute or more of compilation. Not with top-k text fine-tuning (its step is cheap already)."""
     stop_on_collapse: bool = True
-    """Stop a run as `collapsed` when the collapse rule holds (morec_core/collapse.py); false
+    """Stop a run as `collapsed` when the collapse rule holds (morec_core/run/collapse.py); false
     trains on to the end (patience or train.epochs), to measure the rule's errors offline by
     replaying it on the recorded curves (benchmarks/collapse_replay.py). Excluded from spec_key:
     it changes when a run stops, not what it computes."""
@@ -311,7 +311,7 @@ class EvalConfig:
     count, as in the paper's code) | pessimistic (they all rank above the target)."""
 
     def __post_init__(self) -> None:
-        from morec_core.user_results import TIE_RULES
+        from morec_core.run.user_results import TIE_RULES
 
         _check_finite(self, "eval")
         # The upper bound, the catalogue size, is known once the data is: build.build_run.

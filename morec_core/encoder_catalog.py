@@ -2,7 +2,7 @@
 name, the item content it reads and the pretrained model it uses when none is named.
 
 Torch-free, for the readers that must not load torch to know the encoders: study preflight
-(morec_core.studies), the dashboard's launch form, the build's choice of content cache. The
+(morec_core.study.studies), the dashboard's launch form, the build's choice of content cache. The
 registry itself (`morec_core.encoders.ENCODERS`) holds the builders; a test keeps the two names
 lists equal.
 """

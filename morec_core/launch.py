@@ -14,7 +14,7 @@ here, and starts a run in a process of its own with the one command line here.
 - `run_folder`: where a run keeps its checkpoints, the one owner of that layout.
 - `resume_spec`: the rules of continuing a recorded run (its spec and study from the store; not
   while its process is still at it).
-- `run_process_argv` (morec_core.run_process, named here): the one command line of a run process, `python -m morec_core.launch RUN_ID
+- `run_process_argv` (morec_core.run.run_process, named here): the one command line of a run process, `python -m morec_core.launch RUN_ID
   --storage URL`: it continues the run recorded (or queued) under RUN_ID, under torchrun when
   it asks for several processes. The dashboard's jobs, DDP trials and `morec run
   --nproc-per-node` start it; the engine never starts the shell.
@@ -34,14 +34,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from morec_core import events as ev
 from morec_core import paths
-from morec_core.collapse import CollapseDetector
 from morec_core.config import ConfigError, RunSpec
 from morec_core.processes import host_label
-from morec_core.run_context import RunContext
-from morec_core.run_process import ENTRY, run_process_argv, torchrun_argv
-from morec_core.runner import drive
+from morec_core.run import events as ev
+from morec_core.run.collapse import CollapseDetector
+from morec_core.run.run_context import RunContext
+from morec_core.run.run_process import ENTRY, run_process_argv, torchrun_argv
+from morec_core.run.runner import drive
 from morec_core.store import RunRecord, Store, StoreError, run_process_alive
 
 
@@ -81,7 +81,7 @@ def execute(spec: RunSpec, context: RunContext, store: Store, *,
     than rank 0): no sinks, no heartbeat, no store writes. Raises what the run raised, after
     recording it as `failed` (or `cancelled` for KeyboardInterrupt).
     """
-    from morec_core.train import iter_run
+    from morec_core.run.train import iter_run
 
     if not record:
         return drive(iter_run(spec, context), [], run_id=context.run_id)
@@ -138,9 +138,9 @@ def reevaluate(store: Store, run: RunRecord, runs_dir: Path) -> Reevaluated:
     and validation and the test splits are evaluated once more under the run's own tie rule and
     k; the results go to the store, the run itself is left as it was (status, metrics, curves).
     Never raises for a run that cannot be redone: the reason is returned."""
-    from morec_core import checkpoint
-    from morec_core.build import build_run
-    from morec_core.devices import place
+    from morec_core.run import checkpoint
+    from morec_core.run.build import build_run
+    from morec_core.run.devices import place
 
     if run.best_epoch is None:
         return Reevaluated(run_id=run.id, problem="no best epoch recorded")
@@ -179,9 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """`python -m morec_core.launch RUN_ID --storage URL`: continue the run recorded under
     RUN_ID to its end. Exit 0 when it completed, 1 when it ended otherwise, 2 when it could not
     start or failed on a bad setting or file (one line on stderr), 130 when cancelled."""
-    from morec_core import preemption
-    from morec_core.distributed import is_main_process
-    from morec_core.run_console import ConsoleSink, cancelled_line, interrupted_line, start_lines
+    from morec_core.run import preemption
+    from morec_core.run.distributed import is_main_process
+    from morec_core.run.run_console import (
+        ConsoleSink,
+        cancelled_line,
+        interrupted_line,
+        start_lines,
+    )
 
     parser = argparse.ArgumentParser(prog=f"python -m {ENTRY}")
     parser.add_argument("run_id")

@@ -1,12 +1,12 @@
 """The study's front door: what `morec tune`, its local worker processes, the dashboard's study
 jobs and the Slurm worker jobs ask for, resolved once, and the two steps every one of them takes.
 
-- `StudyRequest` (morec_core.study_request, named here): a study and how to run it, resolved
+- `StudyRequest` (morec_core.study.study_request, named here): a study and how to run it, resolved
   in one order, with the one encoding of a request on a command line.
 - `prepare(request, store_url)`: the preflight (missing data folders or models, data views that
   cannot be prepared), then the store and Optuna's storage, the grid queued and failed trials
   queued again. Nothing is queued when the preflight finds a problem.
-- `work(request, store_url, runs_dir)`: one worker draining the study's queue (morec_core.tune).
+- `work(request, store_url, runs_dir)`: one worker draining the study's queue (morec_core.study.tune).
 - `run_local_workers(...)`: N worker processes on this machine, `python -m
   morec_core.study_launch --storage URL <request>`, each seeing its own GPU or its share of cores.
 
@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 from morec_core.config import ConfigError
 from morec_core.processes import PARENT_ENV, end_with_parent
-from morec_core.study_request import StudyRequest, request_parser
+from morec_core.study.study_request import StudyRequest, request_parser
 
 STOP_GRACE_S = 60
 """How long a stopped worker gets to queue its trial again before it is killed."""
 
 if TYPE_CHECKING:
-    from morec_core import events as ev
-    from morec_core.studies import GridPoint, Study
+    from morec_core.run import events as ev
+    from morec_core.study.studies import GridPoint, Study
 
 Echo = Callable[[str], None]
 """Where a line for the user goes (stderr, a log)."""
@@ -71,7 +71,7 @@ def preflight(definition: Study) -> list[str]:
     distinct data view is prepared once, here: a wrong column or setting is one line and nothing
     queued, not one failed trial per grid point (issue 22). Returns the data views' audit lines;
     raises StudyError."""
-    from morec_core.study_preflight import requirements_of
+    from morec_core.study.study_preflight import requirements_of
 
     requirements = requirements_of(definition)
     missing = requirements.missing()
@@ -88,7 +88,7 @@ def prepare(request: StudyRequest, store_url: str, *, retry_failed: bool = True)
     trials queued again). Raises StudyError or ConfigError, before anything is queued."""
     from morec_core.paths import optuna_url_for
     from morec_core.store import Store
-    from morec_core.tune import enqueue_grid, optuna_storage, requeue_failed
+    from morec_core.study.tune import enqueue_grid, optuna_storage, requeue_failed
 
     definition = request.resolve()
     audit = preflight(definition)
@@ -109,7 +109,7 @@ def trial_line(point: GridPoint, status: str, reason: str) -> str:
 def progress_sinks(every_s: float) -> Callable[[GridPoint], list[ev.Sink]]:
     """Per trial: progress lines for a log (the workers' files, a redirected tune); none for a
     terminal, which keeps the trial lines alone."""
-    from morec_core.run_console import ProgressLines
+    from morec_core.run.run_console import ProgressLines
 
     def sinks(point: GridPoint) -> list[ev.Sink]:
         if sys.stderr.isatty():
@@ -127,9 +127,9 @@ def work(request: StudyRequest, store_url: str, runs_dir: Path, *,
          trial_sinks: Callable[[GridPoint], Sequence[ev.Sink]] | None = None,
          definition: Study | None = None) -> int:
     """One worker: claim and run the study's trials until none is left; returns how many ran
-    here (morec_core.tune.work). definition: the request's Study, when the caller resolved it."""
+    here (morec_core.study.tune.work). definition: the request's Study, when the caller resolved it."""
     from morec_core.paths import optuna_url_for
-    from morec_core.tune import work as work_trials
+    from morec_core.study.tune import work as work_trials
 
     return work_trials(definition or request.resolve(), store_url, optuna_url_for(store_url),
                        runs_dir, on_trial=on_trial, trial_sinks=trial_sinks,
@@ -149,7 +149,7 @@ def run_local_workers(request: StudyRequest, store_url: str, gpus: Sequence[str 
     cores), each logging to runs_dir/logs; returns what went wrong with any of them (empty when
     every worker ended well). On KeyboardInterrupt the workers are stopped (each queues its
     trial again) and it is raised again."""
-    from morec_core.tune import worker_env
+    from morec_core.study.tune import worker_env
 
     logs = runs_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -191,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import signal
 
     from morec_core import paths
-    from morec_core.run_console import progress_line_seconds
+    from morec_core.run.run_console import progress_line_seconds
 
     parser = argparse.ArgumentParser(prog="python -m morec_core.study_launch",
                                      parents=[request_parser()])

@@ -13,10 +13,10 @@ from morec_core.data.errors import MAX_MESSAGE_CHARACTERS, shorten
 
 # The run's console lives in the engine (the run process prints it too); named here for the
 # shell's commands.
-from morec_core.run_console import RUN_ERRORS
-from morec_core.run_console import ConsoleSink as ConsoleSink
-from morec_core.run_console import ProgressLines as ProgressLines
-from morec_core.run_console import progress_line_seconds as engine_progress_line_seconds
+from morec_core.run.run_console import RUN_ERRORS
+from morec_core.run.run_console import ConsoleSink as ConsoleSink
+from morec_core.run.run_console import ProgressLines as ProgressLines
+from morec_core.run.run_console import progress_line_seconds as engine_progress_line_seconds
 
 DEBUG_ENV = "MOREC_DEBUG"
 """Set (to anything but 0) by `morec --debug`: errors keep their traceback."""

@@ -43,8 +43,8 @@ from morec_core.processes import (
     process_start_time,
 )
 from morec_core.regular_files import NotARegularFile, open_regular, read_regular
-from morec_core.run_process import run_process_argv
-from morec_core.study_request import StudyRequest
+from morec_core.run.run_process import run_process_argv
+from morec_core.study.study_request import StudyRequest
 
 CPU = "cpu"
 JOB_KINDS = ("run", "study")
@@ -99,7 +99,7 @@ class Job:
     run_id: str | None = None
     """A run job's run: recorded (`queued`) in the store before the job was submitted, so the
     dashboard knows it by id from the start; its command is the engine's run process for
-    RUN_ID (morec_core.run_process)."""
+    RUN_ID (morec_core.run.run_process)."""
     spec_json: str | None = None
     """A run job's RunSpec as JSON (what the run was queued with), for display."""
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from textual.message import Message
 
-from morec_core.compare import CompareRow
+from morec_core.results.compare import CompareRow
 from morec_core.store import Curves, RunRecord
-from morec_core.study_importance import ArmImportance
-from morec_core.study_view import Progress, Trial
+from morec_core.study.study_importance import ArmImportance
+from morec_core.study.study_view import Progress, Trial
 from morec_tui.jobs import Job
 
 

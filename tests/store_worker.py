@@ -4,8 +4,8 @@ import os
 import sys
 import time
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
+from morec_core.run import events as ev
 from morec_core.store import Store
 
 

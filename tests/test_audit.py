@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from morec_core import events as ev
-from morec_core.audit import BUDGET_RATIO, audit_rows
-from morec_core.compare import Settings, compare_rows
-from morec_core.compare_format import render
 from morec_core.config import RunSpec
-from morec_core.fingerprint import DataFingerprint
-from morec_core.published import label_rows, read_published
+from morec_core.data.fingerprint import DataFingerprint
+from morec_core.results.audit import BUDGET_RATIO, audit_rows
+from morec_core.results.compare import Settings, compare_rows
+from morec_core.results.compare_format import render
+from morec_core.results.published import label_rows, read_published
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
-from morec_core.user_results import UserResults
+from morec_core.study.studies import Arm, Study
 from morec_tui.cli import app
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -237,7 +237,7 @@ def test_a_bad_published_file_is_one_line_naming_the_row(tmp_path, content, mess
 
 
 def test_the_papers_numbers_are_a_published_file():
-    from morec_core.paper_numbers import PAPER_FIGURES, PUBLISHED_FILE
+    from morec_core.results.paper_numbers import PAPER_FIGURES, PUBLISHED_FILE
 
     rows = read_published(PUBLISHED_FILE)
     assert len(rows) == sum(len(figure.values) for figure in PAPER_FIGURES)

@@ -4,13 +4,13 @@ import torch
 
 from morec_core.backbones import BACKBONE_KINDS, BACKBONES, build_backbone
 from morec_core.backbones.sasrec import SASRec
-from morec_core.batches import EvalBatch, input_length, train_batches, training_data
 from morec_core.config import BackboneConfig, EncoderConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import EncoderInputs
-from morec_core.evaluate import evaluate
-from morec_core.model import Recommender
+from morec_core.run.batches import EvalBatch, input_length, train_batches, training_data
+from morec_core.run.evaluate import evaluate
+from morec_core.run.model import Recommender
 
 
 def identity_lookup(dim: int):
@@ -175,7 +175,7 @@ def test_post_ln_sasrec_learns_the_chains():
 def test_the_flop_count_of_a_dssm_full_softmax_step_never_fails_the_run():
     """torch's flop counter asserted on DSSM's item tower over the whole ID table (a full
     softmax) and ended the run `failed`; the cost column may be empty, the run goes on."""
-    from morec_core.cost import flops_of
+    from morec_core.run.cost import flops_of
 
     dataset = chain_dataset()
     window = input_length(dataset)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from morec_core import checkpoint
-from morec_core.checkpoint import CheckpointError
+from morec_core.run import checkpoint
+from morec_core.run.checkpoint import CheckpointError
 
 
 def trained_payload():

@@ -238,9 +238,9 @@ def test_a_bug_keeps_its_traceback_without_debug(monkeypatch, run_main):
 
 def test_an_error_that_ends_a_run_exits_1_naming_the_run(tmp_path, monkeypatch, run_main,
                                                          pairs_folder):
-    import morec_core.build
+    import morec_core.run.build
 
-    monkeypatch.setattr(morec_core.build, "build_run",
+    monkeypatch.setattr(morec_core.run.build, "build_run",
                         _raise(OSError(28, "No space left on device", "/runs/x/last.pt")))
     code, err = run_main("run", "--dataset", "pairs", "--path", str(pairs_folder),
                          "--storage", str(tmp_path / "runs.db"))

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from morec_core import events as ev
-from morec_core.collapse import (
+from morec_core.run import events as ev
+from morec_core.run.collapse import (
     CollapseDetector,
     CollapseRule,
     collapse_reason,
@@ -194,7 +194,7 @@ def test_detector_stops_a_run_whose_loss_explodes():
 def test_a_recorded_curve_is_replayed_epoch_by_epoch():
     """The replay stops where the detector would have: the first rule at the slow starter's
     5th evaluation, the current one never; a flat run at its end."""
-    from morec_core.collapse import RecordedCurve, first_collapse
+    from morec_core.run.collapse import RecordedCurve, first_collapse
 
     slow = [RANDOM * 1.1, RANDOM * 0.9, RANDOM, RANDOM * 1.2, RANDOM * 1.3, RANDOM * 3,
             RANDOM * 5, RANDOM * 6]

@@ -8,12 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from morec_core import events as ev
-from morec_core.compare import Settings, compare_rows
-from morec_core.compare_format import render
 from morec_core.config import RunSpec
+from morec_core.results.compare import Settings, compare_rows
+from morec_core.results.compare_format import render
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.store import Store
-from morec_core.user_results import UserResults
 
 USERS = 2000
 
@@ -245,9 +245,9 @@ def test_the_cost_of_an_arm_is_the_mean_over_its_selected_runs(store):
 def test_an_unbounded_relative_interval_is_said_so():
     """Resamples of users where IDRec's mean is 0 make the relative interval unbounded: the
     cell says so instead of printing nan."""
-    from morec_core.compare import Comparison
-    from morec_core.compare_format import relative_cell as compare_cell
-    from morec_core.report_render import relative_cell as report_cell
+    from morec_core.results.compare import Comparison
+    from morec_core.results.compare_format import relative_cell as compare_cell
+    from morec_core.results.report_render import relative_cell as report_cell
 
     comparison = Comparison(metric="hr@10", control="s/IDRec", users=10, difference=0.01,
                             difference_ci=(0.0, 0.02), relative=0.5,

@@ -4,8 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
+from morec_core.run import events as ev
 from morec_tui.console import ConsoleSink, ProgressLines
 from tests.synthetic import write_chain_dataset
 

@@ -10,7 +10,7 @@ def test_a_reset_forgets_a_larger_peak_before_it():
     # A fresh process of its own: the test runner's peak is not this test's business.
     code = textwrap.dedent("""
         import torch
-        from morec_core import cost
+        from morec_core.run import cost
 
         device = torch.device("cpu")
         big = torch.ones(400 * 2**20 // 4)  # 400 MiB, touched: an earlier, larger run

@@ -7,11 +7,11 @@ import signal
 import optuna
 import pytest
 
-from morec_core import preemption
-from morec_core.distributed_trial import run_distributed
+from morec_core.run import preemption
+from morec_core.run.distributed_trial import run_distributed
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
-from morec_core.tune import enqueue_grid, optuna_storage, optuna_url_for, work
+from morec_core.study.studies import Arm, Study
+from morec_core.study.tune import enqueue_grid, optuna_storage, optuna_url_for, work
 from tests.synthetic import write_chain_dataset
 
 

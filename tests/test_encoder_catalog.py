@@ -23,6 +23,6 @@ def test_the_encoder_modules_use_the_catalogues_default_models():
 
 
 def test_study_definitions_load_without_torch():
-    code = ("import sys, morec_core.studies, morec_core.encoder_catalog; "
+    code = ("import sys, morec_core.study.studies, morec_core.encoder_catalog; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

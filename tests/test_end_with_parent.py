@@ -54,7 +54,7 @@ def test_local_workers_know_their_parent(tmp_path, monkeypatch):
     """Each local worker is told its parent's pid: it ends with it, and leaves Ctrl-C to it
     (which stops each worker once)."""
     from morec_core import study_launch
-    from morec_core.study_request import StudyRequest
+    from morec_core.study.study_request import StudyRequest
 
     started = []
 

@@ -4,17 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from morec_core import events as ev
 from morec_core.backbones import build_backbone
 from morec_core.backbones.dssm import DSSM
-from morec_core.batches import input_length
-from morec_core.collapse import CollapseDetector
 from morec_core.config import BackboneConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders.id import IdEncoder
-from morec_core.evaluate import evaluate, evaluate_users, standing_within
-from morec_core.metrics import rank_of_target
-from morec_core.model import Recommender
+from morec_core.run import events as ev
+from morec_core.run.batches import input_length
+from morec_core.run.collapse import CollapseDetector
+from morec_core.run.evaluate import evaluate, evaluate_users, standing_within
+from morec_core.run.metrics import rank_of_target
+from morec_core.run.model import Recommender
 
 SEQUENCES = [[1, 2, 3, 4, 5], [6, 5, 6, 2], [3, 1, 2]]
 # Score of items 1..6 for each user (column 0, padding, is added below).

@@ -1,7 +1,7 @@
 import pytest
 
-from morec_core import events as ev
-from morec_core.runner import drive
+from morec_core.run import events as ev
+from morec_core.run.runner import drive
 
 
 def _started(run_id="r1"):

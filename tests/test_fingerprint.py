@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from morec_core import fingerprint
 from morec_core.config import DataConfig
+from morec_core.data import fingerprint
+from morec_core.data.fingerprint import DataFingerprint
 from morec_core.data.prepare import ensure_prepared, load_prepared
-from morec_core.fingerprint import DataFingerprint
 
 # user, item, time: u1's last two interactions tie at time 9 (the file order decides which is
 # the validation and which the test target); u2 repeats item b.

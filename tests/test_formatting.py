@@ -2,8 +2,8 @@
 
 import pytest
 
-from morec_core.compare import Comparison
-from morec_core.formatting import (
+from morec_core.results.compare import Comparison
+from morec_core.results.formatting import (
     markdown_table,
     mean_interval,
     p_value,
@@ -26,16 +26,16 @@ def test_p_values(p, text):
 
 @pytest.mark.parametrize("p", [0.5, 0.0123, 0.00002])
 def test_compare_and_report_print_a_p_value_alike(p):
-    from morec_core.compare_format import p_cell as compare_cell
-    from morec_core.report_render import p_cell as report_cell
+    from morec_core.results.compare_format import p_cell as compare_cell
+    from morec_core.results.report_render import p_cell as report_cell
 
     assert report_cell(_comparison(p)) == compare_cell(p) == p_value(p)
 
 
 def test_compare_and_report_print_a_difference_alike():
-    from morec_core.compare_format import difference_cell, relative_cell
-    from morec_core.report_render import delta_cell
-    from morec_core.report_render import relative_cell as report_relative
+    from morec_core.results.compare_format import difference_cell, relative_cell
+    from morec_core.results.report_render import delta_cell
+    from morec_core.results.report_render import relative_cell as report_relative
 
     comparison = _comparison(0.5)
     assert delta_cell(comparison) == difference_cell(comparison) == "+1.00 [+0.00, +2.00]"
@@ -56,7 +56,7 @@ def test_a_markdown_cell_cannot_break_its_table():
 
 
 def test_compare_markdown_escapes_a_bar_in_a_cell():
-    from morec_core.compare_format import _formatted
+    from morec_core.results.compare_format import _formatted
 
     table = [["arm", "dataset"], ["a|b", "x"]]
     assert _formatted(table, "markdown")[-1] == "| a\\|b | x |"

@@ -48,7 +48,7 @@ def test_a_run_failing_while_its_data_loads_is_a_failed_run_with_its_reason(tmp_
 
 def test_a_run_cancelled_while_its_data_loads_is_cancelled_and_resumable(chain_data, tmp_path,
                                                                        monkeypatch):
-    import morec_core.build as build
+    import morec_core.run.build as build
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

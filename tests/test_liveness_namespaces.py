@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from morec_core import tune
 from morec_core.processes import host_label
 from morec_core.store import Store, run_process_alive
 from morec_core.store.store import HEARTBEAT_STALE_SECONDS
+from morec_core.study import tune
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_a_claim_from_another_namespace_is_judged_by_its_heartbeat(beat_age_s):
 
 
 def test_a_run_of_another_namespace_is_neither_reaped_by_pid_nor_kept_alive_by_it(tmp_path):
-    from morec_core import events as ev
+    from morec_core.run import events as ev
 
     label = _label_in_a_new_pid_namespace()
     store = Store(tmp_path / "runs.db")

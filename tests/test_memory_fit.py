@@ -6,8 +6,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from morec_core import memory_fit
 from morec_core.config import ConfigError, RunSpec
+from morec_core.run import memory_fit
 from morec_core.store import Store
 from morec_tui.cli import app
 from tests.synthetic import write_chain_dataset

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from morec_core.metrics import history_mask, hr_at_k, ndcg_at_k, rank_of_target
+from morec_core.run.metrics import history_mask, hr_at_k, ndcg_at_k, rank_of_target
 
 NEG = float("-inf")
 

@@ -13,7 +13,6 @@ import torch
 from torch import nn
 
 from morec_core.backbones import BACKBONES, build_backbone
-from morec_core.batches import eval_batches, input_length, train_batches, training_data
 from morec_core.config import BackboneConfig, EncoderConfig
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import ENCODERS, build_item_encoder, modality_builder
@@ -24,7 +23,8 @@ from morec_core.encoders.base import (
     SupportsPrecomputeFrozen,
 )
 from morec_core.encoders.heads import FrozenFeatures
-from morec_core.model import (
+from morec_core.run.batches import eval_batches, input_length, train_batches, training_data
+from morec_core.run.model import (
     Recommender,
     full_softmax_loss,
     normal_init_,

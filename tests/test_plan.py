@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.fingerprint import DataFingerprint
+from morec_core.data.fingerprint import DataFingerprint
 from morec_core.launch import execute
-from morec_core.plan import Plan, PlanRow, expected_epochs, make_plan, targets
-from morec_core.plan_measure import Measurement
-from morec_core.run_context import RunContext
+from morec_core.run import events as ev
+from morec_core.run.run_context import RunContext
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
+from morec_core.study.plan import Plan, PlanRow, expected_epochs, make_plan, targets
+from morec_core.study.plan_measure import Measurement
+from morec_core.study.studies import Arm, Study
 from morec_tui.cli import app
 from tests.synthetic import write_chain_dataset
 

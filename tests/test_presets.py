@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from morec_core.config import ConfigError, RunSpec
 from morec_core.presets import PRESETS, find_preset
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 from morec_tui.cli import app
 
 

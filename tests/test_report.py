@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.formatting import p_value
-from morec_core.report import build_report
+from morec_core.results.formatting import p_value
+from morec_core.results.report import build_report
+from morec_core.run import events as ev
 from morec_core.spec_labels import arm_kind
 from morec_core.store import Store
 from morec_tui.cli import app
@@ -106,7 +106,7 @@ def test_the_reports_numbers_are_compares(filled):
                 continue
             difference = f"{100 * comparison['difference']:+.2f}"
             assert any(cell.startswith(difference + " [") for cell in cells), (arm, cells)
-            # One p-value format for compare and report (morec_core.formatting).
+            # One p-value format for compare and report (morec_core.results.formatting).
             assert p_value(comparison["p_adjusted"]) in cells
             assert comparison["verdict"] in cells
     # The planted effects: E2E above IDRec, TS below it, the verdicts say so.
@@ -120,7 +120,7 @@ def test_the_reports_numbers_are_compares(filled):
 
 def test_sections_pending_and_contrasts(filled):
     store, _ = filled
-    from morec_core.studies import group_studies
+    from morec_core.study.studies import group_studies
 
     definitions = group_studies("synth")
     report = build_report(store, ["synthetic"], definitions, command="morec report")
@@ -154,7 +154,7 @@ def test_an_arm_whose_trials_all_collapsed_is_said_so(filled):
         pid=1, device="cpu", study="synthetic", arm="Never run"))
     store.record(ev.RunFinished(run_id="gone", status="collapsed", best_epoch=None,
                                 reason="validation ndcg@10 stayed at random level"))
-    from morec_core.studies import group_studies
+    from morec_core.study.studies import group_studies
 
     report = build_report(store, ["synthetic"], group_studies("synth"))
     assert len(report.unfinished) == 1
@@ -187,8 +187,8 @@ def test_each_claim_is_answered_with_its_interval_and_whether_it_agrees(filled):
     """The planted effects (E2E above IDRec, TS below it and below E2E, pretrained above random
     weights, fusion above TS alone) read as agreements with the paper, except fusion, which the
     paper found not to help; what the store lacks is named as not measured."""
-    from morec_core.report_findings import conclude
-    from morec_core.studies import group_studies
+    from morec_core.results.report_findings import conclude
+    from morec_core.study.studies import group_studies
 
     store, _ = filled
     report = build_report(store, ["synthetic"], group_studies("synth"))

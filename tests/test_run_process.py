@@ -6,7 +6,7 @@ from pathlib import Path
 
 from morec_core.config import RunSpec
 from morec_core.launch import LaunchError, queue_run, resume_spec
-from morec_core.run_process import ENTRY, run_process_argv, torchrun_argv
+from morec_core.run.run_process import ENTRY, run_process_argv, torchrun_argv
 from morec_core.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,16 +10,16 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from morec_core import checkpoint, preemption
-from morec_core import events as ev
 from morec_core.config import ConfigError, RunSpec
 from morec_core.processes import host_label
-from morec_core.runner import drive
-from morec_core.slurm_config import SlurmSettings
-from morec_core.slurm_jobs import SlurmError, cancel, slurm_identity, slurm_job_alive
+from morec_core.run import checkpoint, preemption
+from morec_core.run import events as ev
+from morec_core.run.runner import drive
+from morec_core.run.train import RunContext, iter_run
 from morec_core.store import Store
-from morec_core.train import RunContext, iter_run
-from morec_core.tune import RUN_ATTR, WORKER_ATTR, _worker_alive
+from morec_core.study.slurm_config import SlurmSettings
+from morec_core.study.slurm_jobs import SlurmError, cancel, slurm_identity, slurm_job_alive
+from morec_core.study.tune import RUN_ATTR, WORKER_ATTR, _worker_alive
 from morec_tui.cli import app
 from tests.synthetic import write_chain_dataset
 
@@ -201,7 +201,7 @@ def test_local_worker_options_with_the_slurm_launcher_are_refused(tmp_path):
 
 
 WORKER_STUDY = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="slurm_worker",
@@ -216,10 +216,10 @@ STUDY = Study(
 def test_the_job_entry_runs_the_renamed_study_from_plain_arguments(tmp_path, monkeypatch):
     """What a Slurm job calls (StudyWorker, with the arguments submitit stored), run here: it
     sets the shared folders, renames the study with its settings and drains its queue."""
-    from morec_core.slurm import StudyWorker, WorkerTask
-    from morec_core.studies import find_study
+    from morec_core.study.slurm import StudyWorker, WorkerTask
+    from morec_core.study.studies import find_study
+    from morec_core.study.tune import enqueue_grid, optuna_storage, optuna_url_for
     from morec_core.study_launch import StudyRequest
-    from morec_core.tune import enqueue_grid, optuna_storage, optuna_url_for
 
     monkeypatch.delenv("SLURM_JOB_ID", raising=False)
     # The worker sets both (a job's own environment): monkeypatch puts them back afterwards.

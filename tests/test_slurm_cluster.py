@@ -14,11 +14,11 @@ from pathlib import Path
 import optuna
 import pytest
 
-from morec_core.faults import MARKER_ENV, PAUSE_AT_ENV
-from morec_core.slurm_jobs import job_fields
+from morec_core.run.faults import MARKER_ENV, PAUSE_AT_ENV
 from morec_core.store import Store
-from morec_core.studies import find_study
-from morec_core.tune import (
+from morec_core.study.slurm_jobs import job_fields
+from morec_core.study.studies import find_study
+from morec_core.study.tune import (
     RESUME_ATTR,
     RUN_ATTR,
     STATUS_ATTR,
@@ -48,7 +48,7 @@ pytestmark = [
 ]
 
 STUDY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="{name}",

@@ -5,7 +5,7 @@ import os
 
 from textual.widgets import DataTable, Log
 
-from morec_core.slurm_jobs import log_paths
+from morec_core.study.slurm_jobs import log_paths
 from morec_tui.screens.jobs import JobsScreen
 from morec_tui.screens.runs import RunsScreen
 from tests.tui.fill import app_on, drive, loaded, wait_for

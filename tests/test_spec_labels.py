@@ -5,7 +5,7 @@ import json
 import pytest
 
 from morec_core.config import ConfigError, RunSpec
-from morec_core.run_status import (
+from morec_core.run.run_status import (
     ACTIVE_STATUSES,
     ENDED_STATUSES,
     FINAL_STATUSES,

@@ -1,4 +1,4 @@
-"""morec_core.stats against scipy.stats and hand-computed values. Random tests are seeded; their
+"""morec_core.results.stats against scipy.stats and hand-computed values. Random tests are seeded; their
 tolerances are several Monte Carlo standard errors wide."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from morec_core.stats import (
+from morec_core.results.stats import (
     CORRECTIONS,
     _bootstrap_sums,
     adjust_p_values,

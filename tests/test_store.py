@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from morec_core import events as ev
-from morec_core.collapse import CollapseDetector
 from morec_core.config import RunSpec
 from morec_core.processes import host_label
-from morec_core.runner import drive
+from morec_core.run import events as ev
+from morec_core.run.collapse import CollapseDetector
+from morec_core.run.runner import drive
 from morec_core.store import Store, StoreError
 from morec_core.store.rows import SCHEMA_VERSION
 
@@ -455,7 +455,7 @@ os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
 
 READ_AS_ANOTHER_USER = """
 import json, sys
-from morec_core import events as ev
+from morec_core.run import events as ev
 from morec_core.store import Store, StoreError
 path, found = sys.argv[1], {}
 try:

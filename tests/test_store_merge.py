@@ -3,7 +3,7 @@
 import numpy as np
 from typer.testing import CliRunner
 
-from morec_core.compare import compare_rows
+from morec_core.results.compare import compare_rows
 from morec_core.store import Store
 from morec_tui.cli import app
 from tests.test_report import record

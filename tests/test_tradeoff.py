@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from morec_core.compare import Settings, compare_rows
 from morec_core.config import RunSpec
-from morec_core.plan import Plan, PlanRow, cost_key
-from morec_core.report import build_report
-from morec_core.report_render import blocks_of, to_markdown
+from morec_core.results.compare import Settings, compare_rows
+from morec_core.results.report import build_report
+from morec_core.results.report_render import blocks_of, to_markdown
+from morec_core.results.tradeoff import cost_sentences, pareto_flags, tradeoffs
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
-from morec_core.tradeoff import cost_sentences, pareto_flags, tradeoffs
+from morec_core.study.plan import Plan, PlanRow, cost_key
+from morec_core.study.studies import Arm, Study
 from tests.test_audit import plant
 from tests.test_plan import measurement
 

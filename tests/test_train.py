@@ -2,11 +2,11 @@ import math
 
 import pytest
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
-from morec_core.runner import drive
+from morec_core.run import events as ev
+from morec_core.run.runner import drive
+from morec_core.run.train import RunContext, iter_run
 from morec_core.store import Store
-from morec_core.train import RunContext, iter_run
 from tests.synthetic import write_chain_dataset
 
 
@@ -83,7 +83,7 @@ def test_evaluation_runs_under_the_training_precision(chain_data, tmp_path, monk
     E2E encoder is most of an evaluation), and still report float metrics that learn."""
     import torch
 
-    import morec_core.build as build_module
+    import morec_core.run.build as build_module
 
     def record_autocast(name: str) -> list[bool]:
         """Whether autocast is on at each call of build_module's `name`."""
@@ -112,9 +112,9 @@ def test_the_test_split_and_its_subsets_share_one_item_table(chain_data, tmp_pat
     import numpy as np
     import torch
 
-    import morec_core.build as build_module
-    from morec_core import checkpoint
-    from morec_core.model import Recommender
+    import morec_core.run.build as build_module
+    from morec_core.run import checkpoint
+    from morec_core.run.model import Recommender
 
     monkeypatch.setattr(build_module, "evaluation_subsets", lambda dataset: {
         "test_cold": np.arange(0, 40), "test_new": np.arange(40, 90)})

@@ -10,14 +10,14 @@ import optuna
 import pytest
 
 from morec_core.store import Store
-from morec_core.studies import Arm, Study, find_study
-from morec_core.tune import arm_study_name, optuna_url_for, trial_spec
+from morec_core.study.studies import Arm, Study, find_study
+from morec_core.study.tune import arm_study_name, optuna_url_for, trial_spec
 from tests.synthetic import write_chain_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
 STUDY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="grid12",
@@ -201,7 +201,7 @@ def test_two_workers_share_one_grid_through_postgresql(grid_env, tmp_path):
 
 
 SEEDED_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="seeded",
@@ -228,7 +228,7 @@ def seeded(tmp_path, monkeypatch):
 
 
 def test_seeds_rerun_each_arms_best_configuration_and_can_be_raised_later(tmp_path, seeded):
-    from morec_core.tune import enqueue_grid, optuna_storage, work
+    from morec_core.study.tune import enqueue_grid, optuna_storage, work
 
     module, store_url, store = seeded
     optuna_url = optuna_url_for(store_url)
@@ -255,7 +255,7 @@ def test_a_definition_leaves_the_points_it_lacks_waiting_for_one_that_has_them(t
                                                                                seeded):
     """A shrunk grid (or fewer seeds) neither runs nor fails the trials of the points it lacks:
     the fuller definition runs them later, and what ran is not run again."""
-    from morec_core.tune import enqueue_grid, optuna_storage, work
+    from morec_core.study.tune import enqueue_grid, optuna_storage, work
 
     module, store_url, store = seeded
     optuna_url = optuna_url_for(store_url)
@@ -272,7 +272,7 @@ def test_a_definition_leaves_the_points_it_lacks_waiting_for_one_that_has_them(t
 
 
 MISSING_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="nodata",
@@ -306,7 +306,7 @@ def test_a_study_whose_data_is_missing_stops_before_queueing_anything(tmp_path, 
 
 
 def test_paper_studies_find_their_data_under_the_data_folder_setting(tmp_path, monkeypatch):
-    from morec_core.study_preflight import requirements_of
+    from morec_core.study.study_preflight import requirements_of
 
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "elsewhere"))
     study = find_study("mind_bert")
@@ -324,7 +324,7 @@ def test_paper_studies_find_their_data_under_the_data_folder_setting(tmp_path, m
 
 
 RETRY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="retry",
@@ -373,7 +373,7 @@ def test_a_failed_trial_says_why_and_runs_again_once_its_cause_is_fixed(grid_env
 
 
 def test_cpu_workers_share_the_cores_and_gpu_workers_see_their_gpu(monkeypatch):
-    from morec_core.tune import THREAD_VARIABLES, worker_env
+    from morec_core.study.tune import THREAD_VARIABLES, worker_env
 
     for name in THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -389,7 +389,7 @@ def test_cpu_workers_share_the_cores_and_gpu_workers_see_their_gpu(monkeypatch):
 
 def test_a_study_module_may_define_dataclasses(tmp_path):
     """dataclasses look the class's module up in sys.modules while the module runs."""
-    from morec_core.studies import load_studies
+    from morec_core.study.studies import load_studies
 
     (tmp_path / "mine.py").write_text(
         "from dataclasses import dataclass\n"

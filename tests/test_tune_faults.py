@@ -1,7 +1,7 @@
 """Kill `morec tune` workers (SIGKILL) at chosen points, restart, and check that every grid point
 ran exactly once with the results of an unbroken study.
 
-The points are `morec_core.faults.pause_point` calls: with MOREC_TEST_PAUSE_AT set, the first
+The points are `morec_core.run.faults.pause_point` calls: with MOREC_TEST_PAUSE_AT set, the first
 process to reach the point writes a marker file and sleeps until the test kills it.
 """
 
@@ -19,12 +19,12 @@ from pathlib import Path
 import optuna
 import pytest
 
-from morec_core import events as ev
-from morec_core.faults import MARKER_ENV, PAUSE_AT_ENV
 from morec_core.processes import alive_since, host_label, pid_alive
+from morec_core.run import events as ev
+from morec_core.run.faults import MARKER_ENV, PAUSE_AT_ENV
 from morec_core.store import Store, run_process_alive
-from morec_core.studies import find_study
-from morec_core.tune import (
+from morec_core.study.studies import find_study
+from morec_core.study.tune import (
     arm_study_name,
     claim_next,
     enqueue_grid,
@@ -40,7 +40,7 @@ POSTGRES_URL = os.environ.get("MOREC_TEST_POSTGRES_URL")
 STATE = optuna.trial.TrialState
 
 STUDY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDY = Study(
     name="faults",
@@ -428,9 +428,9 @@ def _nan_run(spec, context):
 
 def test_a_nan_loss_stops_a_trial_after_the_store_records_its_epoch(tmp_path, chains,
                                                                     monkeypatch):
-    from morec_core.tune import run_trial
+    from morec_core.study.tune import run_trial
 
-    monkeypatch.setattr("morec_core.train.iter_run", _nan_run)
+    monkeypatch.setattr("morec_core.run.train.iter_run", _nan_run)
     store_url = f"sqlite:///{tmp_path / 'morec.db'}"
     study = find_study(str(_module(tmp_path, chains)))
     store = Store(store_url)
@@ -452,7 +452,7 @@ def test_a_nan_loss_stops_morec_run_after_the_store_records_its_epoch(tmp_path, 
 
     from morec_tui.cli import app
 
-    monkeypatch.setattr("morec_core.train.iter_run", _nan_run)
+    monkeypatch.setattr("morec_core.run.train.iter_run", _nan_run)
     monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
     store_url = f"sqlite:///{tmp_path / 'morec.db'}"
     result = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(chains),
@@ -467,7 +467,7 @@ def test_a_nan_loss_stops_morec_run_after_the_store_records_its_epoch(tmp_path, 
 def test_a_pause_point_passes_unless_named_and_reached_first(tmp_path, monkeypatch):
     from collections import Counter
 
-    from morec_core import faults
+    from morec_core.run import faults
 
     monkeypatch.setattr(faults, "_hits", Counter())
     faults.pause_point("mid-epoch")  # unset: passes

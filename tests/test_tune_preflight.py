@@ -121,7 +121,7 @@ def test_a_study_module_building_on_another_study_loads(tmp_path, monkeypatch):
         "from morec_core.studies import find_study\n"
         "STUDY = find_study('demo').renamed_with('mine', ['train.epochs=1'])\n")
     monkeypatch.setenv("MOREC_STUDIES_DIR", str(tmp_path))
-    from morec_core.studies import find_study, load_studies
+    from morec_core.study.studies import find_study, load_studies
 
     assert {"mine", "demo"} <= set(load_studies())
     assert find_study("mine").arms == find_study("demo").arms
@@ -129,8 +129,8 @@ def test_a_study_module_building_on_another_study_loads(tmp_path, monkeypatch):
 
 def test_the_preflight_says_where_each_views_text_came_from(tmp_path, monkeypatch):
     """The audit of every data view before anything is queued: content and warnings."""
-    from morec_core.studies import find_study
-    from morec_core.study_preflight import requirements_of
+    from morec_core.study.studies import find_study
+    from morec_core.study.study_preflight import requirements_of
 
     monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data"))
     grocery = _rechorus(tmp_path / "Grocery")

@@ -6,10 +6,10 @@ import sqlite3
 import numpy as np
 import pytest
 
-from morec_core import events as ev
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.store import Store
 from morec_core.store.rows import SCHEMA_VERSION
-from morec_core.user_results import UserResults
 
 
 def results(greater, equal, k=3) -> UserResults:
@@ -127,7 +127,7 @@ def _zip_of(members: dict[str, bytes]) -> bytes:
 def test_a_zip_bomb_of_per_user_results_is_refused_before_it_is_unpacked(monkeypatch):
     """8 MB of zeros deflate to a few kB; with the limit lowered to 1 MB the blob is refused
     from its declared sizes, and nothing is decompressed."""
-    import morec_core.user_results as module
+    import morec_core.run.user_results as module
 
     whole = UserResults(users=np.arange(1, 4), greater=np.zeros(3, np.int64),
                         equal=np.zeros(3, np.int64), k=10).to_bytes()

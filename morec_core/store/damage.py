@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from morec_core.run_status import RUN_STATUSES
+from morec_core.run.run_status import RUN_STATUSES
 from morec_core.safe_text import terminal_text
 
 MAX_TEXT_CHARACTERS = 4_000

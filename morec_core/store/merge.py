@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from morec_core.run_status import ENDED_STATUSES
+from morec_core.run.run_status import ENDED_STATUSES
 from morec_core.store.rows import MetricRow, RunRow, StudyRow, UserResultRow
 from morec_core.store.store import Store
 

@@ -12,11 +12,11 @@ from typing import Any
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
+from morec_core.run.user_results import UserResults
 from morec_core.store import damage
 from morec_core.store.engine import StoreError
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import MetricRow, RunRow, StudyRow, UserResultRow
-from morec_core.user_results import UserResults
 
 
 class StoreQueries:

@@ -51,7 +51,7 @@ class RunRecord:
     seconds_per_epoch: float | None
     peak_memory_bytes: int | None
     data_fingerprint: str = ""
-    """DataFingerprint JSON (morec_core/fingerprint.py); '' for a run recorded before."""
+    """DataFingerprint JSON (morec_core/data/fingerprint.py); '' for a run recorded before."""
 
     @property
     def spec(self) -> dict[str, Any]:

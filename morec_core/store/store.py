@@ -27,8 +27,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from morec_core import events as ev
 from morec_core.processes import alive_since, host_label
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.spec_labels import data_view, encoder_label, read_spec
 from morec_core.store.engine import (
     POSTGRES_CONNECT_TIMEOUT_S,
@@ -49,7 +50,6 @@ from morec_core.store.queries import StoreQueries, study_record
 from morec_core.store.records import StudyRecord
 from morec_core.store.rows import MetricRow, RunRow, SchemaRow, StudyRow, UserResultRow
 from morec_core.store.schema import check_schema, migrate
-from morec_core.user_results import UserResults
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects.postgresql import Insert as PostgresInsert

@@ -134,7 +134,7 @@ def info(source: SourceArgument, path: PathOption = "", overrides: SetOption = N
         typer.echo(_audit(report))
         _warn(report)
         typer.echo(f"prepared: {folder}")
-        from morec_core.fingerprint import of_prepared
+        from morec_core.data.fingerprint import of_prepared
 
         typer.echo(f"{of_prepared(folder, dataset, config.modality).describe()} "
                    "(`morec data fingerprint` exports it)")
@@ -197,8 +197,8 @@ def fingerprint(source: SourceArgument, path: PathOption = "", overrides: SetOpt
     to pair arms whose fingerprints differ."""
     with _user_errors():
         from morec_core.data.atomic import atomic_file
+        from morec_core.data.fingerprint import of_prepared
         from morec_core.data.prepare import ensure_prepared, load_prepared
-        from morec_core.fingerprint import of_prepared
 
         config = data_config(source, path, overrides)
         folder = ensure_prepared(config, require_content=require_content)

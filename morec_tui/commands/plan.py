@@ -1,4 +1,4 @@
-"""`morec plan`: a study's cost on this machine before it runs (morec_core/plan.py)."""
+"""`morec plan`: a study's cost on this machine before it runs (morec_core/study/plan.py)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,11 @@ def plan_command(
     <runs>/plans/<study>.json for `morec report`'s planned-vs-measured cost."""
     from morec_core import paths
     from morec_core.config import ConfigError
-    from morec_core.plan import make_plan, plan_path, save_plan
-    from morec_core.plan_format import plan_lines
     from morec_core.store import Store, StoreError
-    from morec_core.studies import find_study
-    from morec_core.study_preflight import requirements_of
+    from morec_core.study.plan import make_plan, plan_path, save_plan
+    from morec_core.study.plan_format import plan_lines
+    from morec_core.study.studies import find_study
+    from morec_core.study.study_preflight import requirements_of
 
     try:
         definition = find_study(study)
@@ -92,7 +92,7 @@ def plan_command(
 def _devices(gpus: str | None, definition) -> tuple[str | None, str, int, list[str]]:
     """(the GPU to measure on, what the workers are, how many, notes); a device that is not
     here ends the command with one line."""
-    from morec_core.devices import place
+    from morec_core.run.devices import place
 
     notes: list[str] = []
     if not gpus:

@@ -42,15 +42,15 @@ def report_command(
     Pareto front, each MoRec arm's cost as a multiple of IDRec's for its Δ, and the tuning
     audit."""
     from morec_core import paths
-    from morec_core.compare import Settings
     from morec_core.config import ConfigError
-    from morec_core.plan import load_plan, plan_path
-    from morec_core.report import build_report
-    from morec_core.report_files import write_report
+    from morec_core.results.compare import Settings
+    from morec_core.results.report import build_report
+    from morec_core.results.report_files import write_report
     from morec_core.safe_text import terminal_text
     from morec_core.store import StoreError, open_for_reading
     from morec_core.store.damage import damage_lines
-    from morec_core.studies import find_study, group_studies
+    from morec_core.study.plan import load_plan, plan_path
+    from morec_core.study.studies import find_study, group_studies
 
     if output.suffix != ".md":
         fail(f"--output {output}: expected a .md file (the .html goes beside it)")

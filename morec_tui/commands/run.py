@@ -49,10 +49,8 @@ def run_command(
     Every event goes to the run store; the best epoch is chosen on validation and the test
     metrics of that epoch are printed at the end.
     """
-    from morec_core import paths, preemption
+    from morec_core import paths
     from morec_core.config import ConfigError
-    from morec_core.distributed import is_main_process
-    from morec_core.events import new_run_id
     from morec_core.launch import (
         LaunchError,
         RunContext,
@@ -62,8 +60,11 @@ def run_command(
         run_folder,
         spec_from_options,
     )
-    from morec_core.run_console import cancelled_line, interrupted_line, start_lines
-    from morec_core.run_process import run_process_argv
+    from morec_core.run import preemption
+    from morec_core.run.distributed import is_main_process
+    from morec_core.run.events import new_run_id
+    from morec_core.run.run_console import cancelled_line, interrupted_line, start_lines
+    from morec_core.run.run_process import run_process_argv
     from morec_core.store import Store, StoreError
 
     main = is_main_process()

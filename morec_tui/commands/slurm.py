@@ -10,7 +10,7 @@ import typer
 from morec_tui.console import fail
 
 if TYPE_CHECKING:
-    from morec_core.slurm_config import SlurmSettings
+    from morec_core.study.slurm_config import SlurmSettings
     from morec_core.study_launch import StudyRequest
 
 Launcher = Literal["local", "slurm"]
@@ -26,7 +26,7 @@ SLURM_CONFIG_HELP = "A TOML file whose [slurm] table holds the Slurm settings (s
 
 def slurm_settings(config: Path | None, options: list[str]) -> SlurmSettings:
     """The settings of the options, on top of the file's [slurm] table. Raises ConfigError."""
-    from morec_core.slurm_config import SlurmSettings
+    from morec_core.study.slurm_config import SlurmSettings
 
     settings = SlurmSettings.from_toml(config) if config is not None else SlurmSettings()
     return settings.with_options(options)
@@ -37,7 +37,7 @@ def submit_study(request: StudyRequest, store_url: str, settings: SlurmSettings)
     import dataclasses
 
     from morec_core import paths
-    from morec_core.slurm import WorkerTask, submit_workers
+    from morec_core.study.slurm import WorkerTask, submit_workers
 
     # Absolute: the jobs start in this folder, on other nodes; what they read must be shared.
     where = Path(request.study)
@@ -64,7 +64,7 @@ def cancel_command(
 ) -> None:
     """Cancel one of morec's Slurm jobs (scancel). Its running trial checkpoints and is queued
     again, resumable: another worker, or the next `morec tune --launcher slurm`, resumes it."""
-    from morec_core.slurm_jobs import SlurmError, cancel
+    from morec_core.study.slurm_jobs import SlurmError, cancel
 
     try:
         name = cancel(job)

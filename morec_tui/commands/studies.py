@@ -18,7 +18,7 @@ def studies_command(
     `morec tune` of each makes (grid points on the first seed, plus each arm's winner on the
     further seeds)."""
     from morec_core.config import ConfigError
-    from morec_core.studies import load_studies, searched
+    from morec_core.study.studies import load_studies, searched
 
     try:
         studies = load_studies()

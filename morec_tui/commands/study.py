@@ -20,8 +20,8 @@ from morec_tui.commands.slurm import (
 from morec_tui.console import fail, progress_line_seconds
 
 if TYPE_CHECKING:
-    from morec_core.slurm_config import SlurmSettings
-    from morec_core.studies import GridPoint, Study
+    from morec_core.study.slurm_config import SlurmSettings
+    from morec_core.study.studies import GridPoint, Study
     from morec_core.study_launch import Prepared, StudyRequest
 
 STORE_HELP = ("Run store: a database URL (postgresql://...) or a SQLite file path "
@@ -108,7 +108,7 @@ def _placement(storage: str | None, launcher: str, workers: int, gpus: str | Non
         if slurm or slurm_config:
             raise ConfigError("--slurm and --slurm-config need --launcher slurm")
         return store_url, None
-    from morec_core.slurm import refuse_store
+    from morec_core.study.slurm import refuse_store
 
     refuse_store(store_url)  # before anything is queued in a store no job can share
     if gpus or workers != 1:
@@ -198,15 +198,15 @@ def compare_command(
     the grid's edge, unequal budgets); and the data fingerprint the arms trained on (arms whose
     fingerprints differ are not paired)."""
     from morec_core import paths
-    from morec_core.audit import audit_rows
-    from morec_core.compare import FORMATS, Settings, compare_rows
-    from morec_core.compare_format import render
     from morec_core.config import ConfigError
-    from morec_core.published import PublishedError, label_rows, read_published, resolve
+    from morec_core.results.audit import audit_rows
+    from morec_core.results.compare import FORMATS, Settings, compare_rows
+    from morec_core.results.compare_format import render
+    from morec_core.results.published import PublishedError, label_rows, read_published, resolve
     from morec_core.safe_text import terminal_text
     from morec_core.store import StoreError, open_for_reading
     from morec_core.store.damage import damage_lines
-    from morec_core.studies import group_studies
+    from morec_core.study.studies import group_studies
 
     if output_format not in FORMATS:
         fail(f"--format: unknown format {output_format!r}; known: {', '.join(FORMATS)}")
@@ -257,7 +257,7 @@ def compare_command(
     audits = audit_rows(rows, runs, _definitions())
     labels = label_rows(rows, published_rows)
     if card is not None:
-        from morec_core.card import write_cards
+        from morec_core.results.card import write_cards
 
         try:
             written = write_cards(card, rows, audits, runs)
@@ -273,7 +273,7 @@ def _definitions() -> dict:
     """The studies defined here (./studies, $MOREC_STUDIES_DIR, the packaged ones), by name, for
     the audit's grids; a study module that fails to load leaves the grids to be read off the
     runs, and says so."""
-    from morec_core.studies import load_studies
+    from morec_core.study.studies import load_studies
 
     try:
         return load_studies()

@@ -22,11 +22,11 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer, Select, Static
 
-from morec_core.audit import audit_rows
-from morec_core.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
-from morec_core.compare_format import audit_lines, cost_table, metrics_of, notes, render
-from morec_core.studies import Study, load_studies, study_folders
-from morec_core.tradeoff import tradeoff_lines
+from morec_core.results.audit import audit_rows
+from morec_core.results.compare import DEFAULT_SETTINGS, CompareRow, compare_rows
+from morec_core.results.compare_format import audit_lines, cost_table, metrics_of, notes, render
+from morec_core.results.tradeoff import tradeoff_lines
+from morec_core.study.studies import Study, load_studies, study_folders
 from morec_tui.messages import CompareLoaded, OpenRun, TableChoice
 from morec_tui.screens.base import PollingScreen
 from morec_tui.widgets.compare_view import WIDE_COLUMNS, compare_cells, default_metric

@@ -28,14 +28,14 @@ from textual.widgets import (
 
 from morec_core.config import DATA_SOURCES, ConfigError, RunSpec
 from morec_core.encoder_catalog import ENCODER_NAMES
-from morec_core.events import new_run_id
 from morec_core.launch import spec_from_options
-from morec_core.studies import STUDIES_DIR_ENV, load_studies
+from morec_core.run.events import new_run_id
+from morec_core.study.studies import STUDIES_DIR_ENV, load_studies
 from morec_tui.jobs import CPU, Gpu, JobRequest, candidate_slots, run_argv, study_argv
 from morec_tui.widgets.form_input import FormInput
 
 if TYPE_CHECKING:
-    from morec_core.slurm_config import SlurmSettings
+    from morec_core.study.slurm_config import SlurmSettings
 
 # The registries' names, here because the registries import torch; a test keeps them equal.
 DATASETS = list(DATA_SOURCES)
@@ -141,7 +141,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     @work(thread=True, exit_on_error=False, group="studies")
     def _load_studies(self) -> None:
         # Study modules are user code: any error is shown in the form, not raised.
-        from morec_core.slurm_jobs import slurm_available
+        from morec_core.study.slurm_jobs import slurm_available
 
         try:
             names, error = sorted(load_studies(self.studies_dir)), ""
@@ -219,10 +219,10 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
 
     @work(thread=True, exit_on_error=False, group="plan")
     def _run_plan(self, request: JobRequest, picked: list[str]) -> None:
-        from morec_core.plan import make_plan, plan_path, save_plan
-        from morec_core.plan_format import plan_summary
         from morec_core.store import Store, StoreError
-        from morec_core.studies import Arm, Study
+        from morec_core.study.plan import make_plan, plan_path, save_plan
+        from morec_core.study.plan_format import plan_summary
+        from morec_core.study.studies import Arm, Study
 
         try:
             if request.kind == "study" and request.study:
@@ -270,7 +270,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
     def _slurm_options(self) -> tuple[list[str], str | None]:
         """The Slurm fields as `--slurm key=value` options (the filled ones) and the config
         file; checked as `morec tune` checks them. Raises ConfigError naming the field."""
-        from morec_core.slurm_config import SlurmSettings
+        from morec_core.study.slurm_config import SlurmSettings
 
         options = []
         for name, key in (("jobs", "jobs"), ("partition", "partition"),
@@ -297,7 +297,7 @@ class LaunchScreen(ModalScreen[JobRequest | None]):
             options: list[str] = []
             config: str | None = None
             if launcher == "slurm":
-                from morec_core.slurm import refuse_store
+                from morec_core.study.slurm import refuse_store
 
                 options, config = self._slurm_options()
                 if check_store:  # before launch: a SQLite store fails in the form

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from morec_core.store import Curves, RunRecord, StoreError
-from morec_core.study_view import (
+from morec_core.study.study_view import (
     SeedBand,
     flat_spec,
     format_value,

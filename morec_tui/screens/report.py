@@ -1,6 +1,6 @@
 """The report screen: `morec report` for the compare screen's table, read in the dashboard.
 
-Built once in a worker thread from the same code as the command (morec_core.report), shown as
+Built once in a worker thread from the same code as the command (morec_core.results.report), shown as
 Markdown in a focusable scroll container (PgDn, End, the wheel); `w` writes the files
 (Markdown, HTML, figures) in a worker to <runs folder>/reports/<table>.md, with a progress bar
 while the figures are drawn, and the toast says where.
@@ -20,9 +20,9 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Markdown, ProgressBar, Static
 
-from morec_core.report import Report, build_report
-from morec_core.report_render import blocks_of, to_markdown
-from morec_core.studies import load_studies
+from morec_core.results.report import Report, build_report
+from morec_core.results.report_render import blocks_of, to_markdown
+from morec_core.study.studies import load_studies
 from morec_tui.screens.base import PollingScreen
 
 
@@ -121,7 +121,7 @@ class ReportScreen(PollingScreen):
     @work(thread=True, exit_on_error=False, group="write")
     def _write(self, report: Report, output: Path) -> None:
         # The figures (matplotlib) take seconds: drawn here, never on the event loop.
-        from morec_core.report_files import write_report
+        from morec_core.results.report_files import write_report
 
         try:
             written = write_report(report, self.dashboard.store, output)

@@ -16,9 +16,9 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Select, Static
 
-from morec_core.events import RUN_STATUSES
+from morec_core.run.events import RUN_STATUSES
 from morec_core.store import RunRecord
-from morec_core.study_view import parsed_spec, short_labels, spec_items, varying_keys
+from morec_core.study.study_view import parsed_spec, short_labels, spec_items, varying_keys
 from morec_tui.jobs import Job
 from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen

@@ -16,16 +16,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
-from morec_core.studies import Study, load_studies, study_folders
-from morec_core.study_analytics import GridMean, grid_means
-from morec_core.study_importance import (
+from morec_core.study.studies import Study, load_studies, study_folders
+from morec_core.study.study_analytics import GridMean, grid_means
+from morec_core.study.study_importance import (
     ArmImportance,
     importance_csv,
     importance_lines,
     param_importances,
 )
-from morec_core.study_optuna import read_trials
-from morec_core.study_view import (
+from morec_core.study.study_optuna import read_trials
+from morec_core.study.study_view import (
     SEED_KEY,
     flat_spec,
     format_value,

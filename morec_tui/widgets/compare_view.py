@@ -1,15 +1,15 @@
 """The compare screen's table, laid out for the terminal's width: one line per arm, with one
 metric's verdict, Δ and Improv. (each with its 95% CI) in view at 80 columns; from
 WIDE_COLUMNS on, the arm's mean, seeds, users and the p-values too. The cells are the numbers of
-`morec compare` (morec_core.compare), only written shorter: `+1.23 [+0.50,+2.00]`."""
+`morec compare` (morec_core.results.compare), only written shorter: `+1.23 [+0.50,+2.00]`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from morec_core.compare import CompareRow, Comparison
-from morec_core.compare_format import metric_cell, metrics_of, p_cell
+from morec_core.results.compare import CompareRow, Comparison
+from morec_core.results.compare_format import metric_cell, metrics_of, p_cell
 
 WIDE_COLUMNS = 120
 """Terminal width from which the means, p-values and users join the table."""

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from morec_core.compare import CompareRow
-from morec_core.compare_format import metrics_of, render
+from morec_core.results.compare import CompareRow
+from morec_core.results.compare_format import metrics_of, render
 from morec_core.store import RunRecord
-from morec_core.study_view import parsed_spec
+from morec_core.study.study_view import parsed_spec
 from morec_tui.widgets.runs_table import RunsTable
 
 FORMATS = {"csv": "CSV", "md": "Markdown"}

@@ -15,10 +15,10 @@ from typing import Any
 
 from rich.text import Text
 
-from morec_core.events import RUN_STATUSES
-from morec_core.stats import seed_interval
+from morec_core.results.stats import seed_interval
+from morec_core.run.events import RUN_STATUSES
 from morec_core.store import RunRecord
-from morec_core.study_view import format_value, parsed_spec
+from morec_core.study.study_view import format_value, parsed_spec
 
 # One style for every status a run row can hold (events.RUN_STATUSES; a test checks).
 STATUS_STYLES = {

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Log, Static
 
-from morec_core.slurm_jobs import (
+from morec_core.study.slurm_jobs import (
     SlurmError,
     SlurmJob,
     cancel,

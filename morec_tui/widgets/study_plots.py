@@ -12,8 +12,8 @@ from typing import Any
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from morec_core.study_analytics import GridMean
-from morec_core.study_view import Point, Trial, format_value, wants_log_axis
+from morec_core.study.study_analytics import GridMean
+from morec_core.study.study_view import Point, Trial, format_value, wants_log_axis
 from morec_tui.widgets.palette import color_at
 
 

@@ -75,10 +75,10 @@ def test_the_cache_prepare_builds_is_the_one_a_run_reads(tmp_path, data_root, wr
                                                          monkeypatch):
     """`morec data prepare --tokenizer minilm-l6` (the packaged name a run's encoder.model
     takes): the run then finds the token cache and tokenizes nothing."""
-    from morec_core import build
     from morec_core.config import RunSpec
     from morec_core.data import tokens
     from morec_core.data.prepare import ensure_prepared, load_prepared
+    from morec_core.run import build
 
     folder = write_pairs(tmp_path / "toy", SEQUENCES, TITLES)
     result = runner.invoke(app, ["data", "prepare", "pairs", "--path", str(folder),

@@ -335,8 +335,8 @@ def test_eval_k_above_the_catalogue_is_refused_once_the_data_is_known(tmp_path, 
                                                                     write_pairs):
     import torch
 
-    from morec_core.build import build_run
     from morec_core.config import ConfigError, RunSpec
+    from morec_core.run.build import build_run
 
     folder = write_pairs(tmp_path / "raw", {"u1": ["1", "2", "3", "4", "5", "6"]},
                          {str(item): f"title {item}" for item in range(1, 7)})

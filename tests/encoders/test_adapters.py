@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 from morec_core.backbones import build_backbone
-from morec_core.batches import input_length, train_batches, training_data
 from morec_core.config import BackboneConfig, ConfigError, EncoderConfig, RunSpec
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import build_item_encoder
@@ -21,7 +20,8 @@ from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.side import SideFeatures
 from morec_core.encoders.text import TextFeatures
 from morec_core.encoders.vision import VisionFeatures, timm_backbone
-from morec_core.model import Recommender
+from morec_core.run.batches import input_length, train_batches, training_data
+from morec_core.run.model import Recommender
 
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
@@ -233,7 +233,7 @@ def test_adapter_settings_keep_old_keys_at_their_defaults_and_change_them_when_s
 def test_the_efficient_study_runs_every_arm_under_the_same_grid_budget():
     from collections import Counter
 
-    from morec_core.studies import find_study
+    from morec_core.study.studies import find_study
 
     study = find_study("microlens_efficient")
     points = study.points()

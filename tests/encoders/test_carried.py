@@ -31,7 +31,7 @@ def test_the_carried_copy_stands_in_for_the_absent_package(without_package, monk
     from transformers import AutoModel, AutoTokenizer
 
     from morec_core.encoders.text import resolve_model
-    from morec_core.study_preflight import missing_model
+    from morec_core.study.study_preflight import missing_model
 
     original, exported = without_package
     with pytest.raises(packaged.PackagedModelError, match="MOREC_MODELS_DIR"):

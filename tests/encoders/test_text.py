@@ -214,7 +214,7 @@ def test_a_compiled_network_gives_the_eager_vectors_and_gradients():
     records (about 30-60 s of compilation on 2 CPU cores)."""
     import copy
 
-    from morec_core.cost import flops_of
+    from morec_core.run.cost import flops_of
 
     ids, lengths = random_tokens()
     eager = TextFeatures(tiny_model("mpnet"), ids, lengths, pooling="mean").eval()

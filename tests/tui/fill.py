@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
+from morec_core.run import events as ev
+from morec_core.run.user_results import UserResults
 from morec_core.store import Store
-from morec_core.user_results import UserResults
 from morec_tui.app import MorecApp, make_app
 from morec_tui.jobs import Job
 
@@ -24,7 +24,7 @@ USERS = 1000
 """Test users of every dataset: runs of one dataset are paired over the same users."""
 
 STUDY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDIES = [
     Study(name="mind-text", description="", group="table2",

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from morec_core import events as ev
+from morec_core.run import events as ev
 from morec_core.store import Store
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 from tests.tui.fill import T0
 
 STUDY_MODULE = '''
-from morec_core.studies import Arm, Study
+from morec_core.study.studies import Arm, Study
 
 STUDIES = [
     Study(name="lrs", description="", seeds=3, overrides=("train.epochs=4",),
@@ -67,7 +67,7 @@ def fill_optuna(store_url: str) -> None:
     import optuna
     from optuna.distributions import FloatDistribution, IntDistribution
 
-    from morec_core.tune import optuna_url_for
+    from morec_core.study.tune import optuna_url_for
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(study_name="lrs:IDRec", storage=optuna_url_for(store_url),

@@ -198,7 +198,7 @@ def test_the_study_form_submits_to_slurm_only_with_a_server_store(filled, monkey
 
     from morec_tui.jobs import study_argv
 
-    monkeypatch.setattr("morec_core.slurm_jobs.slurm_available", lambda: True)
+    monkeypatch.setattr("morec_core.study.slurm_jobs.slurm_available", lambda: True)
 
     async def body(app, pilot):
         await loaded(app, pilot, RunsScreen)

@@ -47,7 +47,7 @@ def test_the_slurm_fields_reach_the_command_and_the_summary_says_what_goes(fille
     a summary line of what Ctrl+S submits."""
     from textual.widgets import Checkbox, RadioButton, Select, Static
 
-    monkeypatch.setattr("morec_core.slurm_jobs.slurm_available", lambda: True)
+    monkeypatch.setattr("morec_core.study.slurm_jobs.slurm_available", lambda: True)
     config = tmp_path / "cluster.toml"
     config.write_text('[slurm]\npartition = "a100"\naccount = "lab"\n')
 

@@ -1,8 +1,8 @@
 """The runs screen's seed groups: runs that differ only by seed on one line, with means and
 95% intervals over their completed runs."""
 
-from morec_core import events as ev
 from morec_core.config import RunSpec
+from morec_core.run import events as ev
 from morec_core.store import Store
 from morec_tui.screens.run_detail import RunDetailScreen
 from morec_tui.screens.runs import RunsScreen
@@ -107,7 +107,7 @@ def test_g_groups_the_runs_that_differ_only_by_seed(filled):
 
 
 def test_every_run_status_has_a_style():
-    from morec_core.events import RUN_STATUSES
+    from morec_core.run.events import RUN_STATUSES
     from morec_tui.widgets.run_rows import STATUS_STYLES
 
     assert set(STATUS_STYLES) == set(RUN_STATUSES)

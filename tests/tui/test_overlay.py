@@ -51,7 +51,7 @@ def test_marked_runs_are_overlaid_with_their_best_epochs(filled):
 
 def test_a_seed_band_is_the_mean_and_its_t_interval_per_epoch():
     from morec_core.store import CurvePoint
-    from morec_core.study_view import seed_band
+    from morec_core.study.study_view import seed_band
 
     curves = [[CurvePoint(epoch=0, value=v), CurvePoint(epoch=1, value=v)] for v in (1.0, 2.0)]
     curves.append([CurvePoint(epoch=0, value=3.0)])  # a seed that stopped after one epoch
@@ -67,7 +67,7 @@ def test_a_seed_band_is_the_mean_and_its_t_interval_per_epoch():
 
 def test_a_seed_band_is_clipped_to_the_metric_range():
     from morec_core.store import CurvePoint
-    from morec_core.study_view import seed_band
+    from morec_core.study.study_view import seed_band
 
     curves = [[CurvePoint(epoch=0, value=v)] for v in (0.105, 0.0, 0.0)]
     assert seed_band(curves).low[0].value < 0  # the t interval alone: a negative hit rate
@@ -79,8 +79,8 @@ def test_a_seed_band_is_clipped_to_the_metric_range():
 def record_curve(store, run_id, *, seed, valid, end="completed"):
     """A run of A1's configuration on another seed, with a validation curve (ndcg@10 = valid,
     hr@10 = 2 x valid) that ends after len(valid) epochs."""
-    from morec_core import events as ev
     from morec_core.config import RunSpec
+    from morec_core.run import events as ev
 
     a1 = next(plan for plan in PLANS if plan.run_id == A1)
     spec = RunSpec().with_overrides([f"data.source={a1.dataset}", *a1.encoder,

@@ -3,8 +3,8 @@
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
-from morec_core.report import build_report
-from morec_core.report_render import blocks_of, to_markdown
+from morec_core.results.report import build_report
+from morec_core.results.report_render import blocks_of, to_markdown
 from morec_core.store import Store
 from morec_tui.screens.compare import CompareScreen
 from morec_tui.screens.report import ReportScreen
@@ -15,7 +15,7 @@ from tests.tui.fill import app_on, drive, loaded, wait_for
 def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_path,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from morec_core.studies import load_studies
+    from morec_core.study.studies import load_studies
 
     studies = ["hm-vision", "mind-text"]
     # The screen's definitions (the tuning audit reads their grids).
@@ -31,7 +31,7 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
     # the machine's speed (a fast one finished it before the key press returned).
     import threading
 
-    import morec_core.report_files as report_files
+    import morec_core.results.report_files as report_files
     release = threading.Event()
     real_write = report_files.write_report
 

@@ -70,7 +70,7 @@ def test_the_settings_that_differ_among_the_shown_runs_get_columns(filled):
 def test_a_poll_reads_the_runs_that_moved_and_now_and_then_all_of_them(filled):
     import time
 
-    from morec_core import events as ev
+    from morec_core.run import events as ev
     from morec_core.store import Store
     from morec_tui.screens.runs_load import FULL_CHECK_EVERY
 

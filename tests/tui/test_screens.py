@@ -15,7 +15,7 @@ from textual.widgets import (
     Static,
 )
 
-from morec_core.compare import compare_rows
+from morec_core.results.compare import compare_rows
 from morec_core.store import Store
 from morec_tui.app import make_app
 from morec_tui.jobs import Gpu, Job
@@ -281,9 +281,9 @@ def test_the_launch_form_checks_overrides_and_queues_a_study_on_the_picked_gpus(
 
 
 def test_the_launch_forms_plan_button_plans_the_study_and_queues_nothing(filled, monkeypatch):
-    """Plan shows `morec plan`'s summary in the form (the measuring is morec_core.plan's,
+    """Plan shows `morec plan`'s summary in the form (the measuring is morec_core.study.plan's,
     tested in tests/test_plan.py: replaced here by a fixed plan) and launches nothing."""
-    from morec_core import plan as plan_module
+    from morec_core.study import plan as plan_module
     from tests.test_plan import measurement
 
     planned = []

@@ -9,8 +9,8 @@ import pytest
 from textual.widgets import Static, TabbedContent
 
 from morec_core.store import Store
-from morec_core.study_importance import importance_csv, param_importances
-from morec_core.study_view import (
+from morec_core.study.study_importance import importance_csv, param_importances
+from morec_core.study.study_view import (
     metric_points,
     not_started,
     progress,
@@ -143,7 +143,7 @@ def _run(prefix, status):
 
 
 def test_grid_means_are_one_point_per_arm_and_value_with_their_interval(study_store):
-    from morec_core.study_analytics import grid_means, search_trials
+    from morec_core.study.study_analytics import grid_means, search_trials
 
     with Store(study_store["store"]) as store:
         runs = store.runs(study="lrs")
@@ -188,7 +188,7 @@ def test_the_metric_plot_draws_one_colour_per_arm_on_a_log_axis(study_store):
 def test_a_trial_waiting_in_optuna_is_queued_in_the_bar_and_the_table(study_store):
     import optuna
 
-    from morec_core.tune import POINT_ATTR, optuna_url_for
+    from morec_core.study.tune import POINT_ATTR, optuna_url_for
 
     point = next(point for point in LRS.points()
                  if point.arm == "MiniLM" and point.params["train.lr"] == 1e-3)
