@@ -4,6 +4,11 @@ csv is one wide line per arm (for scripts); json holds everything, unrounded.
 
 Metrics and differences are in % and percentage points, as in the paper's tables; every mean
 of several seeds carries its 95% interval and every difference its 95% paired-bootstrap CI.
+
+About 400 lines on purpose: each table (arms, verdicts, cost, audit, published, the dashboard's)
+is built once here, with its cells and the notes that explain its columns, and every format
+is written from it; split, a column's header, its cell and its note would sit in different
+files. The dashboard and the report import its cells from here.
 """
 
 from __future__ import annotations
