@@ -28,7 +28,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import submitit
 
@@ -36,6 +36,9 @@ from morec_core.config import ConfigError
 from morec_core.run import events as ev
 from morec_core.study.slurm_config import SlurmSettings
 from morec_core.study.slurm_jobs import JOB_PREFIX
+
+if TYPE_CHECKING:
+    from morec_core.study.studies import GridPoint
 
 
 def refuse_store(store_url: str) -> None:
@@ -102,10 +105,10 @@ class StudyWorker(submitit.helpers.Checkpointable):
         request = StudyRequest.from_argv(request_argv)
         definition = request.resolve()
 
-        def report(point: Any, status: str, reason: str) -> None:
+        def report(point: GridPoint, status: str, reason: str) -> None:
             print(trial_line(point, status, reason), flush=True)
 
-        def trial_sinks(point: Any) -> list[ev.Sink]:
+        def trial_sinks(point: GridPoint) -> list[ev.Sink]:
             def log_epoch(event: ev.Event) -> None:
                 # One line per epoch trained here: a resumed run's log starts at its epoch.
                 if isinstance(event, ev.EpochEnded):
