@@ -7,7 +7,8 @@ from pathlib import Path
 
 from morec_tui.jobs.runner import run_job
 
-parser = argparse.ArgumentParser(description="Run one job of the dashboard's queue.")
+parser = argparse.ArgumentParser(prog="python -m morec_tui.jobs",
+                                 description="Run one job of the dashboard's queue.")
 parser.add_argument("job_id", type=int)
 parser.add_argument("--root", type=Path, required=True)
 arguments = parser.parse_args()
