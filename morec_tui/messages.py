@@ -25,8 +25,12 @@ class RunsLoaded(Message, bubble=False):
     def __init__(self, runs: list[RunRecord] | None, tests: dict[str, dict[str, float]] | None,
                  jobs: list[Job], versions: dict[str, Any], finished: tuple[Any, ...] = (),
                  studies: list[str] | None = None,
-                 live_seconds: dict[str, float] | None = None, total: int | None = None) -> None:
+                 live_seconds: dict[str, float] | None = None, total: int | None = None,
+                 damaged: dict[str, str] | None = None) -> None:
         super().__init__()
+        self.damaged = damaged or {}
+        """The store's rows set aside so far ('run <id>' -> what is wrong; Store.damaged): the
+        screen names them, since they are not among the runs."""
         self.total = total
         """Set on the first load, which reads only the newest runs (a screenful, drawn at
         once): how many runs the store has; the full load follows."""

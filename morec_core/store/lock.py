@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import Iterator
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 
 @contextlib.contextmanager
@@ -31,5 +32,10 @@ def named_lock(writer: Engine, name: str, sqlite_database: str | None) -> Iterat
         try:
             yield
         finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            conn.commit()
+            try:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+            except OperationalError:
+                # The connection was lost (a server restart): its session, and the advisory
+                # lock with it, ended on the server; there is nothing left to release.
+                conn.invalidate()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, func, select, text
@@ -80,12 +80,19 @@ class StoreQueries:
         return RunRecord(study=study, **values)
 
 
-    def _damaged_metrics(self, session: Session, run_id: str | None = None) -> dict[str, str]:
+    def _damaged_metrics(self, session: Session, run_id: str | None = None,
+                         run_ids: Sequence[str] | None = None) -> dict[str, str]:
         """Run id -> its first metric value that is not a number (or an infinite test metric,
         which no evaluation gives). SQLite keeps text or a blob in a FLOAT column; a server's
-        column cannot."""
+        column cannot. run_ids: only those runs' metrics are read (the first page of a big
+        store: the whole table is a million rows, half a second)."""
         if not self.is_sqlite:
             return {}
+        if run_ids is not None:  # one query per run, each on the primary key's run_id prefix
+            found: dict[str, str] = {}
+            for one in run_ids:
+                found.update(self._damaged_metrics(session, run_id=one))
+            return found
         query = ("SELECT run_id, split, name, epoch, value FROM morec_metrics "
                  "WHERE (typeof(value) NOT IN ('real', 'integer', 'null') "
                  "OR typeof(name) != 'text' OR typeof(split) != 'text' "
@@ -93,7 +100,7 @@ class StoreQueries:
                  # a collapsed run's validation may hold an infinity; a test metric cannot
                  "OR (split LIKE 'test%' AND abs(value) > 1.7e308))"
                  + (" AND run_id = :run_id" if run_id is not None else ""))
-        found: dict[str, str] = {}
+        found = {}
         for bad_run, split, name, epoch, value in session.execute(
                 text(query), {"run_id": run_id} if run_id is not None else {}):
             if isinstance(bad_run, str) and bad_run not in found:
@@ -114,9 +121,12 @@ class StoreQueries:
         if limit is not None:
             query = query.limit(limit)
         with Session(self._reader()) as session:
-            damaged_metrics = self._damaged_metrics(session)
+            rows = list(session.execute(query))
+            # A page of runs reads its own runs' metrics (by the primary key), all runs one scan.
+            damaged_metrics = self._damaged_metrics(
+                session, run_ids=[row[0].id for row in rows] if limit is not None else None)
             records = [self._checked(session, row[0], row[1], damaged_metrics=damaged_metrics)
-                       for row in session.execute(query)]
+                       for row in rows]
         return [record for record in records if record is not None]
 
     def curves(self, run_id: str) -> Curves:

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from morec_core.run.events import RUN_STATUSES
 from morec_core.store import RunRecord
+from morec_core.store.damage import damage_lines
 from morec_core.study.study_view import parsed_spec, short_labels, spec_items, varying_keys
 from morec_tui.jobs import Job
 from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
@@ -94,6 +95,8 @@ class RunsScreen(PollingScreen):
         """Runs the first load reads before the full one (0: every run at once)."""
         self.partial: int | None = None
         """After the first load: how many runs the store has (the table shows the newest)."""
+        self.damaged: dict[str, str] = {}
+        """The store's rows left out (RunsLoaded.damaged), named in the bar."""
 
     def compose(self) -> ComposeResult:
         yield Static("runs", id="bar", classes="bar")
@@ -125,6 +128,7 @@ class RunsScreen(PollingScreen):
 
     def on_runs_loaded(self, message: RunsLoaded) -> None:
         self.jobs = message.jobs
+        self._name_damaged(message.damaged)
         self.partial = message.total
         if message.total is not None and message.runs is not None \
                 and len(message.runs) < message.total:
@@ -215,6 +219,15 @@ class RunsScreen(PollingScreen):
         flat = parsed_spec(run.spec_json)[1]
         return [flat.get(key) for key in keys]
 
+    def _name_damaged(self, damaged: dict[str, str]) -> None:
+        """Rows the store set aside are not among the runs: each one named once (a toast), and
+        their count kept in the bar, so a run missing from the table is explained."""
+        new = {key: problem for key, problem in damaged.items() if key not in self.damaged}
+        self.damaged = dict(damaged)
+        if new:
+            self.notify("\n".join(damage_lines(new)), severity="warning", markup=False,
+                        timeout=15)
+
     def _show_bar(self, shown: int) -> None:
         counts = Counter(run.status for run in self.runs)
         jobs = Counter(job.status for job in self.jobs)
@@ -226,6 +239,8 @@ class RunsScreen(PollingScreen):
                   if counts[status]]
         if jobs["running"] or jobs["queued"]:
             parts.append(f"jobs {jobs['running']} running {jobs['queued']} queued")
+        if self.damaged:
+            parts.append(f"[red]{len(self.damaged)} damaged left out[/] (morec store check)")
         table = self.query_one(RunsTable)
         if self.grouped:
             parts.append(f"{len(table.keys)} seed groups")

@@ -52,7 +52,7 @@ def first_runs(store: Store, queue: JobQueue, page: int = FIRST_PAGE) -> RunsLoa
     live = store.epoch_seconds(run.id for run in runs if run.status == "running"
                                and run.seconds_per_epoch is None)
     return RunsLoaded(runs, {key: value for key, value in tests.items() if value}, jobs, {},
-                      ended(runs), studies, live, total=total)
+                      ended(runs), studies, live, total=total, damaged=dict(store.damaged))
 
 
 def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:
@@ -72,7 +72,8 @@ def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:
     if versions is None:
         versions = store.run_versions()
     if versions == shown.versions:
-        return RunsLoaded(None, None, jobs, versions)  # nothing recorded since
+        # Nothing recorded since.
+        return RunsLoaded(None, None, jobs, versions, damaged=dict(store.damaged))
     changed = [run_id for run_id, version in versions.items()
                if shown.versions.get(run_id) != version]
     if len(changed) > RELOAD_ALL_ABOVE:
@@ -93,7 +94,8 @@ def load_runs(store: Store, queue: JobQueue, shown: Shown) -> RunsLoaded:
     # A running run's cost is measured at its end: until then, its epochs' mean time.
     live = store.epoch_seconds(run.id for run in runs if run.status == "running"
                                and run.seconds_per_epoch is None)
-    return RunsLoaded(runs, tests, jobs, versions, finished, studies, live)
+    return RunsLoaded(runs, tests, jobs, versions, finished, studies, live,
+                      damaged=dict(store.damaged))
 
 
 def ended(runs: list[RunRecord]) -> tuple[Any, ...]:

@@ -29,6 +29,8 @@ DAMAGE = {
         "UPDATE morec_runs SET status = 'failed', error = ? WHERE id = ?", "x" * 2_000_000),
     "escapes and markup in an arm": ("UPDATE morec_runs SET arm = ? WHERE id = ?", ESCAPES),
 }
+LEFT_OUT = {"a spec that is a JSON list", "a test metric stored as text", "a status that is a blob",
+            "a best value stored as text"}
 
 
 @pytest.mark.slow
@@ -38,11 +40,19 @@ def test_the_dashboard_shows_the_good_runs_of_a_damaged_store(filled, case):
     with sqlite3.connect(filled["store"]) as connection:
         connection.execute(statement, (*values, TARGET))
 
+    toasts: list[str] = []
+
     async def body(app, pilot):
         started = time.monotonic()
         screen = await loaded(app, pilot, RunsScreen)
         shown = screen.query_one(RunsTable)
         assert GOOD in shown.keys
+        # Damaged rows are left out; long or hostile texts are shown, made safe.
+        assert (TARGET not in shown.keys) == (case in LEFT_OUT)
+        if TARGET not in shown.keys:
+            # Left out, and said: the bad run is named once (a toast) and counted in the bar.
+            assert any(f"run {TARGET}" in toast for toast in toasts), toasts
+            assert "1 damaged left out" in str(screen.query_one("#bar").render())
         cells = " ".join(str(cell) for key in shown.keys for cell in shown.cells(key))
         assert "\x1b" not in cells and "\x07" not in cells
         for opened in (GOOD, TARGET):
@@ -57,4 +67,6 @@ def test_the_dashboard_shows_the_good_runs_of_a_damaged_store(filled, case):
         assert time.monotonic() - started < 30  # no freeze (a 2 MB reason once took 142 s)
         assert app.return_code is None  # still running: nothing ended the app
 
-    drive(app_on(filled), body, size=(100, 30))
+    app = app_on(filled)
+    app.notify = lambda text, **_: toasts.append(str(text))  # from its first load on
+    drive(app, body, size=(100, 30))

@@ -5,11 +5,15 @@ telling Optuna how a trial ended."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import make_url
 
 from morec_core.store import Store, StoreError
 from morec_core.store.engine import SQLITE_BUSY_TIMEOUT_MS, install_sqlite_hooks
+from morec_core.store.retry import retrying
 from morec_core.study.studies import Study
 from morec_core.study.trial_attributes import (  # noqa: F401 - re-exported for tune's callers
     HEARTBEAT_ATTR,
@@ -47,15 +51,46 @@ def _open_optuna_storage(url: str) -> RDBStorage:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not url.startswith("sqlite"):
+        # A server (PostgreSQL): a connection found dead is replaced before use (pre-ping), and
+        # a call made while the server is away is retried for a bounded time.
+        where = make_url(url).render_as_string(hide_password=True)
+        return retrying(lambda: retrying_rdb_storage_class()(
+            url, engine_kwargs={"pool_pre_ping": True}, morec_where=where),
+            where=where, what="opening Optuna's storage")
     storage = optuna.storages.RDBStorage(
-        url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
-        if url.startswith("sqlite") else {})
+        url, engine_kwargs={"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}})
     if url.startswith("sqlite"):
         # Several worker processes claim trials at once: serialise writers and let them wait,
         # instead of "database is locked" when two deferred transactions both try to write.
         install_sqlite_hooks(storage.engine, ("journal_mode = WAL",), immediate=True)
         storage.engine.dispose()  # connections opened before the hooks would lack them
     return storage
+
+
+@functools.cache
+def retrying_rdb_storage_class() -> Callable[..., RDBStorage]:
+    """RDBStorage whose every storage call (BaseStorage's public methods: trials, attributes,
+    states) is retried while the server is away (morec_core.store.retry). Optuna wraps the
+    driver's error in its StorageInternalError; the retry reads the cause."""
+    from optuna.storages import BaseStorage, RDBStorage
+
+    class RetryingRDBStorage(RDBStorage):
+        def __init__(self, url: str, *, morec_where: str, **kwargs: Any) -> None:
+            super().__init__(url, **kwargs)
+            self.morec_where = morec_where
+
+    def retried(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(self: RetryingRDBStorage, *args: Any, **kwargs: Any) -> Any:
+            return retrying(lambda: method(self, *args, **kwargs), where=self.morec_where,
+                            what=f"Optuna's {name}")
+        return wrapper
+
+    for name, member in vars(BaseStorage).items():
+        if not name.startswith("_") and callable(member):
+            setattr(RetryingRDBStorage, name, retried(name, getattr(RDBStorage, name)))
+    return RetryingRDBStorage
 
 
 def arm_study_name(study: Study, arm: str) -> str:
