@@ -125,14 +125,14 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
                       "device-hours spent training every trial, what selected (validation "
                       "only), and the chosen values. Warnings below: a chosen value on the "
                       "edge of its grid, and budgets or epoch caps unequal between a MoRec arm "
-                      "and its IDRec arm (above a ratio of 1.5, morec_core/audit.py says why)."),
+                      "and its IDRec arm (above a ratio of 1.5, morec_core/results/audit.py says why)."),
             Table(*_table_of(audit_table(report.audits))),
             Bullets(tuple(line.removeprefix("audit: ") for line in audit_notes(report.audits))
                     or ("no warning",))]
     if report.unfinished:
         out += [Heading(2, "Arms without a completed run"),
                 Paragraph("Every trial of these arms collapsed (the paper's Figure 5 rule, "
-                          "morec_core/collapse.py), failed or was pruned; they have no row above "
+                          "morec_core/run/collapse.py), failed or was pruned; they have no row above "
                           "and no further seeds."),
                 Bullets(tuple(report.unfinished))]
     out += [Heading(2, "Pending"),
