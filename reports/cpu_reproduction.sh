@@ -16,8 +16,10 @@ set -eu
 cd "$(dirname "$0")/.."
 state=runs/reproduction
 committed=reports/reproduction_store
-studies="cpu_microlens_sasrec_softmax cpu_microlens_sasrec_bce cpu_posters_sasrec_bce
-cpu_posters_sasrec_softmax cpu_microlens_warm20_all_softmax cpu_microlens_warm20_all_bce
+# The small posters studies (610 users: minutes a trial) first, so every sitting ends with whole
+# arms; then the main view, whose trials take 30-60 minutes each on this machine.
+studies="cpu_posters_sasrec_bce cpu_posters_sasrec_softmax cpu_microlens_sasrec_softmax
+cpu_microlens_sasrec_bce cpu_microlens_warm20_all_softmax cpu_microlens_warm20_all_bce
 cpu_microlens_dssm_softmax cpu_microlens_dssm_bce"
 case "${1:-}" in
   run)
