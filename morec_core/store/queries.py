@@ -9,14 +9,20 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, bindparam, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from morec_core.run.user_results import UserResults
 from morec_core.store import damage
 from morec_core.store.engine import StoreError
 from morec_core.store.records import CurvePoint, Curves, RunRecord, StudyRecord
 from morec_core.store.rows import MetricRow, RunRow, StudyRow, UserResultRow
+
+IDS_PER_QUERY = 500
+"""Run ids bound in one `IN (...)` (SQLite allows 32,766 variables; smaller keeps plans cheap)."""
+SCAN_ABOVE_RUNS = 2_000
+"""Above this many runs, one scan of the metrics beats a primary-key lookup per run."""
 
 
 class StoreQueries:
@@ -70,7 +76,7 @@ class StoreQueries:
             problem = f"its study's name is {damage.shown(study)}, not text"
         if problem is None:
             if damaged_metrics is None:
-                damaged_metrics = self._damaged_metrics(session, row.id)
+                damaged_metrics = self._damaged_metrics(session, [row.id])
             problem = damaged_metrics.get(row.id) if isinstance(row.id, str) else None
         if problem is not None:
             self.damaged[f"run {damage.name_of(row.id)}"] = problem
@@ -80,33 +86,36 @@ class StoreQueries:
         return RunRecord(study=study, **values)
 
 
-    def _damaged_metrics(self, session: Session, run_id: str | None = None,
-                         run_ids: Sequence[str] | None = None) -> dict[str, str]:
+    def _damaged_metrics(self, session: Session, run_ids: Sequence[str] | None = None
+                         ) -> dict[str, str]:
         """Run id -> its first metric value that is not a number (or an infinite test metric,
         which no evaluation gives). SQLite keeps text or a blob in a FLOAT column; a server's
-        column cannot. run_ids: only those runs' metrics are read (the first page of a big
-        store: the whole table is a million rows, half a second)."""
+        column cannot. run_ids: only those runs' metrics are read, through the primary key's
+        run_id prefix (a page of runs, or one study's, in a store of a million metric rows,
+        whose scan takes half a second); None: one scan of the table."""
         if not self.is_sqlite:
             return {}
-        if run_ids is not None:  # one query per run, each on the primary key's run_id prefix
-            found: dict[str, str] = {}
-            for one in run_ids:
-                found.update(self._damaged_metrics(session, run_id=one))
-            return found
         query = ("SELECT run_id, split, name, epoch, value FROM morec_metrics "
                  "WHERE (typeof(value) NOT IN ('real', 'integer', 'null') "
                  "OR typeof(name) != 'text' OR typeof(split) != 'text' "
                  "OR typeof(epoch) != 'integer' "
                  # a collapsed run's validation may hold an infinity; a test metric cannot
-                 "OR (split LIKE 'test%' AND abs(value) > 1.7e308))"
-                 + (" AND run_id = :run_id" if run_id is not None else ""))
-        found = {}
-        for bad_run, split, name, epoch, value in session.execute(
-                text(query), {"run_id": run_id} if run_id is not None else {}):
-            if isinstance(bad_run, str) and bad_run not in found:
-                found[bad_run] = (f"metric {damage.shown(name)} of {damage.shown(split)} epoch "
-                                  f"{damage.shown(epoch)} is {damage.shown(value)}, not a "
-                                  "finite number")
+                 "OR (split LIKE 'test%' AND abs(value) > 1.7e308))")
+        statements: list[tuple[TextClause, dict[str, Any]]]
+        if run_ids is None:
+            statements = [(text(query), {})]
+        else:
+            by_ids = text(query + " AND run_id IN :run_ids").bindparams(
+                bindparam("run_ids", expanding=True))
+            statements = [(by_ids, {"run_ids": list(run_ids[start:start + IDS_PER_QUERY])})
+                          for start in range(0, len(run_ids), IDS_PER_QUERY)]
+        found: dict[str, str] = {}
+        for statement, parameters in statements:
+            for bad_run, split, name, epoch, value in session.execute(statement, parameters):
+                if isinstance(bad_run, str) and bad_run not in found:
+                    found[bad_run] = (f"metric {damage.shown(name)} of {damage.shown(split)} "
+                                      f"epoch {damage.shown(epoch)} is {damage.shown(value)}, "
+                                      "not a finite number")
         return found
 
     def runs(self, study: str | None = None, statuses: Iterable[str] | None = None,
@@ -122,9 +131,12 @@ class StoreQueries:
             query = query.limit(limit)
         with Session(self._reader()) as session:
             rows = list(session.execute(query))
-            # A page of runs reads its own runs' metrics (by the primary key), all runs one scan.
+            # Some runs (a page, a study): their own metrics, by the primary key; most of a
+            # store's runs: one scan of the table, cheaper than that many lookups.
+            narrowed = (study is not None or statuses is not None or limit is not None) \
+                and len(rows) <= SCAN_ABOVE_RUNS
             damaged_metrics = self._damaged_metrics(
-                session, run_ids=[row[0].id for row in rows] if limit is not None else None)
+                session, run_ids=[row[0].id for row in rows] if narrowed else None)
             records = [self._checked(session, row[0], row[1], damaged_metrics=damaged_metrics)
                        for row in rows]
         return [record for record in records if record is not None]
