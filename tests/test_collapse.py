@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 
@@ -81,6 +82,9 @@ def test_a_run_that_never_left_random_level_is_collapsed_when_it_ends():
     # ...but a run that ends (patience, train.epochs) at random level is judged then,
     reason = collapse_reason([0.69] * 8, flat[:8], random_level=RANDOM, patience=7, ended=True)
     assert reason is not None and "never rose above 2x random" in reason and "8 epochs" in reason
+    # The bound and the random level both named, the bound first.
+    levels = re.search(r"random ranking \(([0-9.e-]+); random ranking ([0-9.e-]+)\)", reason)
+    assert levels and float(levels[1]) == pytest.approx(2 * float(levels[2]), rel=1e-2)
     # after flat_warmup evaluations at least (a 3-epoch smoke run is not judged).
     assert collapse_reason([0.69] * 3, flat[:3], random_level=RANDOM, patience=7,
                            ended=True) is None

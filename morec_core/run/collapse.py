@@ -127,8 +127,10 @@ def collapse_reason(losses: Sequence[float], valid: Sequence[float], *, random_l
     judged = len(valid) >= wait or (ended and rule.judge_at_end
                                     and len(valid) >= rule.flat_warmup)
     if judged and valid and best <= rule.random_multiple * random_level:
+        # Both levels named: "(0.114)" alone read as the bound, above which the best was.
         return (f"validation {metric_name} never rose above {rule.random_multiple:g}x random "
-                f"ranking ({random_level:.3g}) in {len(valid)} epochs; best {best:.4g}")
+                f"ranking ({rule.random_multiple * random_level:.3g}; random ranking "
+                f"{random_level:.3g}) in {len(valid)} epochs; best {best:.4g}")
     return None
 
 
