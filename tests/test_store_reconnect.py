@@ -193,7 +193,7 @@ def test_a_sqlite_store_is_not_retried(tmp_path, monkeypatch):
     busy_timeout's)."""
     store = Store(tmp_path / "m.db")
     called = []
-    monkeypatch.setattr("morec_core.store.store.retrying",
+    monkeypatch.setattr("morec_core.store.retry.retrying",
                         lambda *args, **kwargs: called.append(1))
     _started(store, "r1")
     assert called == [] and store.run("r1").status == "running"

@@ -8,12 +8,15 @@ import fcntl
 import hashlib
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
+
+from morec_core.store.retry import retrying
 
 
 @contextlib.contextmanager
-def named_lock(writer: Engine, name: str, sqlite_database: str | None) -> Iterator[None]:
+def named_lock(writer: Engine, name: str, sqlite_database: str | None, *,
+               where: str = "") -> Iterator[None]:
     """PostgreSQL: an advisory lock. SQLite (one machine by nature; sqlite_database its file):
     an flock on a file beside the database, which leaves the database itself free for writers,
     this process's too."""
@@ -27,8 +30,19 @@ def named_lock(writer: Engine, name: str, sqlite_database: str | None) -> Iterat
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    with writer.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+
+    def take() -> Connection:
+        # Retried while the server is away (morec_core.store.retry); once held, the server's
+        # session holds it (a lost connection releases it: the release below then says so).
+        conn = writer.connect()
+        try:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    with retrying(take, where=where or writer.url.render_as_string(hide_password=True), what=f"taking lock {name}") as conn:
         try:
             yield
         finally:

@@ -14,11 +14,12 @@ one case that could appear twice, and the claim protocol's recovery settles it a
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -104,3 +105,21 @@ def retrying(operation: Callable[[], T], *, where: str, what: str,
                   flush=True)
             sleep(wait_s)
             wait_s = min(2 * wait_s, LONGEST_WAIT_S)
+
+
+def retry_methods(cls: type, names: tuple[str, ...]) -> None:
+    """Wrap each named method of `cls` (the Store) in `retrying` where the instance's database
+    is a server (`is_sqlite` false); `where` names it in the lines."""
+    for name in names:
+        setattr(cls, name, _retried(name, getattr(cls, name)))
+
+
+def _retried(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.is_sqlite:
+            return method(self, *args, **kwargs)
+        return retrying(lambda: method(self, *args, **kwargs), where=self.where,
+                        what=name.replace("_", " "))
+
+    return wrapper

@@ -8,12 +8,15 @@ Non-finite metric values are kept: SQLite stores NaN as NULL, PostgreSQL as NaN,
 back as float("nan"), so a run whose loss became NaN is recorded (and ends `collapsed`) instead
 of failing on the store. `Store(url, read_only=True)` reads a store this user may not write
 (a colleague's, a read-only mount) and never migrates it.
+
+About 400 lines: the writing half of one object whose reads (queries), engines, schema, lock,
+liveness, damage checks and retries live in modules of their own; what is left is one method
+per kind of event written, which would only be scattered by a further split.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import math
 import os
@@ -21,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import make_url
@@ -49,7 +52,7 @@ from morec_core.store.liveness import HEARTBEAT_STALE_SECONDS
 from morec_core.store.lock import named_lock
 from morec_core.store.queries import StoreQueries, study_record
 from morec_core.store.records import StudyRecord
-from morec_core.store.retry import retrying
+from morec_core.store.retry import retry_methods
 from morec_core.store.rows import MetricRow, RunRow, SchemaRow, StudyRow, UserResultRow
 from morec_core.store.schema import check_schema, migrate
 
@@ -247,19 +250,8 @@ class Store(StoreQueries):
         """Hold an exclusive lock across processes and machines sharing this store (a study's
         claims of trials): morec_core.store.lock."""
         # A lock guards writes: none on a read-only store.
-        writer = self._writer()
-        if self.is_sqlite:
-            return named_lock(writer, name, self._database)
-        return self._server_lock(writer, name)
-
-    @contextlib.contextmanager
-    def _server_lock(self, writer: Engine, name: str) -> Iterator[None]:
-        # Taking the lock is retried while the server is away; once held, it is the server's
-        # session that holds it (a lost connection releases it, and named_lock says so).
-        with contextlib.ExitStack() as stack:
-            retrying(lambda: stack.enter_context(named_lock(writer, name, None)),
-                     where=self.where, what=f"taking lock {name}")
-            yield
+        return named_lock(self._writer(), name, self._database if self.is_sqlite else None,
+                          where=self.where)
 
     def heartbeat(self, run_id: str) -> None:
         self.record(ev.Heartbeat(run_id=run_id))
@@ -404,33 +396,12 @@ class Store(StoreQueries):
 
 
 
-# --- a server that went away -----------------------------------------------------------------
-
-_Method = TypeVar("_Method", bound=Any)
-
-RETRIED_METHODS = (
+# A server that went away (PostgreSQL restarting): these are run again for a bounded time.
+retry_methods(Store, (
     # writes (each one transaction of upserts: safe to run again, morec_core.store.retry)
     "ensure_study", "record", "create_run", "end_queued_run", "put_user_results",
     "reap_dead_runs", "schema_version",
     # reads
     "studies", "run", "runs", "curves", "metrics", "best_epoch_metrics", "user_results",
     "run_versions", "best_run", "recent_run_versions", "epoch_seconds", "training_seconds",
-)
-
-
-def _retried(name: str, method: _Method) -> _Method:
-    """`method` run again after a lost server connection (PostgreSQL restarting) for a bounded
-    time; on SQLite as it is."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        if self.is_sqlite:
-            return method(self, *args, **kwargs)
-        return retrying(lambda: method(self, *args, **kwargs), where=self.where,
-                        what=f"{name.replace('_', ' ')}")
-
-    return wrapper  # type: ignore[return-value]
-
-
-for _name in RETRIED_METHODS:
-    setattr(Store, _name, _retried(_name, getattr(Store, _name)))
+))
