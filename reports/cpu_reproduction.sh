@@ -17,8 +17,11 @@ cd "$(dirname "$0")/.."
 state=runs/reproduction
 committed=reports/reproduction_store
 # The small posters studies (610 users: minutes a trial) first, so every sitting ends with whole
-# arms; then the main view, whose trials take 30-60 minutes each on this machine.
-studies="cpu_posters_sasrec_bce cpu_posters_sasrec_softmax cpu_microlens_sasrec_softmax
+# arms; then the 3,000-user design whose collapse-rule stops raised issue 23 (GloVe, slow
+# starters), rerun with the rule observing (reports/collapse_rule.md replays it); then the main
+# view, whose trials take 30-60 minutes each on this machine.
+studies="cpu_posters_sasrec_bce cpu_posters_sasrec_softmax cpu3k_microlens_sasrec_bce
+cpu3k_microlens_sasrec_softmax cpu_microlens_sasrec_softmax
 cpu_microlens_sasrec_bce cpu_microlens_warm20_all_softmax cpu_microlens_warm20_all_bce
 cpu_microlens_dssm_softmax cpu_microlens_dssm_bce"
 case "${1:-}" in
