@@ -48,7 +48,7 @@ def main() -> int:
     torch.set_num_threads(arguments.threads)
 
     from morec_core.config import RunSpec
-    from morec_core.run.batches import eval_batches
+    from morec_core.data.batches import eval_batches
     from morec_core.run.build import build_run
     from morec_core.run.evaluate import evaluate
 

@@ -358,8 +358,8 @@ def main() -> int:
     import numpy as np
 
     from morec_core.config import DataConfig
+    from morec_core.data.batches import input_length
     from morec_core.data.prepare import prepare
-    from morec_core.run.batches import input_length
 
     data = DataConfig(source="microlens", path=str(arguments.shared / "microlens-50k"),
                       max_seq_len=23, user_sample=arguments.users)

@@ -45,7 +45,7 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     from gpu_bench import attention, build, model_source, throughput, time_steps
 
-    from morec_core.run.batches import train_batches
+    from morec_core.data.batches import train_batches
 
     model_path, pretrained = model_source(arguments.carry, arguments.model)
     data = arguments.carry / "raw" / "microlens-50k"

@@ -5,10 +5,10 @@ import torch
 from morec_core.backbones import BACKBONE_KINDS, BACKBONES, build_backbone
 from morec_core.backbones.sasrec import SASRec
 from morec_core.config import BackboneConfig, EncoderConfig
+from morec_core.data.batches import EvalBatch, input_length, train_batches, training_data
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.base import EncoderInputs
-from morec_core.run.batches import EvalBatch, input_length, train_batches, training_data
 from morec_core.run.evaluate import evaluate
 from morec_core.run.model import Recommender
 

@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 import torch
 
-from morec_core.data.dataset import ItemContent, PreparedDataset
-from morec_core.run.batches import (
+from morec_core.data.batches import (
     eval_batches,
     input_length,
     sample_negatives,
     train_batches,
     training_data,
 )
+from morec_core.data.dataset import ItemContent, PreparedDataset
 
 
 def make_dataset(sequences: list[list[int]], num_items: int) -> PreparedDataset:

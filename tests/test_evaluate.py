@@ -7,10 +7,10 @@ import torch
 from morec_core.backbones import build_backbone
 from morec_core.backbones.dssm import DSSM
 from morec_core.config import BackboneConfig
+from morec_core.data.batches import input_length
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders.id import IdEncoder
 from morec_core.run import events as ev
-from morec_core.run.batches import input_length
 from morec_core.run.collapse import CollapseDetector
 from morec_core.run.evaluate import evaluate, evaluate_users, standing_within
 from morec_core.run.metrics import rank_of_target

@@ -14,6 +14,7 @@ from torch import nn
 
 from morec_core.backbones import BACKBONES, build_backbone
 from morec_core.config import BackboneConfig, EncoderConfig
+from morec_core.data.batches import eval_batches, input_length, train_batches, training_data
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import ENCODERS, build_item_encoder, modality_builder
 from morec_core.encoders.base import (
@@ -23,7 +24,6 @@ from morec_core.encoders.base import (
     SupportsPrecomputeFrozen,
 )
 from morec_core.encoders.heads import FrozenFeatures
-from morec_core.run.batches import eval_batches, input_length, train_batches, training_data
 from morec_core.run.model import (
     Recommender,
     full_softmax_loss,

@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import torch
 from torch import nn
 
-from morec_core.run.batches import EvalBatch, TrainBatch
+from morec_core.data.batches import EvalBatch, TrainBatch
 
 BACKBONE_KINDS = ("sequence", "user")
 

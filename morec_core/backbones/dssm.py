@@ -12,8 +12,8 @@ from torch import nn
 
 from morec_core.backbones.base import ItemLookup
 from morec_core.config import BackboneConfig
+from morec_core.data.batches import EvalBatch, PairBatch
 from morec_core.encoders.heads import dense_layers
-from morec_core.run.batches import EvalBatch, PairBatch
 
 
 class DSSM(nn.Module):

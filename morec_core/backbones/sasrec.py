@@ -16,7 +16,7 @@ from torch import nn
 from morec_core.backbones.base import ItemLookup
 from morec_core.backbones.paper_block import PAPER_LAYER_NORM_EPS, PaperSelfAttentionBlock
 from morec_core.config import BackboneConfig
-from morec_core.run.batches import EvalBatch, SequenceBatch
+from morec_core.data.batches import EvalBatch, SequenceBatch
 
 
 class SelfAttentionBlock(nn.Module):

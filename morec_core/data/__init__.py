@@ -11,6 +11,8 @@
     splits       data.split=given: a published split kept in the positional format
     prepare      prepare(DataConfig) -> PreparedDataset, cached on disk; load_prepared(path)
     views        warm_view, cold_target_users, new_target_users
+    batches      the training and evaluation batches cut from a PreparedDataset (what backbones
+                 and the model consume: on the data side, so they need not import each other)
     tokens       token_cache(titles, tokenizer, ...) -> TokenCache
     images       image_cache(image_paths, ...) -> read-only memmap
     stats        dataset_stats: the paper's Table 1 columns

@@ -15,6 +15,13 @@ import torch
 from morec_core import paths
 from morec_core.backbones import build_backbone
 from morec_core.config import ConfigError, RunSpec
+from morec_core.data.batches import (
+    TrainBatch,
+    TrainingData,
+    input_length,
+    train_batches,
+    training_data,
+)
 from morec_core.data.dataset import PreparedDataset
 from morec_core.data.fingerprint import DataFingerprint, of_prepared
 from morec_core.encoder_catalog import content_of
@@ -23,13 +30,6 @@ from morec_core.encoders.base import (
     EncoderInputs,
     SupportsCompileNetwork,
     SupportsPrecomputeFrozen,
-)
-from morec_core.run.batches import (
-    TrainBatch,
-    TrainingData,
-    input_length,
-    train_batches,
-    training_data,
 )
 from morec_core.run.evaluate import compute_item_table, evaluate_users
 from morec_core.run.memory_fit import check_step_fits

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from morec_core.data.batches import eval_batches
 from morec_core.data.dataset import PreparedDataset
-from morec_core.run.batches import eval_batches
 from morec_core.run.model import Recommender
 from morec_core.run.user_results import UserResults
 

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from morec_core.backbones.base import Backbone, ItemLookup
+from morec_core.data.batches import EvalBatch, TrainBatch
 from morec_core.encoders.base import ItemEncoder, SupportsEveryItem
-from morec_core.run.batches import EvalBatch, TrainBatch
 
 LossFunction = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, ItemLookup], torch.Tensor]
 

@@ -28,7 +28,7 @@ from morec_core.run.run_context import RunContext
 from morec_core.run.user_results import UserResults
 
 if TYPE_CHECKING:
-    from morec_core.run.batches import TrainBatch
+    from morec_core.data.batches import TrainBatch
     from morec_core.run.build import BuiltRun
 
 LAST_CHECKPOINT_KEYS = ("model", "optimizer", "scaler", "rng", "epoch", "best", "epoch_seconds")

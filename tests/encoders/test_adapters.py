@@ -13,6 +13,7 @@ from torch import nn
 
 from morec_core.backbones import build_backbone
 from morec_core.config import BackboneConfig, ConfigError, EncoderConfig, RunSpec
+from morec_core.data.batches import input_length, train_batches, training_data
 from morec_core.data.dataset import ItemContent, PreparedDataset
 from morec_core.encoders import build_item_encoder
 from morec_core.encoders.adapters import AdapterSpec, HoulsbyAdapter, insert_adapters
@@ -20,7 +21,6 @@ from morec_core.encoders.base import EncoderInputs
 from morec_core.encoders.side import SideFeatures
 from morec_core.encoders.text import TextFeatures
 from morec_core.encoders.vision import VisionFeatures, timm_backbone
-from morec_core.run.batches import input_length, train_batches, training_data
 from morec_core.run.model import Recommender
 
 transformers = pytest.importorskip("transformers")
