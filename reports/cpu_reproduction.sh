@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CPU part of the reproduction (studies/reproduction.py, group reproduction_cpu), run over
-# several sittings: its state travels with the repository as reports/reproduction_store.sqlite
-# (the run store) and reports/reproduction_store-optuna.sqlite (Optuna's queue of trials).
+# several sittings: its state travels with the repository as reports/reproduction_store.sqlite.xz
+# (the run store) and reports/reproduction_store-optuna.sqlite.xz (Optuna's queue of trials),
+# compressed by reports/reproduction_state.py.
 #
 #   bash reports/cpu_reproduction.sh run     # restore the state into runs/reproduction/ (if not
 #                                            # there yet) and work through the studies, 2 workers
@@ -27,9 +28,10 @@ cpu_microlens_dssm_softmax cpu_microlens_dssm_bce"
 case "${1:-}" in
   run)
     mkdir -p "$state"
-    if [ ! -f "$state/morec.db" ] && [ -f "$committed.sqlite" ]; then
-      cp "$committed.sqlite" "$state/morec.db"
-      cp "$committed-optuna.sqlite" "$state/morec-optuna.db"
+    if [ ! -f "$state/morec.db" ] && [ -f "$committed.sqlite.xz" ]; then
+      python reports/reproduction_state.py unpack "$committed.sqlite.xz" "$state/morec.db"
+      python reports/reproduction_state.py unpack "$committed-optuna.sqlite.xz" \
+        "$state/morec-optuna.db"
     fi
     export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
     for study in $studies; do
@@ -38,18 +40,9 @@ case "${1:-}" in
     done
     echo "== $(date -u +%FT%TZ) every study done";;
   save)
-    # sqlite3's online backup: a consistent copy even of a store in WAL mode.
-    python - "$state" "$committed" <<'PY'
-import sqlite3, sys
-state, committed = sys.argv[1], sys.argv[2]
-for source, target in ((f"{state}/morec.db", f"{committed}.sqlite"),
-                       (f"{state}/morec-optuna.db", f"{committed}-optuna.sqlite")):
-    with sqlite3.connect(source) as reading, sqlite3.connect(target + ".tmp") as writing:
-        reading.backup(writing)
-    import os
-    os.replace(target + ".tmp", target)
-    print(f"saved {source} -> {target}")
-PY
+    python reports/reproduction_state.py pack "$state/morec.db" "$committed.sqlite.xz"
+    python reports/reproduction_state.py pack "$state/morec-optuna.db" \
+      "$committed-optuna.sqlite.xz"
     ;;
   *) echo "usage: bash reports/cpu_reproduction.sh run|save" >&2; exit 2;;
 esac

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Regenerates reports/reproduction.md (+ .html, reproduction_files/) and reports/collapse_rule.md
-# from the reproduction store. The store travels with the repository as
-# reports/reproduction_store.sqlite (ended runs only; `morec store merge` wrote it), so this runs
-# on a fresh clone.
+# from the reproduction store. The store travels with the repository compressed, as
+# reports/reproduction_store.sqlite.xz; it is unpacked to reports/reproduction_store.sqlite (not
+# committed) first, so this runs on a fresh clone.
 #
 # The CPU part runs over several sittings: `bash reports/cpu_reproduction.sh run`, then
-# `bash reports/cpu_reproduction.sh save` copies its state (run store and Optuna's queue) into
-# reports/reproduction_store.sqlite and reports/reproduction_store-optuna.sqlite.
-# The GPU part: reports/gpu_reproduction.sh (its store merges into the same file).
+# `bash reports/cpu_reproduction.sh save` packs its state (run store and Optuna's queue) into
+# reports/reproduction_store.sqlite.xz and reports/reproduction_store-optuna.sqlite.xz.
+# The GPU part: reports/gpu_reproduction.sh (its store is merged with `morec store merge` into
+# the CPU sittings' store, runs/reproduction/morec.db, before the next save).
 set -eu
 cd "$(dirname "$0")/.."
 store=${1:-reports/reproduction_store.sqlite}
+if [ $# -eq 0 ]; then
+  python reports/reproduction_state.py unpack reports/reproduction_store.sqlite.xz "$store"
+fi
 python benchmarks/collapse_replay.py --storage "$store" --study-prefix cpu \
   --output reports/collapse_rule.md >/dev/null
 morec report --group reproduction_cpu --group reproduction_gpu \
