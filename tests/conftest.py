@@ -14,6 +14,19 @@ NO_POSTGRES = ("MOREC_TEST_POSTGRES_URL is not set (.ci/run starts a PostgreSQL 
                "127.0.0.1 and sets it)")
 
 
+def empty_postgres() -> str:
+    """The CI's PostgreSQL database (MOREC_TEST_POSTGRES_URL) emptied, for a test of its own;
+    returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    assert POSTGRES_URL, NO_POSTGRES
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return POSTGRES_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path):
     """One store test suite over every backend (as Optuna runs its storage tests): a fresh
@@ -22,10 +35,4 @@ def store_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'runs.db'}"
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return POSTGRES_URL
+    return empty_postgres()

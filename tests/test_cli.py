@@ -331,24 +331,15 @@ def test_resume_from_a_truncated_checkpoint_is_one_line_and_the_run_is_failed(tm
                                                                               monkeypatch):
     """`morec run --resume ID` whose last.pt was cut short (a full disk, a copy interrupted)."""
     from morec_core.store import Store
-    from tests.synthetic import write_chain_dataset
 
-    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
-    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
-    store = str(tmp_path / "runs.db")
-    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
-                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
-                                     "--set", "backbone.embed_dim=8"])
-    assert first.exit_code == 0, first.output
-    [run] = Store(store).runs()
-    last = tmp_path / "runs" / run.id / "last.pt"
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    last = tmp_path / "runs" / run_id / "last.pt"
     last.write_bytes(last.read_bytes()[:200])
-    resumed = CliRunner().invoke(app, ["run", "--resume", run.id, "--storage", store])
+    resumed = CliRunner().invoke(app, ["run", "--resume", run_id, "--storage", store])
     assert resumed.exit_code == 2  # the checkpoint is bad input (a run that failed on its own: 1)
     [error] = [line for line in resumed.output.splitlines() if line.startswith("error:")]
     assert "last.pt" in error and "Traceback" not in resumed.output
-    assert Store(store).run(run.id).status == "failed"
+    assert Store(store).run(run_id).status == "failed"
 
 
 @pytest.mark.parametrize("kind", ["named pipe", "link to /dev/zero"])
@@ -359,25 +350,16 @@ def test_resume_from_a_last_pt_that_is_no_regular_file_is_refused_at_once(tmp_pa
     import os
 
     from morec_core.store import Store
-    from tests.synthetic import write_chain_dataset
 
-    data = write_chain_dataset(tmp_path / "chains", users=40, items=20)
-    monkeypatch.setenv("MOREC_DATA_DIR", str(tmp_path / "data_root"))
-    monkeypatch.setenv("MOREC_RUNS_DIR", str(tmp_path / "runs"))
-    store = str(tmp_path / "runs.db")
-    first = CliRunner().invoke(app, ["run", "--dataset", "pairs", "--path", str(data),
-                                     "--storage", store, "--quiet", "--set", "train.epochs=1",
-                                     "--set", "backbone.embed_dim=8"])
-    assert first.exit_code == 0, first.output
-    [run] = Store(store).runs()
-    last = tmp_path / "runs" / run.id / "last.pt"
+    store, run_id, _ = _one_epoch_run(tmp_path, monkeypatch)
+    last = tmp_path / "runs" / run_id / "last.pt"
     last.unlink()
     if kind == "named pipe":
         os.mkfifo(last)
     else:
         last.symlink_to("/dev/zero")
     # A process of its own: were the file opened, the test would hang, not fail.
-    resumed = subprocess.run([sys.executable, "-m", "morec_tui.cli", "run", "--resume", run.id,
+    resumed = subprocess.run([sys.executable, "-m", "morec_tui.cli", "run", "--resume", run_id,
                               "--storage", store], cwd=ROOT, capture_output=True, text=True,
                              timeout=120, env=os.environ.copy())
     assert resumed.returncode == 2, resumed.stderr
@@ -385,7 +367,7 @@ def test_resume_from_a_last_pt_that_is_no_regular_file_is_refused_at_once(tmp_pa
     said = {"named pipe": "is a named pipe", "link to /dev/zero": "is a device"}[kind]
     assert "last.pt" in error and f"{said}, not a regular file" in error
     assert "Traceback" not in resumed.stderr
-    assert Store(store).run(run.id).status == "failed"
+    assert Store(store).run(run_id).status == "failed"
 
 
 def test_a_run_id_that_is_no_folder_name_is_refused_before_anything_is_written(tmp_path,

@@ -26,6 +26,7 @@ from morec_core.study.tune import (
     arm_study_name,
     optuna_url_for,
 )
+from tests.conftest import empty_postgres
 from tests.synthetic import write_chain_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,12 +65,7 @@ STUDY = Study(
 
 @pytest.fixture
 def cluster_study(tmp_path):
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:  # a clean database for the test
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres()
     data = write_chain_dataset(tmp_path / "chains", users=300, items=50)
     env = dict(os.environ, MOREC_DATA_DIR=str(tmp_path / "data_root"),
                MOREC_RUNS_DIR=str(tmp_path / "runs"), PYTHONUNBUFFERED="1")

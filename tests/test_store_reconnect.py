@@ -13,7 +13,6 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -26,7 +25,7 @@ from morec_core.store.retry import (
     retry_bound_s,
     retrying,
 )
-from tests.conftest import NO_POSTGRES, POSTGRES_URL
+from tests.conftest import NO_POSTGRES, POSTGRES_URL, empty_postgres
 
 
 class OutageProxy:
@@ -113,10 +112,7 @@ def proxied_postgres():
     """(proxy, URL through it) to the CI's PostgreSQL database, emptied for the test."""
     if not POSTGRES_URL:
         pytest.skip(NO_POSTGRES)
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres()
     parsed = make_url(POSTGRES_URL)
     proxy = OutageProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
     yield proxy, proxy.url(POSTGRES_URL)

@@ -12,6 +12,7 @@ import pytest
 from morec_core.store import Store
 from morec_core.study.studies import Arm, Study, find_study
 from morec_core.study.tune import arm_study_name, optuna_url_for, trial_spec
+from tests.conftest import empty_postgres
 from tests.synthetic import write_chain_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,13 +186,9 @@ POSTGRES_URL = os.environ.get("MOREC_TEST_POSTGRES_URL")
 @pytest.mark.skipif(not POSTGRES_URL, reason="MOREC_TEST_POSTGRES_URL is not set (.ci/run starts "
                     "a PostgreSQL server on 127.0.0.1 and sets it)")
 def test_two_workers_share_one_grid_through_postgresql(grid_env, tmp_path):
-    from sqlalchemy import create_engine, text
-
     make, env = grid_env
     module = make(epochs=1)
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as conn:  # a clean database for this test
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    empty_postgres()
     first = _tune(module, POSTGRES_URL, env)
     second = _tune(module, POSTGRES_URL, env)
     for process in (first, second):

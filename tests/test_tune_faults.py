@@ -33,6 +33,7 @@ from morec_core.study.tune import (
     recover_dead_trials,
     work,
 )
+from tests.conftest import empty_postgres
 from tests.synthetic import write_chain_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,12 +287,7 @@ def test_a_worker_killed_mid_trial_is_replaced_by_the_other_at_once(tmp_path, ch
 @pytest.mark.slow
 @pytest.mark.skipif(not POSTGRES_URL, reason="MOREC_TEST_POSTGRES_URL is not set")
 def test_a_kill_mid_epoch_on_postgresql(tmp_path, chains, reference):
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as conn:  # a clean database for this test
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres()
     tune = _tune(tmp_path, chains, store_url=POSTGRES_URL)
     process = tune.start("--workers", "2", pause_at="mid-epoch:3")
     try:

@@ -16,10 +16,11 @@ from morec_core.store.retry import retrying
 
 @contextlib.contextmanager
 def named_lock(writer: Engine, name: str, sqlite_database: str | None, *,
-               where: str = "") -> Iterator[None]:
+               where: str) -> Iterator[None]:
     """PostgreSQL: an advisory lock. SQLite (one machine by nature; sqlite_database its file):
     an flock on a file beside the database, which leaves the database itself free for writers,
-    this process's too."""
+    this process's too. where: the store as messages name it (taking an advisory lock is retried
+    while the server is away, morec_core.store.retry)."""
     if sqlite_database is not None:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
         with open(f"{sqlite_database}.{digest}.lock", "a") as handle:
@@ -42,7 +43,7 @@ def named_lock(writer: Engine, name: str, sqlite_database: str | None, *,
             raise
         return conn
 
-    with retrying(take, where=where or writer.url.render_as_string(hide_password=True), what=f"taking lock {name}") as conn:
+    with retrying(take, where=where, what=f"taking lock {name}") as conn:
         try:
             yield
         finally:

@@ -12,6 +12,15 @@ from morec_tui.screens.runs import RunsScreen
 from tests.tui.fill import app_on, drive, loaded, wait_for
 
 
+async def open_report(app, pilot) -> ReportScreen:
+    """From the runs screen: `c` (compare), then `p` (its report), once built."""
+    await loaded(app, pilot, RunsScreen)
+    await pilot.press("c")
+    await loaded(app, pilot, CompareScreen)
+    await pilot.press("p")
+    return await loaded(app, pilot, ReportScreen)
+
+
 def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_path,
                                                                     monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -42,11 +51,7 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
     monkeypatch.setattr(report_files, "write_report", held_write)
 
     async def body(app, pilot):
-        await loaded(app, pilot, RunsScreen)
-        await pilot.press("c")
-        await loaded(app, pilot, CompareScreen)
-        await pilot.press("p")
-        screen = await loaded(app, pilot, ReportScreen)
+        screen = await open_report(app, pilot)
         assert screen.report is not None
         assert [row.label for row in screen.report.rows] == expected
         assert screen.query_one("#report", Markdown).source.startswith(
@@ -78,11 +83,7 @@ def test_the_report_scrolls_by_key_and_survives_clicks_across_polls(filled):
     """Issue 24: the view never scrolled (PgDn, End, wheel left scroll_y at 0), and clicks on
     its text crashed the app when a poll had just re-rendered the paragraphs."""
     async def body(app, pilot):
-        await loaded(app, pilot, RunsScreen)
-        await pilot.press("c")
-        await loaded(app, pilot, CompareScreen)
-        await pilot.press("p")
-        screen = await loaded(app, pilot, ReportScreen)
+        screen = await open_report(app, pilot)
         scroll = screen.query_one("#report-scroll", VerticalScroll)
         await pilot.pause(0.3)
         assert scroll.max_scroll_y > 0

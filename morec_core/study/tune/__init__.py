@@ -33,6 +33,15 @@ the Slurm worker reach it through morec_core.study_launch.
 """
 
 from morec_core.paths import optuna_url_for
+from morec_core.study.trial_attributes import (
+    HEARTBEAT_ATTR,
+    POINT_ATTR,
+    REASON_ATTR,
+    RESUME_ATTR,
+    RUN_ATTR,
+    STATUS_ATTR,
+    WORKER_ATTR,
+)
 from morec_core.study.tune.claims import Claimed, claim_next, recover_dead_trials
 from morec_core.study.tune.claims import _worker_alive as _worker_alive
 from morec_core.study.tune.schedule import (
@@ -42,13 +51,6 @@ from morec_core.study.tune.schedule import (
     trials_running,
 )
 from morec_core.study.tune.storage import (
-    HEARTBEAT_ATTR,
-    POINT_ATTR,
-    REASON_ATTR,
-    RESUME_ATTR,
-    RUN_ATTR,
-    STATUS_ATTR,
-    WORKER_ATTR,
     arm_study_name,
     optuna_storage,
 )

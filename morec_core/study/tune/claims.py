@@ -17,13 +17,15 @@ from morec_core.store import Store
 from morec_core.store.liveness import HEARTBEAT_STALE_SECONDS
 from morec_core.study.slurm_jobs import slurm_identity, slurm_job_alive
 from morec_core.study.studies import GridPoint, Study
-from morec_core.study.tune.schedule import enqueue_point, optuna_params
-from morec_core.study.tune.storage import (
+from morec_core.study.trial_attributes import (
     HEARTBEAT_ATTR,
     POINT_ATTR,
     RESUME_ATTR,
     RUN_ATTR,
     WORKER_ATTR,
+)
+from morec_core.study.tune.schedule import enqueue_point, optuna_params
+from morec_core.study.tune.storage import (
     arm_study,
     run_record_of,
     tell,

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 from morec_core.run.faults import pause_point
 from morec_core.store import Store
 from morec_core.study.studies import GridPoint, Study
-from morec_core.study.tune.storage import (
+from morec_core.study.trial_attributes import (
     POINT_ATTR,
     RESUME_ATTR,
     STATUS_ATTR,
+)
+from morec_core.study.tune.storage import (
     arm_study,
     trials_lock,
 )

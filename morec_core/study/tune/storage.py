@@ -15,14 +15,9 @@ from morec_core.store import Store, StoreError
 from morec_core.store.engine import SQLITE_BUSY_TIMEOUT_MS, install_sqlite_hooks
 from morec_core.store.retry import retrying
 from morec_core.study.studies import Study
-from morec_core.study.trial_attributes import (  # noqa: F401 - re-exported for tune's callers
-    HEARTBEAT_ATTR,
-    POINT_ATTR,
+from morec_core.study.trial_attributes import (
     REASON_ATTR,
-    RESUME_ATTR,
-    RUN_ATTR,
     STATUS_ATTR,
-    WORKER_ATTR,
 )
 
 if TYPE_CHECKING:

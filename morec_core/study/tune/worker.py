@@ -17,6 +17,11 @@ from morec_core.run.preemption import Preempted, raise_if_requested
 from morec_core.run.run_status import FINAL_STATUSES
 from morec_core.store import Store
 from morec_core.study.studies import GridPoint, Study
+from morec_core.study.trial_attributes import (
+    HEARTBEAT_ATTR,
+    REASON_ATTR,
+    WORKER_ATTR,
+)
 from morec_core.study.tune.claims import Claimed, claim_next, recover_dead_trials
 from morec_core.study.tune.schedule import (
     enqueue_point,
@@ -25,9 +30,6 @@ from morec_core.study.tune.schedule import (
     trials_running,
 )
 from morec_core.study.tune.storage import (
-    HEARTBEAT_ATTR,
-    REASON_ATTR,
-    WORKER_ATTR,
     optuna_storage,
     run_record_of,
     tell,
