@@ -9,6 +9,7 @@ from pathlib import Path
 import optuna
 import pytest
 
+from morec_core.run.faults import MARKER_ENV, PAUSE_AT_ENV
 from morec_core.store import Store
 from morec_core.study.studies import Arm, Study, find_study
 from morec_core.study.tune import arm_study_name, optuna_url_for, trial_spec
@@ -147,8 +148,11 @@ def test_a_worker_killed_mid_trial_and_the_study_restarted_loses_nothing(grid_en
     make, env = grid_env
     module = make(epochs=3)
     store_url = f"sqlite:///{tmp_path / 'runs' / 'morec.db'}"
-    # Its own process group, so SIGKILL takes the whole worker down at once.
-    process = _tune(module, store_url, env, start_new_session=True)
+    # Its own process group, so SIGKILL takes the whole worker down at once. The worker waits
+    # at its 5th validation (the second trial's second epoch, the first trial completed) until
+    # killed: on a fast machine the whole grid once ended before the test could look.
+    paused = {**env, PAUSE_AT_ENV: "validation:5", MARKER_ENV: str(tmp_path / "paused.json")}
+    process = _tune(module, store_url, paused, start_new_session=True)
     store = Store(store_url)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
