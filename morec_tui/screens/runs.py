@@ -19,11 +19,12 @@ from textual.widgets import Footer, Input, Select, Static
 from morec_core.run.events import RUN_STATUSES
 from morec_core.store import RunRecord
 from morec_core.store.damage import damage_lines
-from morec_core.study.study_view import parsed_spec, short_labels, spec_items, varying_keys
+from morec_core.study.study_view import short_labels
 from morec_tui.jobs import Job
 from morec_tui.messages import OpenRun, OpenStudy, RunsLoaded
 from morec_tui.screens.base import PollingScreen
 from morec_tui.screens.overlay import OverlayScreen
+from morec_tui.screens.runs_cells import RunCells, param_values
 from morec_tui.screens.runs_load import FIRST_PAGE, FULL_CHECK_EVERY, Shown, first_runs, load_runs
 from morec_tui.widgets.export import FORMATS, export_text, runs_csv, table_cells, write_export
 from morec_tui.widgets.run_rows import (
@@ -31,15 +32,10 @@ from morec_tui.widgets.run_rows import (
     NO_STUDY,
     SORT_OF_COLUMN,
     SORTS,
-    Column,
-    arm_label,
-    arm_width,
     base_columns,
     group_columns,
     metric_names,
-    run_cells,
     seed_groups,
-    varying_first,
     visible_runs,
 )
 from morec_tui.widgets.runs_table import RunsTable
@@ -81,14 +77,9 @@ class RunsScreen(PollingScreen):
         """Store.run_versions() when the runs shown were loaded."""
         self._finished: tuple[Any, ...] = ()
         self._typing: Timer | None = None
-        self._row_cache: dict[str, tuple[RunRecord, dict[str, float], list[Any],
-                                         float | None]] = {}
+        self.cells = RunCells()
         self.live_seconds: dict[str, float] = {}
         self._polls = 0
-        self._keys_cache: tuple[tuple[frozenset[str], bool], list[str], int] | None = None
-        self._order_cache: tuple[tuple[frozenset[str], int], list[int]] | None = None
-        self._names: tuple[dict[str, dict[str, float]], list[str]] | None = None
-        """The test metrics' names, and the test metrics they were read from."""
         self._shown = 0
         """Runs that pass the filters (with seeds grouped, more than the table's lines)."""
         self.first_page = FIRST_PAGE
@@ -156,68 +147,28 @@ class RunsScreen(PollingScreen):
         text = self.query_one("#filter", Input).value
         shown = visible_runs(self.runs, self.tests, text=text, study=self.study,
                              status=self.status, sort=self.sort, reverse=self.reverse)
-        if self._names is None or self._names[0] is not self.tests:
-            self._names = (self.tests, metric_names(self.tests))
-        names = self._names[1]
+        names = self.cells.metric_names(self.tests)
         table = self.query_one(RunsTable)
         # The settings that differ among the runs shown, as columns (the lr of two trials).
-        keys, arm = self._varying_keys(shown)
+        keys, arm = self.cells.varying_keys(shown, self.grouped)
         params = short_labels(keys)
         if self.grouped:  # after the filters and the sort: groups in the order of their runs
-            values = {run.id: self._param_values(run, keys) for run in shown}
+            values = {run.id: param_values(run, keys) for run in shown}
             table.show(group_columns(names, arm=arm, params=params),
                        seed_groups(shown, self.tests, names, values))
         else:
             columns = base_columns(names, arm=arm, params=params)
-            order = self._order(columns, shown)
+            order = self.cells.order(columns, shown)
             columns = [columns[index] for index in order]
             if columns != table.columns:
-                self._row_cache = {}  # the cells are cached in the columns' order
-            table.show(columns, [(run.id, self._cells(run, names, keys, order))
+                self.cells.forget_cells()
+            table.show(columns, [(run.id, self.cells.cells(run, self.tests.get(run.id, {}),
+                                                           self.live_seconds.get(run.id),
+                                                           names, keys, order))
                                  for run in shown])
         self._shown = len(shown)
         self._show_bar(self._shown)
         self._show_reason()
-
-    def _order(self, columns: list[Column], shown: list[RunRecord]) -> list[int]:
-        """varying_first of the runs shown, again only when which runs are shown changed."""
-        which = (frozenset(run.id for run in shown), len(columns))
-        if self._order_cache is None or self._order_cache[0] != which:
-            self._order_cache = (which, varying_first(columns, shown))
-        return self._order_cache[1]
-
-    def _cells(self, run: RunRecord, names: list[str], keys: list[str],
-               order: list[int]) -> list[Any]:
-        """A run's cells in the columns' order, formatted again only when the run or its test
-        metrics changed (a change of the varying settings or of the columns' order changes
-        the columns, which empties the cache)."""
-        test = self.tests.get(run.id, {})
-        live = self.live_seconds.get(run.id)
-        cached = self._row_cache.get(run.id)
-        # `is` first: a poll keeps the records of unchanged runs, and comparing 10,000 records
-        # field by field took some 40 ms.
-        if cached is None or not ((cached[0] is run or cached[0] == run)
-                                  and (cached[1] is test or cached[1] == test)
-                                  and cached[3] == live):
-            cells = run_cells(run, test, names, self._param_values(run, keys), live)
-            cells = [cells[index] for index in order]
-            cached = self._row_cache[run.id] = (run, test, cells, live)
-        return cached[2]
-
-    def _varying_keys(self, shown: list[RunRecord]) -> tuple[list[str], int]:
-        """varying_keys of the runs shown and the arm column's width, again only when which
-        runs are shown changed (a run's spec and labels never change): 10,000 runs of distinct
-        specs take some 150 ms."""
-        which = (frozenset(run.id for run in shown), self.grouped)
-        if self._keys_cache is None or self._keys_cache[0] != which:
-            keys = varying_keys([spec_items(run.spec_json) for run in shown],
-                                seed=not self.grouped)
-            self._keys_cache = (which, keys, arm_width({arm_label(run) for run in shown}))
-        return self._keys_cache[1], self._keys_cache[2]
-
-    def _param_values(self, run: RunRecord, keys: list[str]) -> list[Any]:
-        flat = parsed_spec(run.spec_json)[1]
-        return [flat.get(key) for key in keys]
 
     def _name_damaged(self, damaged: dict[str, str]) -> None:
         """Rows the store set aside are not among the runs: each one named once (a toast), and
@@ -363,7 +314,7 @@ class RunsScreen(PollingScreen):
             shown = visible_runs(self.runs, self.tests, text=self.query_one("#filter", Input).value,
                                  study=self.study, status=self.status, sort=self.sort,
                                  reverse=self.reverse)
-            keys, _ = self._varying_keys(shown)
+            keys, _ = self.cells.varying_keys(shown, self.grouped)
             text, count = runs_csv(shown, self.tests, metric_names(self.tests), keys), len(shown)
         else:
             headers, rows = table_cells(self.query_one(RunsTable))
