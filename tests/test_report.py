@@ -257,3 +257,27 @@ def test_a_study_made_by_tune_name_is_reported(tmp_path, monkeypatch):
                                        "--output", str(tmp_path / "nope.md")])
     assert unknown.exit_code == 2 and len(unknown.stderr.splitlines()) == 1
     assert "no study 'nope' either" in unknown.stderr and not (tmp_path / "nope.md").exists()
+
+
+def test_writing_a_report_says_each_step_done_out_of_all(filled):
+    """The dashboard's `w` shows how far the files are: one step per question with rows and
+    one for the trade-off figure, then the text files; steps rise to the total, said once."""
+    from morec_core.results.report_files import write_report
+    from morec_core.studies import load_studies
+
+    store, folder = filled
+    definitions = [study for name, study in load_studies().items() if name == "synthetic"]
+    report = build_report(store, ["synthetic"], definitions)
+    questions = sum(1 for section in report.sections if section.rows)
+    assert questions >= 2
+    steps: list[tuple[int, int]] = []
+    written = write_report(report, store, folder / "out" / "steps.md",
+                           progress=lambda done, total: steps.append((done, total)))
+    total = questions + 2  # the questions, the trade-off figure, the text files
+    assert steps == [(done, total) for done in range(1, total + 1)]
+    assert all(path.exists() for path in written)
+    # Without figures only the text files are a step.
+    steps.clear()
+    write_report(report, store, folder / "out" / "text.md", figures=False,
+                 progress=lambda done, total: steps.append((done, total)))
+    assert steps == [(1, 1)]

@@ -9,17 +9,21 @@ from pathlib import Path
 
 from morec_core.data.atomic import atomic_file
 from morec_core.results.report import Report
+from morec_core.results.report_figures import Progress, figure_steps
 from morec_core.results.report_render import Image, blocks_of, to_html, to_markdown
 from morec_core.store import Store
 
 
 def write_report(report: Report, store: Store, output: Path, *, html: bool = True,
-                 figures: bool = True) -> list[Path]:
-    """Write the files; returns their paths (the figures' folder last, when drawn)."""
+                 figures: bool = True, progress: Progress | None = None) -> list[Path]:
+    """Write the files; returns their paths (the figures' folder last, when drawn).
+    `progress` hears (steps done, steps in all): each question's figures, the trade-off
+    figure, then the text files."""
     images: dict[str, list[Image]] = {}
     folder = output.with_name(f"{output.stem}_files")
+    total = (figure_steps(report) if figures else 0) + 1
     if figures:
-        images = _figures_folder(report, store, folder)
+        images = _figures_folder(report, store, folder, progress, total)
     blocks = blocks_of(report, images)
     with atomic_file(output) as temporary:
         temporary.write_text(to_markdown(blocks), encoding="utf-8")
@@ -30,17 +34,20 @@ def write_report(report: Report, store: Store, output: Path, *, html: bool = Tru
         written.append(output.with_suffix(".html"))
     if images:
         written.append(folder)
+    if progress is not None:
+        progress(total, total)
     return written
 
 
-def _figures_folder(report: Report, store: Store, folder: Path) -> dict[str, list[Image]]:
+def _figures_folder(report: Report, store: Store, folder: Path, progress: Progress | None,
+                    total: int) -> dict[str, list[Image]]:
     """Draw into a temporary folder, then swap it in for the old one."""
     from morec_core.results.report_figures import write_figures
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        images = write_figures(report, store, temporary, folder.name)
+        images = write_figures(report, store, temporary, folder.name, progress, total)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

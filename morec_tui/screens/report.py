@@ -113,6 +113,7 @@ class ReportScreen(PollingScreen):
             return
         self.writing = True
         progress = self.query_one("#write-progress", ProgressBar)
+        progress.update(total=None, progress=0)  # indeterminate until the first step is done
         progress.display = True
         output = report_path(self.dashboard.queue.root, self.label)
         self.notify(f"writing {output} and its figures…", markup=False)
@@ -123,8 +124,13 @@ class ReportScreen(PollingScreen):
         # The figures (matplotlib) take seconds: drawn here, never on the event loop.
         from morec_core.results.report_files import write_report
 
+        progress = self.query_one("#write-progress", ProgressBar)
+
+        def advance(done: int, total: int) -> None:
+            self.app.call_from_thread(progress.update, total=total, progress=done)
+
         try:
-            written = write_report(report, self.dashboard.store, output)
+            written = write_report(report, self.dashboard.store, output, progress=advance)
         except (OSError, ValueError) as error:
             self.post_message(ReportWritten([], f"report not written: {error}"))
             return

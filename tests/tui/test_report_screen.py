@@ -1,7 +1,7 @@
 """The report screen: `morec report` of the compare screen's table, and its files."""
 
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown
+from textual.widgets import Markdown, ProgressBar
 
 from morec_core.results.report import build_report
 from morec_core.results.report_render import blocks_of, to_markdown
@@ -63,8 +63,12 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
         # The event loop still answers while the writer is held: a second `w` is refused.
         await pilot.press("w")
         assert any("being written" in toast for toast in toasts), toasts
+        bar = screen.query_one("#write-progress", ProgressBar)
+        assert bar.total is None  # nothing done yet: indeterminate
         release.set()
         await wait_for(pilot, lambda: not screen.writing, timeout=60, what="the report files")
+        # The bar counted the steps (each question's figures, the trade-off, the text files).
+        assert bar.total is not None and bar.total >= 3 and bar.progress == bar.total
         await pilot.press("escape")
         await loaded(app, pilot, CompareScreen)
 
