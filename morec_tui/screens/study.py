@@ -38,7 +38,7 @@ from morec_core.study.study_view import (
 )
 from morec_tui.messages import OpenRun, StudyLoaded
 from morec_tui.screens.base import EXPECTED_ERRORS, PollingScreen
-from morec_tui.widgets.export import export_text, table_cells, write_export
+from morec_tui.widgets.export import export_text, table_cells, trials_csv, write_export
 from morec_tui.widgets.palette import color_at, markup
 from morec_tui.widgets.run_rows import STATUS_STYLES, Column, arm_width
 from morec_tui.widgets.runs_table import RunsTable
@@ -68,6 +68,8 @@ class StudyScreen(PollingScreen):
         self.study = study
         self.keys: list[str] = []
         self.trials: list[Any] = []
+        self.waiting: list[tuple[str, dict[str, Any], bool]] = []
+        """Grid points with no run yet: (arm, their settings, queued in Optuna)."""
         self.importances: list[Any] = []
         self.x_key: str | None = None
         """The setting on the metric plot's x axis (train.lr when it varies)."""
@@ -131,7 +133,7 @@ class StudyScreen(PollingScreen):
 
     def on_study_loaded(self, message: StudyLoaded) -> None:
         self._finished = message.finished
-        self.keys, self.trials = message.keys, message.trials
+        self.keys, self.trials, self.waiting = message.keys, message.trials, message.waiting
         metrics = {trial.run.selection_metric for trial in self.trials}
         self.metric = metrics.pop() if len(metrics) == 1 else "validation"
         self.show_text("#bar", f"study [b]{escape(message.study)}[/b] · "
@@ -230,6 +232,10 @@ class StudyScreen(PollingScreen):
         if self.query_one(TabbedContent).active == "importance":
             path = write_export(folder, f"{self.study}-importance.csv",
                                 importance_csv(self.importances))
+        elif suffix == "csv":  # data: full ids, unrounded numbers, ISO times, the whole grid
+            path = write_export(folder, f"{self.study}-trials.csv",
+                                trials_csv([trial.run for trial in self.trials], self.keys,
+                                           self.waiting))
         else:
             headers, rows = table_cells(self.query_one(RunsTable))
             path = write_export(folder, f"{self.study}-trials.{suffix}",

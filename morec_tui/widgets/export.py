@@ -1,8 +1,9 @@
 """Tables as CSV or Markdown (`e` / `E` on the runs, study and compare screens), written under
 <runs>/exports to a new, timestamped file each time (never one overwritten). The CSVs are
 data: the runs screen's one line per run shown (full ids, unrounded numbers, ISO times), the
-compare screen's `morec compare --format csv` with each arm's full run ids and users; the
-Markdown files and the study's trials are the cells as shown."""
+compare screen's `morec compare --format csv` with each arm's full run ids and users, the
+study screen's one line per trial and per grid point not yet run; the Markdown files are the
+cells as shown."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import csv
 import io
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -86,6 +87,34 @@ def runs_csv(runs: Sequence[RunRecord], tests: Mapping[str, Mapping[str, float]]
             _number(run.trainable_params), _number(run.total_params), run.device, run.host,
             iso_time(run.started_at), iso_time(run.finished_at),
             run.error or run.status_reason])
+    return out.getvalue()
+
+
+def trials_csv(runs: Sequence[RunRecord], keys: Sequence[str],
+               waiting: Iterable[tuple[str, Mapping[str, object], bool]]) -> str:
+    """A study's trials as data: per run its trial number, full id, arm, status, the settings
+    that vary (`keys`), its best validation value and epoch, epochs run, cost and times (as
+    runs_csv writes them); then each grid point with no run yet (arm, `queued` or `not
+    started`, its settings), so the file holds the whole grid."""
+    header = ["trial", "id", "arm", "status", *keys, "selection metric", "best valid",
+              "best epoch", "epochs", "seconds per epoch", "peak memory bytes", "started",
+              "finished", "reason"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for run in sorted(runs, key=lambda run: (run.arm, run.trial_number or 0)):
+        flat = parsed_spec(run.spec_json)[1]
+        writer.writerow([
+            "" if run.trial_number is None else run.trial_number, run.id, run.arm, run.status,
+            *[_setting(flat.get(key)) for key in keys], run.selection_metric,
+            _number(run.best_value), "" if run.best_epoch is None else run.best_epoch + 1,
+            "" if run.last_epoch is None else run.last_epoch + 1,
+            _number(run.seconds_per_epoch), _number(run.peak_memory_bytes),
+            iso_time(run.started_at), iso_time(run.finished_at), run.error or run.status_reason])
+    for arm, params, queued in waiting:
+        writer.writerow(["", "", arm, "queued" if queued else "not started",
+                         *[_setting(params.get(key)) for key in keys],
+                         *[""] * 9])
     return out.getvalue()
 
 

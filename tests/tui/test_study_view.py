@@ -115,7 +115,17 @@ def test_the_study_view_shows_progress_trials_plots_and_importance(study_store):
         await wait_for(pilot, lambda: list(exports.glob("lrs-trials-*.csv")),
                        what="the trials CSV")
         (trials_csv,) = exports.glob("lrs-trials-*.csv")
-        assert len(trials_csv.read_text().splitlines()) == len(TRIALS) + 3  # header + rows
+        # Data, not the cells: every trial by its full id, then the grid's 2 points not run.
+        lines = list(csv.DictReader(io.StringIO(trials_csv.read_text())))
+        assert len(lines) == len(TRIALS) + 2
+        assert {line["id"] for line in lines if line["id"]} == set(table.keys[:len(TRIALS)])
+        assert all(len(line["id"]) == 32 for line in lines if line["id"])
+        collapsed = next(line for line in lines if line["id"] == COLLAPSED)
+        assert (collapsed["status"], float(collapsed["train.lr"]),
+                float(collapsed["best valid"])) == ("collapsed", 0.01, 0.03)
+        assert "T" in collapsed["started"]  # ISO 8601
+        assert sorted((line["status"], float(line["train.lr"])) for line in lines
+                      if not line["id"]) == [("not started", 1e-3), ("not started", 1e-2)]
         table.focus()
         await pilot.press("enter")  # the first trial: a run to open
         detail = await loaded(app, pilot, RunDetailScreen)
