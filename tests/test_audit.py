@@ -130,7 +130,7 @@ def test_compare_refuses_to_pair_arms_whose_data_differ_and_names_what(store):
     assert rows["other"].verdict_note == ("not compared with s/IDRec: data fingerprints differ "
                                           "(sequences)")
     text = render(list(rows.values()), "table", Settings(resamples=200))
-    assert "old/Text: no fingerprint (runs recorded before data fingerprints)" in text
+    assert "old/Text: no fingerprint (none of its runs recorded one: runs of an older morec" in text
     assert "s/IDRec: data fingerprint ssssssss (400 users, 50 items, 4,000 interactions)" in text
 
 
@@ -144,6 +144,30 @@ def test_one_fingerprint_is_said_once_on_the_protocol_line(store):
                         "(400 users, 50 items, 4,000 interactions)"]
     exported = json.loads(render(rows, "json"))
     assert exported["rows"][0]["fingerprint"]["parts"]["sequences"] == "s"
+
+
+def test_an_arm_whose_runs_all_collapsed_still_names_its_data(store):
+    """Its runs trained on data like any other: the fingerprint they recorded is shown, not
+    "recorded before data fingerprints" (what a study on data with no signal once said)."""
+    plant(store, "id", "s", "IDRec", "id", 0.1)
+    spec = RunSpec().with_overrides(["encoder.name=text"])
+    store.record(ev.RunStarted(run_id="gone", spec=spec.to_dict(), spec_key=spec.spec_key,
+                               selection_metric="ndcg@10", host="h", pid=1, device="cpu",
+                               study="s", arm="Text",
+                               data_fingerprint=fingerprint(sequences="z")))
+    store.record(ev.RunFinished(run_id="gone", status="collapsed", best_epoch=None,
+                                reason="never rose above 2x random ranking"))
+    rows = {row.label: row for row in compare_rows(store, ["s"],
+                                                   settings=Settings(resamples=200))}
+    assert rows["s/Text"].seeds == 0 and rows["s/Text"].data is not None
+    text = render(list(rows.values()), "table", Settings(resamples=200))
+    assert "s/Text: data fingerprint zzzzzzzz" in text and "no fingerprint" not in text
+    # Its tuning audit chose nothing: said so, not "lr None".
+    rows_list, audits = audit_of(store, ["s"])
+    (line,) = [line for line in render(rows_list, "table", Settings(resamples=200),
+                                       audits=list(audits.values())).splitlines()
+               if line.startswith("s/Text ")]
+    assert line.endswith("none: no completed run") and "None" not in line
 
 
 def test_published_rows_label_each_arm(store):

@@ -33,7 +33,10 @@ from morec_core.data.dataset import PreparedDataset
 PARTS = ("users", "items", "sequences", "split targets", "item content")
 FINGERPRINT_VERSION = 1
 NO_FINGERPRINT = "no fingerprint"
-"""What a run recorded before fingerprints existed shows instead of one."""
+"""What a row of runs none of which recorded a fingerprint shows instead of one."""
+NO_FINGERPRINT_WHY = ("none of its runs recorded one: runs of an older morec, or runs that "
+                      "stopped before their data was read")
+"""Why a row has no fingerprint (an arm whose runs all collapsed or failed still has one)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -143,7 +143,8 @@ def audit_rows(rows: Sequence[CompareRow], runs: Mapping[str, RunRecord],
         grid, grid_from = _grid(row, arm_runs, definitions)
         selected = runs.get(row.run_ids[0]) if row.run_ids else None
         chosen_spec = flatten(selected.run_spec.to_dict()) if selected is not None else {}
-        chosen = {key: chosen_spec.get(key) for key in grid}
+        # Nothing was chosen when no run completed (not every key "None").
+        chosen = {key: chosen_spec.get(key) for key in grid} if selected is not None else {}
         warnings = [text for key, values in grid.items()
                     if (text := _edge_warning(key, chosen.get(key), values))] if selected else []
         metrics = sorted({run.selection_metric for run in arm_runs if run.selection_metric})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from morec_core.data.atomic import atomic_file
-from morec_core.data.fingerprint import NO_FINGERPRINT
+from morec_core.data.fingerprint import NO_FINGERPRINT, NO_FINGERPRINT_WHY
 from morec_core.results.audit import ArmAudit, flatten
 from morec_core.results.compare import CompareRow
 from morec_core.results.formatting import markdown_table, mean_interval
@@ -87,7 +87,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     data = card["data_fingerprint"]
     lines += ["", "## Data", ""]
     if data is None:
-        lines.append(f"- {NO_FINGERPRINT}: the runs were recorded before data fingerprints")
+        lines.append(f"- {NO_FINGERPRINT}: {NO_FINGERPRINT_WHY}")
     else:
         lines += [f"- fingerprint {data['digest']} ({data['dataset']}, item content: "
                   f"{data['modality']})",

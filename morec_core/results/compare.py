@@ -114,7 +114,10 @@ def _arm_row(store: Store, study: str, runs: list[RunRecord], splits: Sequence[s
         missing_user_results=missing,
         notes=tuple(_note(run) for run in runs if run.status in ("collapsed", "failed")),
         cost=_cost(selected),
-        fingerprint=next((run.data_fingerprint for run in selected if run.data_fingerprint), ""),
+        # The selected runs' data, else any run's: an arm whose runs all collapsed trained on
+        # data too (every run of a row shares its data key).
+        fingerprint=next((run.data_fingerprint for run in [*selected, *runs]
+                          if run.data_fingerprint), ""),
         training_seconds=(statistics.fmean(seconds[run.id] for run in selected)
                           if selected and all(run.id in seconds for run in selected) else None),
         spent_seconds=sum(seconds.values()))

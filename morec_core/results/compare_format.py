@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from morec_core.data.fingerprint import NO_FINGERPRINT
+from morec_core.data.fingerprint import NO_FINGERPRINT, NO_FINGERPRINT_WHY
 from morec_core.results.compare import (
     COST_FIELDS,
     DEFAULT_SETTINGS,
@@ -140,7 +140,8 @@ def audit_table(audits: Sequence[ArmAudit]) -> list[list[str]]:
              str(audit.configurations), str(audit.trials), str(audit.seeds),
              hours_cell(audit.device_hours), audit.selection,
              ", ".join(f"{key.split('.')[-1]} {_value(value)}"
-                       for key, value in audit.chosen.items())] for audit in audits]
+                       for key, value in audit.chosen.items())
+             if audit.seeds else "none: no completed run"] for audit in audits]
     return [header, *body]
 
 
@@ -275,9 +276,9 @@ def notes(rows: Sequence[CompareRow], settings: Settings) -> list[str]:
 
 def fingerprint_lines(rows: Sequence[CompareRow]) -> list[str]:
     """One line when every row trained on the same data, else one per row: its fingerprint,
-    or that its runs were recorded before fingerprints existed."""
+    or why it has none."""
     described = {row.label: (row.data.describe() if row.data is not None else
-                             f"{NO_FINGERPRINT} (runs recorded before data fingerprints)")
+                             f"{NO_FINGERPRINT} ({NO_FINGERPRINT_WHY})")
                  for row in rows}
     if len(set(described.values())) == 1:
         return list(set(described.values()))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from morec_core.data.fingerprint import NO_FINGERPRINT, NO_FINGERPRINT_WHY
 from morec_core.results.compare import CompareRow
 from morec_core.spec_labels import data_of_key
 
@@ -238,7 +239,7 @@ def _not_comparable(row: CompareRow, published: PublishedRow) -> str:
     if not published.counts:
         return "the published row gives neither counts nor a data fingerprint"
     if data is None:
-        return "counts unknown: this arm's runs were recorded before data fingerprints"
+        return f"counts unknown: {NO_FINGERPRINT}, {NO_FINGERPRINT_WHY}"
     ours_counts = {"users": data.users, "items": data.items, "interactions": data.interactions}
     off = [f"{name} {value:,} vs {ours_counts[name]:,}" for name, value in
            published.counts.items()
