@@ -94,14 +94,16 @@ def p_cell(comparison: Comparison | None) -> str:
 
 
 def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
-    out: list[Block] = [
+    # The command comes first, so the file says on its first line how it was made.
+    out: list[Block] = [Paragraph(f"`{report.command}`")] if report.command else []
+    out += [
         Heading(1, "morec reproduction report: the paper's four questions"),
         Paragraph("Yuan et al., \"Where to Go Next for Recommender Systems? ID- vs. "
                   "Modality-based Recommender Models Revisited\", SIGIR 2023. Questions are "
                   "numbered as in the paper (its Q(iii) is the two-stage question). Every morec "
                   "number below was produced by `morec report` from the store named here; "
-                  "regenerate this file with the command below."),
-        Bullets((f"command: `{report.command}`", f"store: `{shown_store(report.store_url)}`",
+                  "regenerate this file with the command on its first line."),
+        Bullets((f"store: `{shown_store(report.store_url)}`",
                  f"generated: {report.generated}",
                  f"verdicts: paired over users, 95% bootstrap CI, {report.settings.test} test, "
                  f"{report.settings.correction} correction across each table, alpha "

@@ -54,8 +54,9 @@ def test_p_on_the_compare_screen_shows_the_report_and_w_writes_it(filled, tmp_pa
         screen = await open_report(app, pilot)
         assert screen.report is not None
         assert [row.label for row in screen.report.rows] == expected
-        assert screen.query_one("#report", Markdown).source.startswith(
-            "# morec reproduction report")
+        first, _, rest = screen.query_one("#report", Markdown).source.partition("\n\n")
+        assert first.startswith("`morec report") and first.endswith("`")  # its command first
+        assert rest.startswith("# morec reproduction report")
         app.notify = lambda text, **_: toasts.append(str(text))
         await pilot.press("w")
         # In a worker: the screen answers while the figures are drawn.
