@@ -12,28 +12,23 @@ from morec_core.results.report import Report, Section
 from morec_core.results.report_render import Image
 from morec_core.store import Store
 
-Progress = Callable[[int, int], None]
-"""Called with (steps done, steps in all) after each step of writing a report."""
-
 
 def figure_steps(report: Report) -> int:
-    """The steps write_figures reports: one per question with rows, one for the trade-off."""
+    """The times write_figures calls its `step`: once per question with rows, once for the
+    trade-off figure."""
     return sum(1 for section in report.sections if section.rows) + 1
 
 
 def write_figures(report: Report, store: Store, folder: Path, link_prefix: str,
-                  progress: Progress | None = None, total: int | None = None,
-                  ) -> dict[str, list[Image]]:
+                  step: Callable[[], None] = lambda: None) -> dict[str, list[Image]]:
     """Question -> the images written for it into `folder`, linked as `link_prefix/<file>`
-    (the folder's name beside the report, once it is renamed into place). `progress` hears
-    each step done out of `total` (figure_steps(report) unless the caller counts more)."""
+    (the folder's name beside the report, once it is renamed into place). `step` is called
+    after each question's figures and after the trade-off figure (figure_steps times)."""
     import matplotlib
 
     matplotlib.use("Agg")
     folder.mkdir(parents=True, exist_ok=True)
     images: dict[str, list[Image]] = {}
-    total = figure_steps(report) if total is None else total
-    done = 0
     for section in report.sections:
         if not section.rows:
             continue
@@ -53,9 +48,7 @@ def write_figures(report: Report, store: Store, folder: Path, link_prefix: str,
                                caption=f"{section.question}: validation curves of the selected "
                                        "runs (first seed); the dot marks the best epoch"))
         images[section.question] = found
-        done += 1
-        if progress is not None:
-            progress(done, total)
+        step()
     path = folder / "tradeoff.png"
     if _tradeoff(report, path):
         images["tradeoff"] = [Image(path=f"{link_prefix}/{path.name}",
@@ -63,8 +56,7 @@ def write_figures(report: Report, store: Store, folder: Path, link_prefix: str,
                                             "interval over seeds against the training "
                                             "device-hours of one run (log axis), per dataset, "
                                             "backbone and loss; the Pareto front joined")]
-    if progress is not None:
-        progress(done + 1, total)
+    step()
     return images
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from morec_core.data.atomic import atomic_file
 from morec_core.results.report import Report
-from morec_core.results.report_figures import Progress, figure_steps
+from morec_core.results.report_figures import figure_steps, write_figures
 from morec_core.results.report_render import Image, blocks_of, to_html, to_markdown
 from morec_core.store import Store
+
+Progress = Callable[[int, int], None]
+"""Called with (steps done, steps in all) after each step of writing a report."""
 
 
 def write_report(report: Report, store: Store, output: Path, *, html: bool = True,
@@ -22,8 +26,16 @@ def write_report(report: Report, store: Store, output: Path, *, html: bool = Tru
     images: dict[str, list[Image]] = {}
     folder = output.with_name(f"{output.stem}_files")
     total = (figure_steps(report) if figures else 0) + 1
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
     if figures:
-        images = _figures_folder(report, store, folder, progress, total)
+        images = _figures_folder(report, store, folder, step)
     blocks = blocks_of(report, images)
     with atomic_file(output) as temporary:
         temporary.write_text(to_markdown(blocks), encoding="utf-8")
@@ -34,20 +46,17 @@ def write_report(report: Report, store: Store, output: Path, *, html: bool = Tru
         written.append(output.with_suffix(".html"))
     if images:
         written.append(folder)
-    if progress is not None:
-        progress(total, total)
+    step()
     return written
 
 
-def _figures_folder(report: Report, store: Store, folder: Path, progress: Progress | None,
-                    total: int) -> dict[str, list[Image]]:
+def _figures_folder(report: Report, store: Store, folder: Path,
+                    step: Callable[[], None]) -> dict[str, list[Image]]:
     """Draw into a temporary folder, then swap it in for the old one."""
-    from morec_core.results.report_figures import write_figures
-
     folder.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        images = write_figures(report, store, temporary, folder.name, progress, total)
+        images = write_figures(report, store, temporary, folder.name, step)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise

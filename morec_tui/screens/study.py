@@ -234,8 +234,7 @@ class StudyScreen(PollingScreen):
                                 importance_csv(self.importances))
         elif suffix == "csv":  # data: full ids, unrounded numbers, ISO times, the whole grid
             path = write_export(folder, f"{self.study}-trials.csv",
-                                trials_csv([trial.run for trial in self.trials], self.keys,
-                                           self.waiting))
+                                trials_csv(self.trials, self.keys, self.waiting))
         else:
             headers, rows = table_cells(self.query_one(RunsTable))
             path = write_export(folder, f"{self.study}-trials.{suffix}",

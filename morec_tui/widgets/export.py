@@ -18,7 +18,7 @@ from pathlib import Path
 from morec_core.results.compare import CompareRow
 from morec_core.results.compare_format import metrics_of, render
 from morec_core.store import RunRecord
-from morec_core.study.study_view import parsed_spec
+from morec_core.study.study_view import Trial, parsed_spec
 from morec_tui.widgets.runs_table import RunsTable
 
 FORMATS = {"csv": "CSV", "md": "Markdown"}
@@ -90,23 +90,23 @@ def runs_csv(runs: Sequence[RunRecord], tests: Mapping[str, Mapping[str, float]]
     return out.getvalue()
 
 
-def trials_csv(runs: Sequence[RunRecord], keys: Sequence[str],
+def trials_csv(trials: Sequence[Trial], keys: Sequence[str],
                waiting: Iterable[tuple[str, Mapping[str, object], bool]]) -> str:
     """A study's trials as data: per run its trial number, full id, arm, status, the settings
-    that vary (`keys`), its best validation value and epoch, epochs run, cost and times (as
-    runs_csv writes them); then each grid point with no run yet (arm, `queued` or `not
-    started`, its settings), so the file holds the whole grid."""
+    that vary (`keys`, as study_view.trials read them), its best validation value and epoch,
+    epochs run, cost and times (as runs_csv writes them); then each grid point with no run yet
+    (arm, `queued` or `not started`, its settings), so the file holds the whole grid."""
     header = ["trial", "id", "arm", "status", *keys, "selection metric", "best valid",
               "best epoch", "epochs", "seconds per epoch", "peak memory bytes", "started",
               "finished", "reason"]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    for run in sorted(runs, key=lambda run: (run.arm, run.trial_number or 0)):
-        flat = parsed_spec(run.spec_json)[1]
+    for trial in sorted(trials, key=lambda trial: (trial.run.arm, trial.run.trial_number or 0)):
+        run = trial.run
         writer.writerow([
             "" if run.trial_number is None else run.trial_number, run.id, run.arm, run.status,
-            *[_setting(flat.get(key)) for key in keys], run.selection_metric,
+            *[_setting(trial.params.get(key)) for key in keys], run.selection_metric,
             _number(run.best_value), "" if run.best_epoch is None else run.best_epoch + 1,
             "" if run.last_epoch is None else run.last_epoch + 1,
             _number(run.seconds_per_epoch), _number(run.peak_memory_bytes),
