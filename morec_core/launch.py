@@ -36,7 +36,7 @@ from pathlib import Path
 
 from morec_core import paths
 from morec_core.config import ConfigError, RunSpec
-from morec_core.processes import host_label
+from morec_core.processes import host_label, interrupt_once
 from morec_core.run import events as ev
 from morec_core.run.collapse import CollapseDetector
 from morec_core.run.run_context import RunContext
@@ -212,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     main_process = is_main_process()
     context = RunContext(run_id=options.run_id, run_dir=run_dir, study=study, resume=True)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, interrupt_once)
     # SIGUSR2 (`sbatch --signal=USR2` before a time limit): a checkpoint at the step reached,
     # the run `interrupted`, instead of a death without one.
     preemption.install((signal.SIGUSR2,))
@@ -233,10 +233,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: run {options.run_id} failed: {error}", file=sys.stderr)
         return 2
     return 0 if status == "completed" else 1
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

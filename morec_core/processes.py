@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import socket
 from collections.abc import Iterable
 
@@ -152,3 +153,14 @@ def end_with_parent(signum: int) -> bool:
     if os.getppid() != int(expected):  # it died before the request: no signal will come
         os.kill(os.getpid(), signum)
     return True
+
+
+def interrupt_once(signum: int, frame: object) -> None:
+    """A handler for SIGTERM (and SIGUSR2) that turns the first one into KeyboardInterrupt, so
+    the run or trial ends cancelled or queued again instead of dying marked running, and
+    ignores the same signal after it. A worker of `morec tune` stopped with `kill -- -PGID`
+    gets the signal twice (its group's and its parent's forward): a second KeyboardInterrupt
+    raised while the first unwinds would cut short the re-queueing of its trial, or print a
+    traceback from the interpreter's exit handlers."""
+    signal.signal(signum, signal.SIG_IGN)
+    raise KeyboardInterrupt

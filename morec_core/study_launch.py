@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from morec_core.config import ConfigError
-from morec_core.processes import PARENT_ENV, end_with_parent
+from morec_core.processes import PARENT_ENV, end_with_parent, interrupt_once
 from morec_core.study.study_request import StudyRequest, request_parser
 
 STOP_GRACE_S = 60
@@ -207,8 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     # SIGTERM (a parent's stop, scancel) and SIGUSR2 (`--signal=USR2` before a time limit)
     # alike: the trial is queued again and the run resumes from its checkpoint.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    signal.signal(signal.SIGUSR2, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, interrupt_once)
+    signal.signal(signal.SIGUSR2, interrupt_once)
     if end_with_parent(signal.SIGTERM):  # a local worker of `morec tune`: it handles Ctrl-C
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -226,10 +226,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from morec_core.processes import interrupt_once
 from morec_tui.commands.study import STORE_HELP
 from morec_tui.console import ConsoleSink, fail
 
@@ -109,7 +110,7 @@ def run_command(
     context = RunContext(run_id=run_id, run_dir=run_dir, study=study, resume=bool(resume))
     console = ConsoleSink(spec, quiet=quiet or not main)
     # A `kill` (SIGTERM) ends the run as cancelled, like Ctrl-C, instead of leaving it running.
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, interrupt_once)
     # SIGUSR2 (`sbatch --signal=USR2` before a time limit) would kill the process outright: the
     # loop checkpoints at the step it reached instead, and the run ends `interrupted`.
     preemption.install((signal.SIGUSR2,))
@@ -149,7 +150,3 @@ def _print_spec(spec, preset: str | None) -> None:
         typer.echo(f"preset {preset}: {find_preset(preset).description}", err=True)
         for setting in find_preset(preset).run_overrides():
             typer.echo(f"  {setting}", err=True)
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt

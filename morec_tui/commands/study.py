@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from morec_core.config import ConfigError
+from morec_core.processes import interrupt_once
 from morec_tui.commands.slurm import (
     LAUNCHER_HELP,
     SLURM_CONFIG_HELP,
@@ -126,7 +127,7 @@ def _work_here(request: StudyRequest, store_url: str, every_s: float,
     def report(point: GridPoint, status: str, reason: str) -> None:
         typer.echo("  " + trial_line(point, status, reason), err=True)
 
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    signal.signal(signal.SIGTERM, interrupt_once)
     work(request, store_url, paths.runs_dir(), on_trial=report,
          trial_sinks=progress_sinks(every_s), definition=definition)
 
@@ -306,7 +307,3 @@ def _recompute(store, rows) -> None:
         said = (f"recomputed {', '.join(outcome.splits)}" if not outcome.problem
                 else f"not recomputed: {outcome.problem}")
         typer.echo(f"run {run_id[:8]} ({index}/{len(missing)}): {said}", err=True)
-
-
-def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
