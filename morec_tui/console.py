@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -17,6 +17,9 @@ from morec_core.run.run_console import RUN_ERRORS
 from morec_core.run.run_console import ConsoleSink as ConsoleSink
 from morec_core.run.run_console import ProgressLines as ProgressLines
 from morec_core.run.run_console import progress_line_seconds as engine_progress_line_seconds
+
+if TYPE_CHECKING:
+    from morec_core.store import Store
 
 DEBUG_ENV = "MOREC_DEBUG"
 """Set (to anything but 0) by `morec --debug`: errors keep their traceback."""
@@ -36,6 +39,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
         traceback.print_exc()
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=code)
+
+
+def store_for_reading(storage: str | None) -> Store:
+    """The store a reading command names (--storage, else the default one), or one error line:
+    a SQLite file that is not there (opening would create an empty one) or a store that cannot
+    be opened."""
+    from morec_core import paths
+    from morec_core.store import StoreError, open_for_reading
+
+    url = storage or paths.default_store_url()
+    missing = paths.missing_store_file(url)
+    if missing is not None:
+        fail(missing)
+    try:
+        return open_for_reading(url)
+    except StoreError as error:
+        fail(str(error))
 
 
 def debugging() -> bool:

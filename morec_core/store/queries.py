@@ -245,24 +245,19 @@ class StoreQueries:
     def epoch_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
         """Mean seconds per epoch so far (the EpochEnded times) of each run that has an epoch:
         what a running run's cost column shows before its CostMeasured at the end."""
-        ids = list(run_ids)
-        if not ids:
-            return {}
-        query = (select(MetricRow.run_id, func.avg(MetricRow.value))
-                 .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
-                        MetricRow.name == "seconds")
-                 .group_by(MetricRow.run_id))
-        with Session(self._reader()) as session:
-            return {run_id: float(value) for run_id, value in session.execute(query)
-                    if value is not None}
+        return self._train_seconds(run_ids, func.avg)
 
     def training_seconds(self, run_ids: Iterable[str]) -> dict[str, float]:
         """Total training seconds (the recorded epochs' seconds) of each run that has an epoch:
         the device time a run spent training, evaluation not counted."""
+        return self._train_seconds(run_ids, func.sum)
+
+    def _train_seconds(self, run_ids: Iterable[str], aggregate: Any) -> dict[str, float]:
+        """`aggregate` (func.avg, func.sum) over each run's recorded epoch seconds."""
         ids = list(run_ids)
         if not ids:
             return {}
-        query = (select(MetricRow.run_id, func.sum(MetricRow.value))
+        query = (select(MetricRow.run_id, aggregate(MetricRow.value))
                  .where(MetricRow.run_id.in_(ids), MetricRow.split == "train",
                         MetricRow.name == "seconds")
                  .group_by(MetricRow.run_id))

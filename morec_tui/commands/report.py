@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from morec_tui.commands.study import STORE_HELP
-from morec_tui.console import fail
+from morec_tui.console import fail, store_for_reading
 
 
 def report_command(
@@ -47,7 +47,6 @@ def report_command(
     from morec_core.results.report import build_report
     from morec_core.results.report_files import write_report
     from morec_core.safe_text import terminal_text
-    from morec_core.store import StoreError, open_for_reading
     from morec_core.store.damage import damage_lines
     from morec_core.study.plan import load_plan, plan_path
     from morec_core.study.studies import find_study, group_studies
@@ -60,13 +59,7 @@ def report_command(
         fail(str(error))
     if not group and not study:
         fail("name what to report: --group NAME or --study NAME")
-    missing = paths.missing_store_file(storage or paths.default_store_url())
-    if missing is not None:
-        fail(missing)
-    try:
-        store = open_for_reading(storage or paths.default_store_url())
-    except StoreError as error:
-        fail(str(error))
+    store = store_for_reading(storage)
     stored = {record.name for record in store.studies()}
     names: list[str] = []
     try:

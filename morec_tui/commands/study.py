@@ -18,7 +18,7 @@ from morec_tui.commands.slurm import (
     slurm_settings,
     submit_study,
 )
-from morec_tui.console import fail, progress_line_seconds
+from morec_tui.console import fail, progress_line_seconds, store_for_reading
 
 if TYPE_CHECKING:
     from morec_core.study.slurm_config import SlurmSettings
@@ -198,14 +198,12 @@ def compare_command(
     failed or were pruned; a tuning audit per arm (grid, trials, device-hours, a chosen value on
     the grid's edge, unequal budgets); and the data fingerprint the arms trained on (arms whose
     fingerprints differ are not paired)."""
-    from morec_core import paths
     from morec_core.config import ConfigError
     from morec_core.results.audit import audit_rows
     from morec_core.results.compare import FORMATS, Settings, compare_rows
     from morec_core.results.compare_format import render
     from morec_core.results.published import PublishedError, label_rows, read_published, resolve
     from morec_core.safe_text import terminal_text
-    from morec_core.store import StoreError, open_for_reading
     from morec_core.store.damage import damage_lines
     from morec_core.study.studies import group_studies
 
@@ -226,13 +224,7 @@ def compare_command(
         published_rows = read_published(resolve(published)) if published else []
     except PublishedError as error:
         fail(f"--published: {error}")
-    missing = paths.missing_store_file(storage or paths.default_store_url())
-    if missing is not None:
-        fail(missing)
-    try:
-        store = open_for_reading(storage or paths.default_store_url())
-    except StoreError as error:
-        fail(str(error))
+    store = store_for_reading(storage)
     if store.read_only:
         if recompute:
             fail(f"--recompute: store {store.url} is read-only for this user")
