@@ -219,7 +219,8 @@ def test_each_claim_is_answered_with_its_interval_and_whether_it_agrees(filled):
     rows = [row for row in report.rows if row.arm != "Text E2E"]
     without = conclude("Q(i)", rows, report.kinds, [], report.pending)
     assert without[0].startswith("With SASRec, end-to-end MoRec is comparable to or better than "
-                                 "IDRec: not measured here (no end-to-end arm has a completed run")
+                                 "IDRec: not measured here (no end-to-end arm of a strong "
+                                 "pretrained encoder has a completed run")
     assert any(text.startswith("nearest measured (not end to end): Text TS") for text in without)
 
 
@@ -283,3 +284,49 @@ def test_writing_a_report_says_each_step_done_out_of_all(filled):
     write_report(report, store, folder / "out" / "text.md", figures=False,
                  progress=lambda done, total: steps.append((done, total)))
     assert steps == [(1, 1)]
+
+
+def test_verdict_counts_are_per_data_view_never_summed_across_views(filled):
+    """A user sample (or a warm-K view) is another question than the whole data: the report's
+    counts of verdicts per loss keep them apart."""
+    store, _ = filled
+    rng = np.random.default_rng(1)
+    for arm in ("IDRec", "Text TS"):
+        settings, hit = ARMS[arm]
+        for seed in (1, 2, 3):
+            record(store, f"sampled-{arm}-{seed}".replace(" ", "_"), "sampled", arm,
+                   (*settings, "data.user_sample=300"), hit, seed, rng)
+    from morec_core.study.studies import group_studies
+
+    report = build_report(store, ["synthetic", "sampled"], group_studies("synth"))
+    two_stage = next(section for section in report.sections if section.question == "Q(iii)")
+    counts = [line for line in two_stage.findings if "against IDRec)" in line]
+    assert len(counts) == 2, two_stage.findings
+    sampled = [line for line in counts if "300 users" in line]
+    assert len(sampled) == 1 and "1 MoRec arm against IDRec" in sampled[0], counts
+
+
+def test_static_word_vectors_end_to_end_do_not_answer_the_strong_encoder_claims(filled):
+    """GloVe trained end to end is an E2E arm by its training, but the paper's end-to-end claims
+    (comparable to IDRec, 100-1000x its epoch) are about strong pretrained encoders: a GloVe arm
+    beside IDRec leaves them not measured and is costed as what it is."""
+    store, _ = filled
+    rng = np.random.default_rng(2)
+    for seed in (1, 2, 3):
+        record(store, f"glove-{seed}", "glove", "GloVe", ("encoder.name=glove",), 0.10, seed, rng)
+        record(store, f"glove-id-{seed}", "glove", "IDRec", ARMS["IDRec"][0], 0.20, seed, rng)
+    from morec_core.results.report_findings import conclude
+    from morec_core.study.studies import group_studies
+
+    report = build_report(store, ["glove"], group_studies("synth"))
+    assert report.kinds["glove/GloVe"] == "E2E"
+    regular = conclude("Q(i)", report.rows, report.kinds, [], [])
+    assert regular[0].startswith("With SASRec, end-to-end MoRec is comparable to or better than "
+                                 "IDRec: not measured here"), regular
+    assert not any("GloVe" in text for text in regular)
+    challenges = conclude("Q(iv)", report.rows, report.kinds, [], [])
+    (cost,) = [text for text in challenges if text.startswith("End-to-end MoRec costs")]
+    assert cost.startswith("End-to-end MoRec costs 100-1000x an IDRec epoch: not measured here")
+    assert any(text.startswith("cost: GloVe (E2E, static word vectors,") for text in challenges)
+    q_i = next(section for section in report.sections if section.question == "Q(i)")
+    assert any("strong pretrained encoder" in text for text in q_i.missing)

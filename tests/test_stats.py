@@ -3,6 +3,8 @@ tolerances are several Monte Carlo standard errors wide."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -170,6 +172,23 @@ def test_relative_change_on_a_planted_case():
     zeros = paired_comparison(control, np.zeros(1000), resamples=500)
     assert zeros.relative is None and zeros.relative_ci is None
     assert zeros.difference == pytest.approx(control.mean())
+
+
+def test_a_control_with_one_hit_gives_an_unbounded_relative_interval_not_nan():
+    """One control hit among 50 users: about a third of the resamples miss it, and their
+    relative change is infinite. The upper bound is +inf (said as unbounded), never NaN, and no
+    floating-point warning reaches the user's terminal."""
+    control = np.zeros(50)
+    control[0] = 1.0
+    treatment = np.zeros(50)
+    treatment[1:11] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = paired_comparison(treatment, control, resamples=2000)
+    assert result.relative == pytest.approx(9.0)
+    low, high = result.relative_ci
+    assert np.isfinite(low) and low > 0
+    assert high == np.inf
 
 
 def test_seed_interval_is_student_t():

@@ -112,10 +112,17 @@ def paired_comparison(treatment: np.ndarray, control: np.ndarray, *, confidence:
     relative = relative_ci = None
     if control_mean != 0:
         relative = difference / control_mean
-        with np.errstate(divide="ignore", invalid="ignore"):  # a resample may miss every hit
-            relatives = difference_sums / control_sums
-        relative_low, relative_high = np.nanquantile(relatives, tails)
-        relative_ci = (float(relative_low), float(relative_high))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # A resample that misses every control hit has an infinite relative change (0/0,
+            # no hit on either side: undefined, dropped as NaN); an interpolation between two
+            # infinite resamples, or one with weight 0, is NaN: the order statistic it stands
+            # for is the bound then (an unbounded interval is the honest answer).
+            relatives = difference_sums / control_sums  # (R,)
+            bounds = np.nanquantile(relatives, tails)
+        if np.isnan(bounds).any():
+            bounds = np.where(np.isnan(bounds),
+                              np.nanquantile(relatives, tails, method="nearest"), bounds)
+        relative_ci = (float(bounds[0]), float(bounds[1]))
 
     nonzero = differences[differences != 0]  # (n,) the only signs that change the statistic
     if nonzero.size == 0:
