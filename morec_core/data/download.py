@@ -50,7 +50,7 @@ def _verify(path: Path, remote: RemoteFile) -> None:
 def download_file(remote: RemoteFile, folder: Path, *, progress: bool = True,
                   timeout: float = 60.0) -> Path:
     """`folder/remote.filename`, downloaded (or resumed) and verified; reused if present."""
-    from tqdm.auto import tqdm
+    from morec_core.data.progress import progress_bar
 
     final = folder / remote.filename
     if final.is_file():
@@ -81,8 +81,8 @@ def download_file(remote: RemoteFile, folder: Path, *, progress: bool = True,
             length = response.headers.get("Content-Length")
             total = offset + int(length) if length else remote.size
             with part.open("ab" if resumed else "wb") as handle, \
-                    tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                         desc=remote.filename, disable=not progress) as bar:
+                    progress_bar(total=total, initial=offset, unit="B", unit_scale=True,
+                                 desc=remote.filename, enabled=progress) as bar:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     handle.write(block)
                     bar.update(len(block))

@@ -99,7 +99,7 @@ def image_cache(image_paths: Sequence[str], *, size: int, cache_dir: Path, worke
                 progress: bool = True) -> np.memmap:
     """(len(image_paths), size, size, 3) uint8 read-only memory map of the images of items
     0..num_items (ItemContent.image_paths; row 0, the padding item, has '' and stays zero)."""
-    from tqdm.auto import tqdm
+    from morec_core.data.progress import progress_bar
 
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
@@ -112,8 +112,8 @@ def image_cache(image_paths: Sequence[str], *, size: int, cache_dir: Path, worke
             problems: list[ImageProblem] = []
             # PIL releases the GIL while decoding, so threads use both cores.
             with ThreadPoolExecutor(max_workers=workers) as pool, \
-                    tqdm(total=len(listed), desc=f"images {size}px", unit="img",
-                         disable=not progress, leave=False) as bar:
+                    progress_bar(total=len(listed), desc=f"images {size}px", unit="img",
+                                 enabled=progress, leave=False) as bar:
                 for start in range(0, len(listed), CHUNK):
                     rows = listed[start:start + CHUNK]
                     decoded = pool.map(lambda row: _decoded(image_paths[row], size), rows)

@@ -54,7 +54,7 @@ def token_cache_key(titles: Sequence[str], tokenizer: Any, *, max_tokens: int) -
 def tokenize(titles: Sequence[str], tokenizer: Any, *, max_tokens: int,
              progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(len(titles), max_tokens) int32 ids and (len(titles),) int32 lengths."""
-    from tqdm.auto import tqdm
+    from morec_core.data.progress import progress_bar
 
     pad = tokenizer.pad_token_id
     if pad is None:
@@ -62,8 +62,8 @@ def tokenize(titles: Sequence[str], tokenizer: Any, *, max_tokens: int,
                          "set tokenizer.pad_token before building the cache")
     ids = np.full((len(titles), max_tokens), pad, dtype=np.int32)
     lengths = np.zeros(len(titles), dtype=np.int32)
-    for start in tqdm(range(0, len(titles), BATCH), desc="tokenizing titles", unit="batch",
-                      disable=not progress):
+    for start in progress_bar(range(0, len(titles), BATCH), desc="tokenizing titles",
+                              unit="batch", enabled=progress):
         batch = [str(title) for title in titles[start:start + BATCH]]
         encoded = tokenizer(batch, truncation=True, max_length=max_tokens, padding=False,
                             add_special_tokens=True)

@@ -86,8 +86,14 @@ def load_text_model(model: str, *, pretrained: bool = True) -> PreTrainedModel:
     weights (paper Table 4). Attention is transformers' default, which is sdpa wherever the
     architecture has it (BERT, RoBERTa, DistilBERT); MPNet's eager attention is swapped for
     SDPA by TextFeatures (encoders/attention.py)."""
-    from transformers import AutoConfig, AutoModel
+    import sys
 
+    from transformers import AutoConfig, AutoModel
+    from transformers.utils import logging as transformers_logging
+
+    if not sys.stderr.isatty():
+        # transformers' "Loading weights" bar: carriage returns in a worker's log, and no news.
+        transformers_logging.disable_progress_bar()
     source = resolve_model(model)
     with _hub_errors(model, source):
         if pretrained:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -273,3 +276,14 @@ def test_packaged_minilm_l6_loads_offline_and_separates_titles(tmp_path):
 def test_a_missing_local_folder_is_not_sent_to_the_hub(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
         load_tokenizer(str(tmp_path / "no-such-model"))
+
+
+def test_loading_a_model_into_a_log_draws_no_bar(tiny_bert):
+    """A worker's log (standard error not a terminal) gets no "Loading weights" bar of
+    transformers: its carriage returns piled onto one line of every trial's log."""
+    code = ("import sys; from morec_core.encoders.text import load_text_model; "
+            "load_text_model(sys.argv[1])")
+    done = subprocess.run([sys.executable, "-c", code, tiny_bert], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\r" not in done.stderr and "Loading weights" not in done.stderr, done.stderr
