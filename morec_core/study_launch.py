@@ -117,7 +117,7 @@ def progress_sinks(every_s: float) -> Callable[[GridPoint], list[ev.Sink]]:
         return [ProgressLines(epochs=point.spec.train.epochs,
                               batch_size=point.spec.train.batch_size, every_s=every_s,
                               prefix=f"  trial {point.arm} seed {point.seed}: ",
-                              epoch_lines=True)]
+                              epoch_lines=True, metric=point.spec.eval.selection_metric)]
 
     return sinks
 
@@ -221,6 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         work(request, options.storage, paths.runs_dir(), on_trial=report,
              trial_sinks=progress_sinks(every_s), definition=definition)
     except KeyboardInterrupt:  # its trial was queued again
+        print("worker stopped by a signal; its trial, if one ran, is queued again",
+              file=sys.stderr, flush=True)
         return 130
     except (ConfigError, StoreError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -81,3 +81,27 @@ def test_a_workers_log_gets_epoch_lines_when_epochs_are_shorter_than_the_interva
     plain(ev.EpochEnded(run_id="r", epoch=3, loss=0.5, learning_rates={}, seconds=20.0,
                         time=80.0))
     assert capsys.readouterr().err == ""  # a console prints its own epoch lines
+
+
+def test_a_workers_epoch_line_carries_its_validation_and_the_trial_its_best(capsys):
+    """A study worker's log says how the trial learns, not only its loss: each epoch line the
+    epoch's validation value, and the run's end its best epoch's value."""
+    lines = ProgressLines(epochs=3, batch_size=64, every_s=0.0, prefix="  t: ",
+                          epoch_lines=True, metric="hr@10")
+    for epoch, hit in enumerate((0.01, 0.03, 0.02)):
+        lines(ev.EpochEnded(run_id="r", epoch=epoch, loss=0.5, learning_rates={}, seconds=20.0,
+                            time=20.0 * (epoch + 1)))
+        lines(ev.Evaluated(run_id="r", epoch=epoch, split="valid",
+                           metrics={"hr@10": hit, "ndcg@10": hit / 2, "users": 100}))
+    lines(ev.Evaluated(run_id="r", epoch=1, split="test", metrics={"hr@10": 0.5}))
+    lines(ev.RunFinished(run_id="r", status="completed", best_epoch=1))
+    assert capsys.readouterr().err.splitlines() == [
+        "  t: epoch 1/3 done: loss 0.5000, 20 s, valid hr@10 0.0100",
+        "  t: epoch 2/3 done: loss 0.5000, 20 s, valid hr@10 0.0300",
+        "  t: epoch 3/3 done: loss 0.5000, 20 s, valid hr@10 0.0200",
+        "  t: best valid hr@10 0.0300 at epoch 2"]
+    # An epoch without a validation (the next event is another) still gets its line.
+    lines = ProgressLines(epochs=2, batch_size=64, every_s=0.0, epoch_lines=True, metric="hr@10")
+    lines(ev.EpochEnded(run_id="r", epoch=0, loss=0.25, learning_rates={}, seconds=5.0, time=5.0))
+    lines(ev.Heartbeat(run_id="r", time=6.0))
+    assert capsys.readouterr().err.splitlines() == ["epoch 1/2 done: loss 0.2500, 5 s"]

@@ -285,6 +285,34 @@ def test_a_worker_killed_mid_trial_is_replaced_by_the_other_at_once(tmp_path, ch
 
 
 @pytest.mark.slow
+def test_a_sigterm_to_the_whole_group_stops_the_study_in_order(tmp_path, chains, reference):
+    """What `kill -- -PGID` (a script's stop, a batch system's) sends: the command and both
+    workers get SIGTERM, and each worker a second one, forwarded by the command. The command
+    says it was interrupted, each worker that it stopped, no log holds a traceback (a second
+    signal raised inside the exit handlers printed one), nothing stays running, and a restart
+    runs every point once."""
+    tune = _tune(tmp_path, chains)
+    process = tune.start("--workers", "2", pause_at="mid-epoch:3")
+    try:
+        tune.wait_for_pause(process)
+        os.killpg(process.pid, signal.SIGTERM)
+        output = process.communicate(timeout=120)[0]
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # gone already, unless the test failed
+            os.killpg(process.pid, signal.SIGKILL)
+    tune.outputs.append(output)
+    assert process.returncode == 130 and "interrupted" in output, output
+    _wait_until_group_gone(process.pid)
+    logs = [log.read_text() for log in (tmp_path / "runs" / "logs").glob("*.log")]
+    assert sum("worker stopped by a signal" in text for text in logs) == 2, logs
+    assert not [run.id for run in Store(tune.store_url).runs(study="faults")
+                if run.status == "running"]
+    tune.snapshots.append(_snapshot(tune.store_url))
+    tune.finish("--workers", "2")
+    _assert_clean(tune, reference)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not POSTGRES_URL, reason="MOREC_TEST_POSTGRES_URL is not set")
 def test_a_kill_mid_epoch_on_postgresql(tmp_path, chains, reference):
     empty_postgres()

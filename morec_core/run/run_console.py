@@ -75,22 +75,35 @@ class ProgressLines:
     than `every_s` printed nothing at all."""
 
     def __init__(self, *, epochs: int, batch_size: int, every_s: float,
-                 prefix: str = "", epoch_lines: bool = False) -> None:
+                 prefix: str = "", epoch_lines: bool = False, metric: str | None = None) -> None:
         self._epochs = epochs
         self._batch_size = batch_size
         self._every_s = every_s
         self._prefix = prefix
         self._epoch_lines = epoch_lines
+        self._metric = metric
         self._epoch_started: float | None = None
         self._last_line: float | None = None
         self._first: float | None = None
+        # An epoch line waits for its epoch's validation (the next event), to carry its value.
+        self._pending: tuple[int, str] | None = None
+        self._valid: dict[int, float] = {}
 
     def __call__(self, event: ev.Event) -> None:
         if self._first is None:
             self._first = event.time
+        validation = (isinstance(event, ev.Evaluated) and event.split == "valid"
+                      and self._metric in event.metrics)
+        if self._pending is not None and not validation:
+            _echo(self._pending[1], err=True)
+            self._pending = None
         if not isinstance(event, ev.Progress):
             if isinstance(event, ev.EpochEnded) and self._epoch_lines:
                 self._epoch_ended(event)
+            elif validation and isinstance(event, ev.Evaluated):
+                self._validated(event)
+            elif isinstance(event, ev.RunFinished) and self._epoch_lines:
+                self._finished(event)
             # The trainer's last event before an epoch's steps (CostMeasured before the first,
             # CheckpointSaved before the others) is when the epoch began, to within a sink's
             # work: Progress events start only after progress_every_s of steps.
@@ -117,8 +130,28 @@ class ProgressLines:
         if not last and since is not None and event.time - since < self._every_s:
             return
         self._last_line = event.time
-        _echo(f"{self._prefix}epoch {event.epoch + 1}/{self._epochs} done: loss "
-                   f"{event.loss:.4f}, {_duration(event.seconds)}", err=True)
+        line = (f"{self._prefix}epoch {event.epoch + 1}/{self._epochs} done: loss "
+                f"{event.loss:.4f}, {_duration(event.seconds)}")
+        if self._metric is None:
+            _echo(line, err=True)
+        else:
+            self._pending = (event.epoch, line)
+
+    def _validated(self, event: ev.Evaluated) -> None:
+        value = self._valid[event.epoch] = event.metrics[self._metric or ""]
+        if self._pending is not None:
+            epoch, line = self._pending
+            self._pending = None
+            if epoch == event.epoch:
+                line += f", valid {self._metric} {value:.4f}"
+            _echo(line, err=True)
+
+    def _finished(self, event: ev.RunFinished) -> None:
+        """The run's best validation epoch, the number its trial is judged by."""
+        if event.best_epoch is not None and event.best_epoch in self._valid:
+            _echo(f"{self._prefix}best valid {self._metric} "
+                  f"{self._valid[event.best_epoch]:.4f} at epoch {event.best_epoch + 1}",
+                  err=True)
 
 
 def _duration(seconds: float) -> str:

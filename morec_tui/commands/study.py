@@ -127,7 +127,6 @@ def _work_here(request: StudyRequest, store_url: str, every_s: float,
     def report(point: GridPoint, status: str, reason: str) -> None:
         typer.echo("  " + trial_line(point, status, reason), err=True)
 
-    signal.signal(signal.SIGTERM, interrupt_once)
     work(request, store_url, paths.runs_dir(), on_trial=report,
          trial_sinks=progress_sinks(every_s), definition=definition)
 
@@ -140,6 +139,9 @@ def _run_workers(request: StudyRequest, prepared: Prepared, gpus: str | None, wo
 
     name = prepared.study.name
     gpu_list: list[str | None] = [gpu.strip() for gpu in gpus.split(",")] if gpus else []
+    # A `kill` (SIGTERM) stops the study as Ctrl-C does: the workers queue their trials again
+    # and the study says so, instead of this process dying silently beside them.
+    signal.signal(signal.SIGTERM, interrupt_once)
     try:
         if not gpu_list and workers == 1:
             _work_here(request, prepared.store_url, every_s, prepared.study)
