@@ -161,6 +161,9 @@ def interrupt_once(signum: int, frame: object) -> None:
     ignores the same signal after it. A worker of `morec tune` stopped with `kill -- -PGID`
     gets the signal twice (its group's and its parent's forward): a second KeyboardInterrupt
     raised while the first unwinds would cut short the re-queueing of its trial, or print a
-    traceback from the interpreter's exit handlers."""
-    signal.signal(signum, signal.SIG_IGN)
+    traceback from the interpreter's exit handlers. Both stop signals this handler serves are
+    ignored after the first of either (Slurm sends SIGUSR2 before a time limit, then SIGTERM)."""
+    for stop in (signal.SIGTERM, signal.SIGUSR2):
+        if stop == signum or signal.getsignal(stop) is interrupt_once:
+            signal.signal(stop, signal.SIG_IGN)
     raise KeyboardInterrupt

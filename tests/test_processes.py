@@ -84,6 +84,7 @@ def test_the_first_stop_signal_interrupts_and_a_second_one_is_ignored():
     """A tune worker stopped with `kill -- -PGID` gets SIGTERM twice (its group's and its
     parent's forward); the second must not interrupt the first's clean-up."""
     previous = signal.signal(signal.SIGTERM, interrupt_once)
+    previous_usr2 = signal.signal(signal.SIGUSR2, interrupt_once)
     try:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)
@@ -92,5 +93,8 @@ def test_the_first_stop_signal_interrupts_and_a_second_one_is_ignored():
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.05)
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        # Slurm's SIGUSR2 before a time limit, then its SIGTERM: one interrupt in all.
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGUSR2, previous_usr2)
