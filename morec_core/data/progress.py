@@ -2,8 +2,8 @@
 terminal, and where the output is not one (a study worker's log, a Slurm job's), a whole line at
 most every $MOREC_PROGRESS_LINE_S seconds and one at the end, as training's progress lines do.
 
-A bar redraws itself with carriage returns: in a log file every redraw piles onto one line (a
-decode of 100,000 images left a line of some 100 KB), which neither `tail` nor a reader can use.
+A bar redraws itself with carriage returns: in a log file every redraw piles onto one line, which
+grows with every refresh and which neither `tail` nor a reader can use.
 """
 
 from __future__ import annotations

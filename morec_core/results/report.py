@@ -168,13 +168,12 @@ def _per_loss_findings(rows: Sequence[CompareRow], metric: str = "hr@10") -> lis
     """Per data view, backbone and loss: how the MoRec arms' verdicts against IDRec fell (the loss
     changes the size of MoRec's gain, and a sample or a warm-K view is another question, so
     neither is counted together with another)."""
+    views: dict[tuple[str, str, str], list[CompareRow]] = {}
+    for row in rows:
+        if row.paradigm == "MoRec":
+            views.setdefault((row.data_key, row.backbone, row.loss), []).append(row)
     lines = []
-    def view(row: CompareRow) -> tuple[str, str, str]:
-        return row.data_key, row.backbone, row.loss
-
-    for key, backbone, loss in sorted({view(row) for row in rows}):
-        morec = [row for row in rows
-                 if view(row) == (key, backbone, loss) and row.paradigm == "MoRec"]
+    for (key, backbone, loss), morec in sorted(views.items()):
         counted = _verdict_counts(morec, metric)
         if counted:
             lines.append(f"{dataset_label(data_of_key(key))}, {backbone}, loss {loss}: {counted} "

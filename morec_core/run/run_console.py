@@ -92,16 +92,16 @@ class ProgressLines:
     def __call__(self, event: ev.Event) -> None:
         if self._first is None:
             self._first = event.time
-        validation = (isinstance(event, ev.Evaluated) and event.split == "valid"
-                      and self._metric in event.metrics)
-        if self._pending is not None and not validation:
+        value = (event.metrics[self._metric] if isinstance(event, ev.Evaluated)
+                 and event.split == "valid" and self._metric in event.metrics else None)
+        if self._pending is not None and value is None:
             _echo(self._pending[1], err=True)
             self._pending = None
         if not isinstance(event, ev.Progress):
             if isinstance(event, ev.EpochEnded) and self._epoch_lines:
                 self._epoch_ended(event)
-            elif validation and isinstance(event, ev.Evaluated):
-                self._validated(event)
+            elif value is not None and isinstance(event, ev.Evaluated):
+                self._validated(event.epoch, value)
             elif isinstance(event, ev.RunFinished) and self._epoch_lines:
                 self._finished(event)
             # The trainer's last event before an epoch's steps (CostMeasured before the first,
@@ -137,12 +137,12 @@ class ProgressLines:
         else:
             self._pending = (event.epoch, line)
 
-    def _validated(self, event: ev.Evaluated) -> None:
-        value = self._valid[event.epoch] = event.metrics[self._metric or ""]
+    def _validated(self, epoch: int, value: float) -> None:
+        self._valid[epoch] = value
         if self._pending is not None:
-            epoch, line = self._pending
+            pending_epoch, line = self._pending
             self._pending = None
-            if epoch == event.epoch:
+            if pending_epoch == epoch:
                 line += f", valid {self._metric} {value:.4f}"
             _echo(line, err=True)
 
