@@ -100,6 +100,15 @@ def test_a_workers_epoch_line_carries_its_validation_and_the_trial_its_best(caps
         "  t: epoch 2/3 done: loss 0.5000, 20 s, valid hr@10 0.0300",
         "  t: epoch 3/3 done: loss 0.5000, 20 s, valid hr@10 0.0200",
         "  t: best valid hr@10 0.0300 at epoch 2"]
+    # A resumed run whose best epoch was validated before the resume: the value is the event's.
+    lines = ProgressLines(epochs=3, batch_size=64, every_s=0.0, prefix="  t: ",
+                          epoch_lines=True, metric="hr@10")
+    lines(ev.EpochEnded(run_id="r", epoch=2, loss=0.5, learning_rates={}, seconds=20.0, time=20.0))
+    lines(ev.Evaluated(run_id="r", epoch=2, split="valid", metrics={"hr@10": 0.02}))
+    lines(ev.RunFinished(run_id="r", status="completed", best_epoch=1, best_value=0.03))
+    assert capsys.readouterr().err.splitlines() == [
+        "  t: epoch 3/3 done: loss 0.5000, 20 s, valid hr@10 0.0200",
+        "  t: best valid hr@10 0.0300 at epoch 2"]
     # An epoch without a validation (the next event is another) still gets its line.
     lines = ProgressLines(epochs=2, batch_size=64, every_s=0.0, epoch_lines=True, metric="hr@10")
     lines(ev.EpochEnded(run_id="r", epoch=0, loss=0.25, learning_rates={}, seconds=5.0, time=5.0))

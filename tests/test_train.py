@@ -67,6 +67,13 @@ def test_a_run_killed_after_epoch_2_and_resumed_ends_with_the_same_metrics(chain
     losses = {e.epoch: e.loss for e in unbroken if isinstance(e, ev.EpochEnded)}
     assert all(math.isclose(e.loss, losses[e.epoch], rel_tol=1e-6)
                for e in resumed if isinstance(e, ev.EpochEnded))
+    # The end carries the best epoch's validation value, also when that epoch ran before the
+    # resume (a worker's log prints it: "best valid ... at epoch N").
+    [finished] = [e for e in resumed if isinstance(e, ev.RunFinished)]
+    selection = spec.eval.selection_metric
+    best_valid = {e.epoch: e.metrics[selection] for e in unbroken
+                  if isinstance(e, ev.Evaluated) and e.split == "valid"}
+    assert finished.best_value == best_valid[finished.best_epoch] == max(best_valid.values())
 
 
 def test_early_stopping_ends_after_patience_evaluations_without_gain(chain_data, tmp_path):

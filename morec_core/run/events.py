@@ -124,6 +124,8 @@ class RunFinished:
     reason: str = ""
     """Why a run was pruned, collapsed or cancelled; empty when it completed."""
     best_epoch: int | None = None
+    best_value: float | None = None
+    """The selection metric on validation at best_epoch (a resumed run's best may predate it)."""
     time: float = field(default_factory=_now)
 
     def __post_init__(self) -> None:

@@ -147,11 +147,14 @@ class ProgressLines:
             _echo(line, err=True)
 
     def _finished(self, event: ev.RunFinished) -> None:
-        """The run's best validation epoch, the number its trial is judged by."""
-        if event.best_epoch is not None and event.best_epoch in self._valid:
-            _echo(f"{self._prefix}best valid {self._metric} "
-                  f"{self._valid[event.best_epoch]:.4f} at epoch {event.best_epoch + 1}",
-                  err=True)
+        """The run's best validation epoch, the number its trial is judged by; a resumed run's
+        best may be an epoch of the process before, which only the event carries."""
+        if event.best_epoch is None:
+            return
+        value = self._valid.get(event.best_epoch, event.best_value)
+        if value is not None:
+            _echo(f"{self._prefix}best valid {self._metric} {value:.4f} at epoch "
+                  f"{event.best_epoch + 1}", err=True)
 
 
 def _duration(seconds: float) -> str:

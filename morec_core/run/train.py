@@ -145,7 +145,8 @@ def _iter_run(spec: RunSpec, context: RunContext, placement: Placement,
         seconds_per_epoch=float(np.mean(epoch_seconds)) if epoch_seconds else None,
         flops_per_sample=flops_per_sample,
         peak_memory_bytes=cost.peak_memory_bytes(placement.device))
-    yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch)
+    yield ev.RunFinished(run_id=run_id, status="completed", best_epoch=best.epoch,
+                         best_value=best.value if best.epoch is not None else None)
 
 
 def _main_epoch(built: BuiltRun, train_model: torch.nn.Module, placement: Placement,

@@ -182,6 +182,9 @@ def test_legend_colours_are_the_lines_colours_and_twelve_runs_get_twelve(filled)
         assert scroll.max_scroll_y > 0
         scroll.focus()
         await pilot.press("end")
+        # "end" scrolls with an animation: wait for it to finish, not for one frame (on a busy
+        # machine one frame left the legend 0.08 of a line short of its end).
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause()
         assert scroll.scroll_y == scroll.max_scroll_y
 
