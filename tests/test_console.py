@@ -77,6 +77,15 @@ def test_a_workers_log_gets_epoch_lines_when_epochs_are_shorter_than_the_interva
     # 60 s in (the third epoch's end), then the last epoch.
     assert capsys.readouterr().err.splitlines() == [
         "  t: epoch 3/4 done: loss 0.5000, 20 s", "  t: epoch 4/4 done: loss 0.5000, 20 s"]
+    # Epochs longer than the interval: every epoch's line, whatever step lines came between.
+    lines = ProgressLines(epochs=3, batch_size=64, every_s=30.0, epoch_lines=True)
+    lines(ev.Heartbeat(run_id="r", time=0.0))
+    for epoch in range(3):
+        lines(_progress(75, 40.0 * epoch + 30.0, epoch=epoch))  # a step line 10 s before the end
+        lines(ev.EpochEnded(run_id="r", epoch=epoch, loss=0.5, learning_rates={}, seconds=40.0,
+                            time=40.0 * (epoch + 1)))
+    assert [line for line in capsys.readouterr().err.splitlines() if "done" in line] == [
+        f"epoch {epoch}/3 done: loss 0.5000, 40 s" for epoch in (1, 2, 3)]
     plain = ProgressLines(epochs=4, batch_size=64, every_s=60.0)
     plain(ev.EpochEnded(run_id="r", epoch=3, loss=0.5, learning_rates={}, seconds=20.0,
                         time=80.0))
