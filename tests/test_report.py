@@ -147,6 +147,37 @@ def test_sections_pending_and_contrasts(filled):
                               "later (a GPU job): not run; 1 arms x 3 seeds: E2E"]
     assert report.machines == ["box (cpu): 14 selected runs"]
     assert report.unfinished == []
+    # The author's word on why: beside each pending line of the matching studies, the first
+    # matching pattern's.
+    report = build_report(store, ["synthetic"], definitions, pending_reasons=[
+        ("lat*", "no GPU was lent"), ("*", "budget spent"), ("later", "never used")])
+    assert report.pending == [
+        "synthetic / Text E2E (E2E): 2 of 3 seeds completed (budget spent)",
+        "synthetic / Never run (E2E): 0 of 3 seeds completed (budget spent)",
+        "later (a GPU job): not run; 1 arms x 3 seeds: E2E (no GPU was lent)"]
+
+
+@pytest.mark.parametrize("reason", ["gpu_*", "=why", "gpu_*=", " = "])
+def test_a_pending_reason_without_pattern_or_why_is_one_line(filled, reason):
+    store, tmp_path = filled
+    result = CliRunner().invoke(app, ["report", "--group", "synth", "--storage", store.url,
+                                      "--output", str(tmp_path / "r.md"),
+                                      "--pending-reason", reason])
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1, result.output
+    assert "--pending-reason" in result.stderr and "STUDY_PATTERN=WHY" in result.stderr
+    assert not (tmp_path / "r.md").exists()
+
+
+def test_pending_reasons_reach_the_file_and_its_command(filled):
+    store, tmp_path = filled
+    output = tmp_path / "r.md"
+    result = CliRunner().invoke(app, ["report", "--group", "synth", "--storage", store.url,
+                                      "--output", str(output), "--no-figures", "--no-html",
+                                      "--pending-reason", "later=no GPU was lent"])
+    assert result.exit_code == 0, result.output
+    markdown = output.read_text()
+    assert "- later (a GPU job): not run; 1 arms x 3 seeds: E2E (no GPU was lent)" in markdown
+    assert "--pending-reason 'later=no GPU was lent'" in markdown.splitlines()[0]
 
 
 def test_an_arm_whose_trials_all_collapsed_is_said_so(filled):

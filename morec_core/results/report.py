@@ -9,6 +9,7 @@ reason, and every arm of the named groups' studies without all its seeds is list
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import time
 from collections import Counter
@@ -102,9 +103,12 @@ class Report:
 
 def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Study], *,
                  settings: Settings = DEFAULT_SETTINGS, command: str = "",
-                 notes: Sequence[str] = (), plans: Mapping[str, Plan] | None = None) -> Report:
+                 notes: Sequence[str] = (), plans: Mapping[str, Plan] | None = None,
+                 pending_reasons: Sequence[tuple[str, str]] = ()) -> Report:
     """plans: study name -> its last `morec plan` (morec_core.study.plan.load_plan), for the cost
-    table's planned against measured."""
+    table's planned against measured. pending_reasons: (study name pattern, why), the author's
+    word on why the matching studies' arms are pending (a GPU never lent, a budget spent); the
+    first matching pattern is the one used."""
     every_row = compare_rows(store, studies, SPLITS, settings)
     rows = [row for row in every_row if row.best_run]
     # Arms none of whose runs completed (every trial collapsed, failed or was pruned): no
@@ -122,7 +126,7 @@ def build_report(store: Store, studies: Sequence[str], definitions: Sequence[Stu
     sections = [_regular(rows, kinds, specs), _encoders(store, rows, kinds, specs, settings),
                 _two_stage(store, rows, kinds, specs, settings),
                 _challenges(store, rows, kinds, specs, settings)]
-    pending = _pending(rows, definitions)
+    pending = _pending(rows, definitions, pending_reasons)
     for section in sections:
         section.conclusions = conclude(section.question, rows, kinds, section.contrasts, pending)
     return Report(
@@ -341,14 +345,17 @@ def _protocol(rows: list[CompareRow], specs: dict[str, RunSpec]) -> list[str]:
     return lines
 
 
-def _pending(rows: list[CompareRow], definitions: Sequence[Study]) -> list[str]:
+def _pending(rows: list[CompareRow], definitions: Sequence[Study],
+             reasons: Sequence[tuple[str, str]] = ()) -> list[str]:
     seeds = {(row.study, row.arm.split(" [")[0]): row.seeds for row in rows}
     lines = []
     for study in definitions:
         wanted = len(study.seed_values)
+        why = next((f" ({reason})" for pattern, reason in reasons
+                    if fnmatch.fnmatchcase(study.name, pattern)), "")
         if not any(seeds.get((study.name, arm.name)) for arm in study.arms):
             lines.append(f"{study.name} ({study.description}): not run; {len(study.arms)} arms "
-                         f"x {wanted} seeds: {', '.join(arm.name for arm in study.arms)}")
+                         f"x {wanted} seeds: {', '.join(arm.name for arm in study.arms)}{why}")
             continue
         for arm in study.arms:
             done = seeds.get((study.name, arm.name), 0)
@@ -356,8 +363,18 @@ def _pending(rows: list[CompareRow], definitions: Sequence[Study]) -> list[str]:
                 kind = arm_kind(study.spec_of(arm, _first_point(study, arm),
                                               study.seed_values[0]))
                 lines.append(f"{study.name} / {arm.name} ({kind}): {done} of {wanted} seeds "
-                             "completed")
+                             f"completed{why}")
     return lines
+
+
+def pending_reason(text: str) -> tuple[str, str]:
+    """`STUDY_PATTERN=WHY` (`morec report --pending-reason`) -> (pattern, why); ValueError
+    naming what is wrong."""
+    pattern, separator, why = text.partition("=")
+    if not separator or not pattern.strip() or not why.strip():
+        raise ValueError(f"--pending-reason {text!r}: expected STUDY_PATTERN=WHY, e.g. "
+                         "'gpu_*=no GPU was lent'")
+    return pattern.strip(), why.strip()
 
 
 def _first_point(study: Study, arm: Any) -> dict[str, object]:

@@ -31,6 +31,10 @@ def report_command(
     note: Annotated[list[str] | None, typer.Option(
         help="A line for the report's header (repeatable), e.g. which machine ran which part "
              "and why the data were sampled.")] = None,
+    pending_reason: Annotated[list[str] | None, typer.Option(
+        help="STUDY_PATTERN=WHY (repeatable): why the pending arms of the studies that match the "
+             "shell-style pattern are pending, printed beside each, e.g. 'gpu_*=no GPU was "
+             "lent'; the first matching pattern is used.")] = None,
     storage: Annotated[str | None, typer.Option(help=STORE_HELP)] = None,
 ) -> None:
     """Write a report with one section per question of the paper (regular and warm settings;
@@ -45,6 +49,7 @@ def report_command(
     from morec_core.config import ConfigError
     from morec_core.results.compare import Settings
     from morec_core.results.report import build_report
+    from morec_core.results.report import pending_reason as parse_reason
     from morec_core.results.report_files import write_report
     from morec_core.safe_text import terminal_text
     from morec_core.store.damage import damage_lines
@@ -59,6 +64,10 @@ def report_command(
         fail(str(error))
     if not group and not study:
         fail("name what to report: --group NAME or --study NAME")
+    try:
+        reasons = [parse_reason(text) for text in pending_reason or ()]
+    except ValueError as error:
+        fail(str(error))
     store = store_for_reading(storage)
     stored = {record.name for record in store.studies()}
     names: list[str] = []
@@ -86,12 +95,14 @@ def report_command(
                  *([] if correction == "holm" else ["--correction", correction]),
                  *([] if test == "randomization" else ["--test", test]),
                  *([] if alpha == 0.05 else ["--alpha", str(alpha)]),
-                 *[part for line in note or () for part in ("--note", line)]]
+                 *[part for line in note or () for part in ("--note", line)],
+                 *[part for text in pending_reason or ()
+                   for part in ("--pending-reason", text)]]
     plans = {name: plan for name in dict.fromkeys(names)
              if (plan := load_plan(plan_path(paths.runs_dir(), name)))}
     report = build_report(store, list(dict.fromkeys(names)), definitions,
                           settings=settings, command=shlex.join(["morec", "report", *arguments]),
-                          notes=tuple(note or ()), plans=plans)
+                          notes=tuple(note or ()), plans=plans, pending_reasons=reasons)
     for line in damage_lines(store.damaged):
         typer.echo(line, err=True)
     if not report.rows:
