@@ -123,3 +123,7 @@ def test_a_workers_epoch_line_carries_its_validation_and_the_trial_its_best(caps
     lines(ev.EpochEnded(run_id="r", epoch=0, loss=0.25, learning_rates={}, seconds=5.0, time=5.0))
     lines(ev.Heartbeat(run_id="r", time=6.0))
     assert capsys.readouterr().err.splitlines() == ["epoch 1/2 done: loss 0.2500, 5 s"]
+    # Without a metric to name, no best line.
+    lines = ProgressLines(epochs=2, batch_size=64, every_s=0.0, epoch_lines=True)
+    lines(ev.RunFinished(run_id="r", status="completed", best_epoch=1, best_value=0.03))
+    assert capsys.readouterr().err == ""

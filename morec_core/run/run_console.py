@@ -152,7 +152,7 @@ class ProgressLines:
     def _finished(self, event: ev.RunFinished) -> None:
         """The run's best validation epoch, the number its trial is judged by; a resumed run's
         best may be an epoch of the process before, which only the event carries."""
-        if event.best_epoch is None:
+        if event.best_epoch is None or self._metric is None:
             return
         value = self._valid.get(event.best_epoch, event.best_value)
         if value is not None:
