@@ -28,7 +28,7 @@ committed=reports/reproduction_store
 studies="cpu_posters_sasrec_bce cpu_posters_sasrec_softmax cpu3k_microlens_sasrec_bce
 cpu3k_microlens_sasrec_softmax cpu_microlens_sasrec_softmax
 cpu_microlens_sasrec_bce cpu_microlens_warm20_all_softmax cpu_microlens_warm20_all_bce
-cpu_microlens_dssm_softmax cpu_microlens_dssm_bce"
+cpu_microlens_dssm_bce cpu_microlens_dssm_softmax"
 case "${1:-}" in
   run)
     mkdir -p "$state"

@@ -139,7 +139,8 @@ def blocks_of(report: Report, images: dict[str, list[Image]]) -> list[Block]:
                 Bullets(tuple(report.unfinished))]
     out += [Heading(2, "Pending"),
             Paragraph("Arms of the reported studies that do not have all their seeds in this "
-                      "store: not run yet (never filled in)."),
+                      "store: not run yet (never filled in); in parentheses at the end, why, "
+                      "where the report's author said (`--pending-reason`)."),
             Bullets(tuple(report.pending) if report.pending else ("nothing pending",))]
     return out
 
