@@ -103,7 +103,7 @@ def test_a_workers_epoch_line_carries_its_validation_and_the_trial_its_best(caps
         lines(ev.Evaluated(run_id="r", epoch=epoch, split="valid",
                            metrics={"hr@10": hit, "ndcg@10": hit / 2, "users": 100}))
     lines(ev.Evaluated(run_id="r", epoch=1, split="test", metrics={"hr@10": 0.5}))
-    lines(ev.RunFinished(run_id="r", status="completed", best_epoch=1))
+    lines(ev.RunFinished(run_id="r", status="completed", best_epoch=1, best_value=0.03))
     assert capsys.readouterr().err.splitlines() == [
         "  t: epoch 1/3 done: loss 0.5000, 20 s, valid hr@10 0.0100",
         "  t: epoch 2/3 done: loss 0.5000, 20 s, valid hr@10 0.0300",

@@ -90,7 +90,6 @@ class ProgressLines:
         self._last_epoch_line: float | None = None
         # An epoch line waits for its epoch's validation (the next event), to carry its value.
         self._pending: tuple[int, str] | None = None
-        self._valid: dict[int, float] = {}
 
     def __call__(self, event: ev.Event) -> None:
         if self._first is None:
@@ -141,7 +140,6 @@ class ProgressLines:
             self._pending = (event.epoch, line)
 
     def _validated(self, epoch: int, value: float) -> None:
-        self._valid[epoch] = value
         if self._pending is not None:
             pending_epoch, line = self._pending
             self._pending = None
@@ -150,13 +148,10 @@ class ProgressLines:
             _echo(line, err=True)
 
     def _finished(self, event: ev.RunFinished) -> None:
-        """The run's best validation epoch, the number its trial is judged by; a resumed run's
-        best may be an epoch of the process before, which only the event carries."""
-        if event.best_epoch is None or self._metric is None:
-            return
-        value = self._valid.get(event.best_epoch, event.best_value)
-        if value is not None:
-            _echo(f"{self._prefix}best valid {self._metric} {value:.4f} at epoch "
+        """The run's best validation epoch, the number its trial is judged by: the event's (a
+        resumed run's best may be an epoch of the process before)."""
+        if event.best_epoch is not None and event.best_value is not None and self._metric:
+            _echo(f"{self._prefix}best valid {self._metric} {event.best_value:.4f} at epoch "
                   f"{event.best_epoch + 1}", err=True)
 
 
